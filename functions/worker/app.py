@@ -1,0 +1,33 @@
+"""Consumes answer and load jobs from the FIFO queue in batches, reporting only the records that failed.
+
+A failed record fails the rest of its message group in the batch (order within a conversation is kept),
+while other groups carry on (skip_group_on_error).
+"""
+
+import json
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from parley.config import settings
+from parley.log import logger
+from parley.logic import worker
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        job = json.loads(record.body)
+    except ValueError:
+        logger.error("dropping a job that is not JSON", extra={"message_id": record.message_id})
+        return
+    receive_count = int(record.attributes.approximate_receive_count or 1)
+    worker.handle(job if isinstance(job, dict) else {}, receive_count, settings().max_receive_count)
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

@@ -1,0 +1,1 @@
+"""parley: the domain package shared by every function (shipped as a Lambda layer)."""

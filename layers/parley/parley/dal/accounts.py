@@ -1,0 +1,91 @@
+"""Service accounts: pk = ACCOUNT#<id>, with the SHA-256 hash of the current token (never the token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.config import settings
+from parley.dal.counters import next_value
+from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, to_item
+from parley.ids import now_iso
+
+_COUNTER_KEY = {"pk": {"S": "COUNTER#ACCOUNT"}}
+
+
+def _key(account_id: int) -> dict[str, Any]:
+    return {"pk": {"S": f"ACCOUNT#{account_id}"}}
+
+
+class AccountRepository:
+    def __init__(self, table: str | None = None):
+        self.table = table or settings().accounts_table
+
+    def next_id(self) -> int:
+        return next_value(self.table, _COUNTER_KEY, "value")
+
+    def create(self, account_id: int, name: str, is_admin: bool, data_set_ids: list[int],
+               token_hash: str) -> dict[str, Any]:
+        item = {
+            "pk": f"ACCOUNT#{account_id}",
+            "id": account_id,
+            "name": name,
+            "is_admin": is_admin,
+            "is_active": True,
+            "data_set_ids": sorted(set(data_set_ids)),
+            "created_at": now_iso(),
+            "token_hash": token_hash,
+        }
+        with aws_errors("storage"):
+            ddb().put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
+        return item
+
+    def get(self, account_id: int) -> dict[str, Any] | None:
+        with aws_errors("storage"):
+            response = ddb().get_item(TableName=self.table, Key=_key(account_id), ConsistentRead=True)
+        return from_item(response.get("Item"))
+
+    def list(self, limit: int, after_id: int | None) -> tuple[list[dict[str, Any]], int | None]:
+        """Accounts are few: a paginated Scan (in table order); the cursor is the last account id."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "ACCOUNT#"}},
+        }
+        if after_id is not None:
+            kwargs["ExclusiveStartKey"] = _key(after_id)
+        found: list[dict[str, Any]] = []
+        while True:
+            with aws_errors("storage"):
+                response = ddb().scan(**kwargs)
+            found.extend(from_item(i) for i in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(found) >= limit or not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        page = found[:limit]
+        more = len(found) > limit or bool(last)
+        return page, (page[-1]["id"] if more and page else None)
+
+    def update(self, account_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply `changes` to an existing account; None when it does not exist."""
+        if not changes:
+            return self.get(account_id)
+        names = {f"#f{i}": name for i, name in enumerate(changes)}
+        values = {f":v{i}": to_attr(value) for i, value in enumerate(changes.values())}
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
+        try:
+            with aws_errors("storage"):
+                response = ddb().update_item(
+                    TableName=self.table,
+                    Key=_key(account_id),
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(response["Attributes"])

@@ -1,0 +1,125 @@
+"""Small helpers over the low-level DynamoDB client (faster to create and to call than boto3 resources)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from parley import aws
+from parley.errors import ServiceUnavailable
+
+# Errors that remain after botocore's standard retries mean "try again later", never a client mistake.
+_TRANSIENT_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+    "RequestThrottled",
+    "SlowDown",
+    "503",
+    "500",
+}
+
+
+def ddb() -> Any:
+    return aws.client("dynamodb")
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float)):
+        return {"N": repr(value) if isinstance(value, float) else str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, (list, tuple)):
+        return {"L": [to_attr(v) for v in value]}
+    if isinstance(value, dict):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
+
+
+def from_attr(attr: dict[str, Any]) -> Any:
+    (kind, value), = attr.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "SS":
+        return set(value)
+    if kind == "NS":
+        return {int(v) for v in value}
+    raise TypeError(f"unsupported DynamoDB type {kind}")
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: to_attr(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {k: from_attr(v) for k, v in item.items()}
+
+
+def error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(exc: Exception) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _TRANSIENT_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)
+
+
+@contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """Turn transient AWS failures into ServiceUnavailable (503 + Retry-After); let the rest propagate."""
+    try:
+        yield
+    except Exception as exc:
+        if is_transient(exc):
+            raise ServiceUnavailable(f"{what} is temporarily unavailable, please retry") from exc
+        raise
+
+
+def cancellation_codes(exc: Exception) -> list[str]:
+    response = getattr(exc, "response", None) or {}
+    return [reason.get("Code", "None") for reason in response.get("CancellationReasons", [])]
+
+
+class TransactionCancelled(Exception):
+    """A TransactWriteItems was cancelled; `codes` holds one reason per operation ("None" = fine)."""
+
+    def __init__(self, codes: list[str]):
+        super().__init__(f"transaction cancelled: {codes}")
+        self.codes = codes
+
+
+def transact(ops: list[dict[str, Any]]) -> None:
+    """One TransactWriteItems request: all of `ops` are written, or none."""
+    try:
+        with aws_errors("storage"):
+            ddb().transact_write_items(TransactItems=ops)
+    except Exception as exc:
+        if error_code(exc) == "TransactionCanceledException":
+            raise TransactionCancelled(cancellation_codes(exc)) from exc
+        raise

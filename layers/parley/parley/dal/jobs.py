@@ -1,0 +1,23 @@
+"""Answer and ingestion jobs on the SQS FIFO queue.
+
+The message group is the conversation (answers in order per conversation) or the data set (ingestions in
+order per data set); the deduplication id is the task id, so a retried send is not enqueued twice.
+"""
+
+from __future__ import annotations
+
+import json
+
+from parley import aws
+from parley.config import settings
+from parley.dal.dynamo import aws_errors
+
+
+def enqueue(kind: str, task_id: str, group: str) -> None:
+    with aws_errors("the job queue"):
+        aws.client("sqs").send_message(
+            QueueUrl=settings().jobs_queue_url,
+            MessageBody=json.dumps({"kind": kind, "task_id": task_id}),
+            MessageGroupId=group,
+            MessageDeduplicationId=task_id,
+        )

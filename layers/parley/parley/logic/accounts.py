@@ -1,0 +1,83 @@
+"""Service accounts: creation, listing, updates, token resets, and token checks for the authorizer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.auth import Principal, hash_token, hashes_match, new_token, parse_authorization
+from parley.dal.accounts import AccountRepository
+from parley.errors import Forbidden, NotFound
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "name": item["name"],
+        "is_admin": item.get("is_admin", False),
+        "is_active": item.get("is_active", True),
+        "data_set_ids": item.get("data_set_ids", []),
+        "created_at": item.get("created_at"),
+    }
+
+
+def require_admin(caller: Principal) -> None:
+    if not caller.is_admin:
+        raise Forbidden("Only admin accounts may manage service accounts.")
+
+
+def create(name: str, data_set_ids: list[int], is_admin: bool, token: str | None = None) -> dict[str, Any]:
+    """Create an account; the token is returned here once and only its hash is stored.
+
+    `token` lets `make dev` keep a fixed developer token (PARLEY_DEV_TOKEN); it must have our format.
+    """
+    repo = AccountRepository()
+    if token is not None:
+        parsed = parse_authorization(f"Token {token}")
+        if parsed is None:
+            raise ValueError("the token must look like prl_<account id>_<43 characters>")
+        account_id = parsed[0]
+        while repo.next_id() < account_id:  # keep the counter ahead of fixed ids
+            pass
+    else:
+        account_id = repo.next_id()
+        token = new_token(account_id)
+    item = repo.create(account_id, name, is_admin, data_set_ids, hash_token(token))
+    return {**view(item), "token": token}
+
+
+def list_page(limit: int, cursor: int | None) -> dict[str, Any]:
+    items, next_cursor = AccountRepository().list(limit, cursor)
+    return {"results": [view(i) for i in items], "next_cursor": None if next_cursor is None else str(next_cursor)}
+
+
+def update(account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    if "data_set_ids" in changes:
+        changes["data_set_ids"] = sorted(set(changes["data_set_ids"]))
+    item = AccountRepository().update(account_id, changes)
+    if item is None:
+        raise NotFound("service account not found")
+    return view(item)
+
+
+def reset_token(account_id: int) -> dict[str, Any]:
+    token = new_token(account_id)
+    item = AccountRepository().update(account_id, {"token_hash": hash_token(token)})
+    if item is None:
+        raise NotFound("service account not found")
+    return {**view(item), "token": token}
+
+
+def authenticate(authorization: str | None) -> Principal | None:
+    """The caller for an Authorization header, or None for a malformed, unknown or disabled token."""
+    parsed = parse_authorization(authorization)
+    if parsed is None:
+        return None
+    account_id, token = parsed
+    account = AccountRepository().get(account_id)
+    if not account or not account.get("is_active", False) or not hashes_match(token, account.get("token_hash", "")):
+        return None
+    return Principal(
+        account_id=account_id,
+        is_admin=bool(account.get("is_admin")),
+        data_set_ids=frozenset(int(i) for i in account.get("data_set_ids", [])),
+    )

@@ -1,0 +1,149 @@
+"""Creating, reading, listing conversations and sending questions to them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.dal import jobs
+from parley.auth import Principal
+from parley.dal.conversations import ConversationRepository
+from parley.dal.data_sets import DataSetRepository
+from parley.dal.dynamo import TransactionCancelled, to_attr, transact
+from parley.dal.tasks import FAILURE, TaskRepository
+from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from parley.ids import new_task_id, now_iso, user_message_id
+from parley.log import logger
+
+_NO_ACCESS = "You do not have access to this data set."
+_MAX_IN_OPERANDS = 99  # DynamoDB allows 100 operands in an IN (...) condition
+
+
+def create(caller: Principal, data_set_id: int) -> dict[str, Any]:
+    if not caller.can_use(data_set_id):
+        raise Forbidden(_NO_ACCESS)
+    if caller.is_admin and DataSetRepository().get(data_set_id) is None:
+        raise NotFound("data set not found")
+    item = ConversationRepository().create(caller.account_id, data_set_id)
+    return {"id": item["id"], "started_at": item["started_at"], "data_set_id": data_set_id}
+
+
+def _owned(caller: Principal, meta: dict[str, Any] | None) -> dict[str, Any]:
+    # Another account's conversation answers exactly like a missing one: existence does not leak.
+    if meta is None or meta.get("owner_id") != caller.account_id:
+        raise NotFound("conversation not found")
+    return meta
+
+
+def message_view(message: dict[str, Any]) -> dict[str, Any]:
+    view = {
+        "id": message["id"],
+        "text": message["text"],
+        "role": message["role"],
+        "created_at": message["created_at"],
+    }
+    if message["role"] == "agent":
+        view["sources"] = message.get("sources", [])
+    return view
+
+
+def summary_view(meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": meta["id"],
+        "started_at": meta["started_at"],
+        "summary": meta.get("summary"),
+        "data_set_id": meta["data_set_id"],
+    }
+
+
+def read(caller: Principal, conversation_id: int) -> dict[str, Any]:
+    meta, messages = ConversationRepository().read(conversation_id)
+    meta = _owned(caller, meta)
+    return {**summary_view(meta), "history": [message_view(m) for m in messages]}
+
+
+def list_own(caller: Principal, limit: int, cursor: str | None, data_set_id: int | None) -> dict[str, Any]:
+    items, next_cursor = ConversationRepository().list_for_owner(caller.account_id, limit, cursor, data_set_id)
+    return {"results": [summary_view(i) for i in items], "next_cursor": next_cursor}
+
+
+def _access_condition(caller: Principal, data_set_id: int | None) -> tuple[str, dict[str, Any]]:
+    """The checks a send must pass, as one condition on the conversation item (so the send is one write)."""
+    parts = ["owner_id = :owner"]
+    values: dict[str, Any] = {":owner": caller.account_id}
+    if data_set_id is not None:
+        parts.append("data_set_id = :requested_ds")
+        values[":requested_ds"] = data_set_id
+    if not caller.is_admin:
+        allowed = sorted(caller.data_set_ids)[:_MAX_IN_OPERANDS] or [0]
+        names = [f":ds{i}" for i in range(len(allowed))]
+        parts.append(f"data_set_id IN ({', '.join(names)})")
+        values.update(dict(zip(names, allowed)))
+    return " AND ".join(parts), values
+
+
+def _explain_refusal(caller: Principal, conversation_id: int, data_set_id: int | None, message_id: int) -> int:
+    """Why the guarded write was refused. Returns a later message id when only the ordering check failed."""
+    meta = _owned(caller, ConversationRepository().get_meta(conversation_id))
+    if data_set_id is not None and data_set_id != meta["data_set_id"]:
+        raise BadRequest("data_set_id does not match the conversation's data set")
+    if not caller.can_use(meta["data_set_id"]):
+        raise Forbidden(_NO_ACCESS)
+    if meta.get("last_msg_id", 0) >= message_id:
+        return user_message_id(after=meta["last_msg_id"])
+    raise ServiceUnavailable("the conversation is busy, please retry")
+
+
+def send(caller: Principal, conversation_id: int, question: str, data_set_id: int | None) -> dict[str, Any]:
+    """Write the question and its PENDING task in one transaction, then enqueue the answer job."""
+    conversations, tasks = ConversationRepository(), TaskRepository()
+    condition, values = _access_condition(caller, data_set_id)
+    if not caller.is_admin and len(caller.data_set_ids) > _MAX_IN_OPERANDS:
+        meta = _owned(caller, conversations.get_meta(conversation_id))
+        if not caller.can_use(meta["data_set_id"]):
+            raise Forbidden(_NO_ACCESS)
+        condition, values = "owner_id = :owner", {":owner": caller.account_id}
+    task_id = new_task_id()
+    message_id = user_message_id()
+    for _ in range(5):
+        message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
+        task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
+                              message_id=message_id)
+        ops = conversations.record_question_ops(condition, values, conversation_id, message) + [tasks.put_op(task)]
+        try:
+            transact(ops)
+            break
+        except TransactionCancelled as cancelled:
+            if cancelled.codes and cancelled.codes[0] == "ConditionalCheckFailed":
+                message_id = _explain_refusal(caller, conversation_id, data_set_id, message_id)
+            elif "TransactionConflict" not in cancelled.codes:
+                raise
+    else:
+        raise ServiceUnavailable("the conversation is busy, please retry")
+    try:
+        jobs.enqueue("answer", task_id, group=f"conversation-{conversation_id}")
+    except Exception:
+        logger.exception("could not enqueue an answer job", extra={"task_id": task_id})
+        fail_answer(conversation_id, message_id, task_id, "enqueue_failed",
+                    "The question could not be queued for an answer; please send it again.")
+        raise ServiceUnavailable("the answer queue is unavailable, please retry") from None
+    return {"task_id": task_id}
+
+
+def fail_answer(conversation_id: int, message_id: int, task_id: str, code: str, message: str) -> None:
+    """Finish a question's task as FAILURE and leave a `system` notice in the reply's place, atomically."""
+    notice = {
+        "id": message_id + 1,
+        "role": "system",
+        "text": message,
+        "created_at": now_iso(),
+        "task_id": task_id,
+        "error_code": code,
+    }
+    try:
+        transact([
+            ConversationRepository().put_message_op(conversation_id, notice),
+            TaskRepository().finish_op(task_id, FAILURE, error={"code": code, "message": message}),
+        ])
+    except TransactionCancelled:
+        # The reply slot is taken or the task already finished: someone else settled this turn.
+        TaskRepository().finish(task_id, FAILURE, error={"code": code, "message": message})

@@ -1,0 +1,97 @@
+"""Data sets: listing what a caller may use, creating them, and loading products and documents.
+
+Loading is a task: the payload goes to S3, a PENDING task is written, and an ingestion job is queued
+(group = the data set, so loads into one data set apply in order). The worker upserts the items and
+publishes a new search-index snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from parley.dal import jobs
+from parley.auth import Principal
+from parley.dal import blobs
+from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
+from parley.dal.tasks import FAILURE, TaskRepository
+from parley.errors import Forbidden, NotFound, ServiceUnavailable
+from parley.ids import new_task_id
+from parley.log import logger
+
+PRODUCTS, DOCUMENTS = "products", "documents"
+
+
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "name": item["name"],
+        "product_count": item.get("product_count", 0),
+        "document_count": item.get("document_count", 0),
+        "created_at": item.get("created_at"),
+    }
+
+
+def list_visible(caller: Principal) -> dict[str, Any]:
+    repo = DataSetRepository()
+    items = repo.list_all() if caller.is_admin else repo.get_many(caller.data_set_ids)
+    return {"results": [view(i) for i in sorted(items, key=lambda i: i["id"])]}
+
+
+def _require_admin(caller: Principal) -> None:
+    if not caller.is_admin:
+        raise Forbidden("Only admin accounts may manage data sets.")
+
+
+def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
+    if not caller.can_use(data_set_id):
+        raise Forbidden("You do not have access to this data set.")
+    item = DataSetRepository().get(data_set_id)
+    if item is None:
+        raise NotFound("data set not found")
+    return view(item)
+
+
+def create(caller: Principal, name: str) -> dict[str, Any]:
+    _require_admin(caller)
+    return view(DataSetRepository().create(name.strip(), caller.account_id))
+
+
+def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    _require_admin(caller)
+    if DataSetRepository().get(data_set_id) is None:
+        raise NotFound("data set not found")
+    task_id = new_task_id()
+    payload_key = f"ingest/{data_set_id}/{task_id}.json"
+    blobs.put(payload_key, json.dumps({kind: items}).encode("utf-8"), "application/json")
+    tasks = TaskRepository()
+    tasks.put(tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
+                             payload_key=payload_key, item_count=len(items)))
+    try:
+        jobs.enqueue(f"load_{kind}", task_id, group=f"data-set-{data_set_id}")
+    except Exception:
+        logger.exception("could not enqueue a load job", extra={"task_id": task_id})
+        tasks.finish(task_id, FAILURE, error={"code": "enqueue_failed",
+                                              "message": "The load could not be queued; please send it again."})
+        raise ServiceUnavailable("the job queue is unavailable, please retry") from None
+    return {"task_id": task_id}
+
+
+def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> dict[str, int]:
+    """Upsert products (by sku) and documents (by url, else title), then rebuild and publish the index."""
+    from parley.retrieval import SearchIndex  # the search stack is for the worker, not for API handlers
+
+    repo = DataSetRepository()
+    entries = [(product_sk(p["sku"]), p) for p in products]
+    for document in documents:
+        key = document.get("url") or document["title"]
+        entries.append((document_sk(key), {**document, "key": key}))
+    repo.upsert(data_set_id, entries)
+    all_products, all_documents = repo.contents(data_set_id)
+    index = SearchIndex.build(all_products, all_documents)
+    version = time.time_ns() // 1000  # later loads always publish a higher version
+    index_key = f"index/{data_set_id}/{version}.json.gz"
+    blobs.put(index_key, index.to_bytes())
+    repo.set_index(data_set_id, version, index_key, len(all_products), len(all_documents))
+    return {"upserted": len(entries), "product_count": len(all_products), "document_count": len(all_documents)}

@@ -1,0 +1,111 @@
+"""The worker's side of a task: answer a question, or load products/documents into a data set.
+
+Every step can be repeated safely. The task moves PENDING -> RUNNING -> SUCCESS | FAILURE by conditional
+writes; the reply to question message N is stored as message N + 1, written only if absent, in the same
+transaction that marks the task SUCCESS. A redelivered job therefore finds either the reply (and just
+finishes the task) or nothing (and answers again).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from parley.dal import blobs
+from parley.dal.conversations import ConversationRepository
+from parley.dal.data_sets import DataSetRepository
+from parley.dal.dynamo import TransactionCancelled, transact
+from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
+from parley.engine import ExtractiveEngine, Turn
+from parley.ids import now_iso
+from parley.log import logger
+from parley.logic import data_sets as data_set_logic
+from parley.logic.conversations import fail_answer
+from parley.logic.index_cache import index_for
+
+
+class JobError(Exception):
+    """A failure with a code the client can act on (shown in the task's `error`)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def engine_for(data_set: dict[str, Any]):
+    return ExtractiveEngine()
+
+
+def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
+    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first."""
+    task_id = job.get("task_id")
+    kind = job.get("kind")
+    if not isinstance(task_id, str) or kind not in ("answer", "load_products", "load_documents"):
+        logger.error("dropping a malformed job", extra={"job": job})
+        return
+    tasks = TaskRepository()
+    task = tasks.start(task_id)
+    if task is None:
+        logger.info("task already finished or unknown", extra={"task_id": task_id})
+        return
+    try:
+        if kind == "answer":
+            answer(task)
+        else:
+            load(task)
+    except Exception as exc:
+        last_try = receive_count >= max_receives
+        logger.exception("job failed", extra={"task_id": task_id, "receive_count": receive_count,
+                                               "last_try": last_try})
+        if last_try:
+            code, message = (exc.code, exc.message) if isinstance(exc, JobError) else (
+                "internal_error", "The answer could not be produced.")
+            if kind == "answer":
+                fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+            else:
+                tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
+        raise
+
+
+def answer(task: dict[str, Any]) -> None:
+    conversation_id, question_id = task["conversation_id"], task["message_id"]
+    conversations, tasks = ConversationRepository(), TaskRepository()
+    meta, messages = conversations.read(conversation_id)
+    question = next((m for m in messages if m["id"] == question_id), None)
+    if meta is None or question is None:
+        raise JobError("conversation_missing", "The conversation or its question no longer exists.")
+    if any(m["id"] == question_id + 1 for m in messages):
+        tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind
+        return
+    data_set = DataSetRepository().get(meta["data_set_id"])
+    if data_set is None:
+        raise JobError("data_set_missing", "The conversation's data set no longer exists.")
+    history = [Turn(role=m["role"], text=m["text"]) for m in messages if m["id"] < question_id]
+    result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    reply = {
+        "id": question_id + 1,
+        "role": "agent",
+        "text": result.text,
+        "created_at": now_iso(),
+        "task_id": task["task_id"],
+        "sources": [s.as_dict() for s in result.sources],
+        "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+    }
+    try:
+        transact([conversations.put_message_op(conversation_id, reply), tasks.finish_op(task["task_id"], SUCCESS)])
+    except TransactionCancelled as cancelled:
+        if cancelled.codes[:1] == ["ConditionalCheckFailed"]:
+            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply first
+        elif cancelled.codes[1:2] != ["ConditionalCheckFailed"]:
+            raise  # otherwise the task was already finished: nothing left to do
+
+
+def load(task: dict[str, Any]) -> None:
+    payload = json.loads(blobs.get(task["payload_key"]))
+    result = data_set_logic.load(task["data_set_id"], payload.get("products", []), payload.get("documents", []))
+    TaskRepository().finish(task["task_id"], SUCCESS, result=result)
+    try:
+        blobs.delete(task["payload_key"])
+    except Exception:  # the payload is only garbage now; a lifecycle rule removes what is left
+        logger.warning("could not delete a load payload", extra={"task_id": task["task_id"]})
