@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -74,27 +75,44 @@ class _QueryError(DomainError):
         self.field_detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
 
 
-def _guard(app: APIGatewayHttpResolver, next_middleware: Callable) -> Response:
-    authorizer = app.current_event.get("requestContext", {}).get("authorizer") or {}
+def _admit(event: dict[str, Any]) -> Principal:
+    """Checks made before anything else (request validation included): identity, body size and encoding."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     caller = Principal.from_context(authorizer.get("lambda"))
     if caller is None:
         raise Unauthenticated("Invalid token.")
-    body = app.current_event.get("body") or ""
+    body = event.get("body") or ""
     # Base64 bodies are 4/3 of the payload; compare against the decoded size limit accordingly.
-    size = len(body) * 3 // 4 if app.current_event.get("isBase64Encoded") else len(body.encode("utf-8"))
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
     if size > settings().max_body_bytes:
         raise PayloadTooLarge(f"request body is larger than {settings().max_body_bytes} bytes")
-    if body and app.current_event.get("isBase64Encoded"):
+    if body and event.get("isBase64Encoded"):
         try:
             base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise BadRequest("The request body is not valid UTF-8 JSON.") from None
-    content_type = (app.current_event.headers.get("content-type") or "").strip().lower()
+    content_type = str((event.get("headers") or {}).get("content-type") or "").strip().lower()
     if body and content_type and not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
-    app.append_context(principal=caller)
-    logger.append_keys(account_id=caller.account_id)
-    return next_middleware(app)
+    return caller
+
+
+class ParleyResolver(APIGatewayHttpResolver):
+    """The Powertools HTTP API resolver, admitting a request (401/413/415/400) before it validates the body."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            caller = _admit(event)
+        except DomainError as exc:
+            return {
+                "statusCode": exc.status_code,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps({"detail": exc.detail}),
+                "isBase64Encoded": False,
+            }
+        self.append_context(principal=caller)
+        logger.append_keys(account_id=caller.account_id)
+        return super().resolve(event, context)
 
 
 def _domain_error(exc: DomainError) -> Response:
@@ -125,9 +143,8 @@ def _not_found(_: NotFoundError) -> Response:
     return error_response(404, "Not found.")
 
 
-def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
-    app.use(middlewares=[_guard])
+def create_app() -> ParleyResolver:
+    app = ParleyResolver(enable_validation=True)
     app.exception_handler(DomainError)(_domain_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.not_found(_not_found)

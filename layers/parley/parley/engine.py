@@ -84,24 +84,24 @@ _GENERIC = frozenset(tokenize("fiberup plan plans include includes included come
                               "offer offers provide contain feature have has get sell there "
                               "product package option available support supports"))
 # a few question words mapped to the words the data uses, for picking facts
-_RELATED = {
-    "fast": ("download", "upload", "mbp", "speed"),
-    "speed": ("download", "upload", "mbp"),
-    "quick": ("download", "upload", "mbp"),
-    "data": ("gb",),
-    "gig": ("gb",),
-    "long": ("term", "month", "day", "hour"),
-    "contract": ("term", "month"),
-    "cancel": ("term", "cancellabl"),
-    "uptime": ("availability",),
-    "guarante": ("sla", "availability"),
-    "wifi": ("router", "mesh"),
+_RELATED_WORDS = {
+    "fast": "download upload mbps speed",
+    "speed": "download upload mbps",
+    "quick": "download upload mbps",
+    "data": "gb",
+    "gigs": "gb",
+    "long": "term months days hours",
+    "contract": "term months",
+    "cancel": "term cancellable",
+    "uptime": "availability sla",
+    "guaranteed": "sla availability",
+    "wifi": "router mesh",
+}
+_RELATED: dict[str, tuple[str, ...]] = {
+    tokenize(k)[0]: tuple(tokenize(v)) for k, v in _RELATED_WORDS.items()
 }
 _TRUE_WORDS = frozenset({"yes", "true", "included", "include", "available", "unlimited", "y"})
 _FALSE_WORDS = frozenset({"no", "false", "none", "not", "n", "0", "unavailable", "excluded"})
-_NEGATION_RE = re.compile(
-    r"\b(no|not|without|never|excludes?|excluded|isn't|doesn't|don't|aren't|cannot|can't)\b", re.I
-)
 _NEGATION_WORDS = frozenset(
     "no not without never exclude excludes excluded isn't doesn't don't aren't cannot can't".split()
 )
@@ -258,11 +258,14 @@ class ExtractiveEngine:
         return out
 
     def _coverage(self, record: Record, weights: dict[str, float], index: SearchIndex) -> float:
-        """Share of the query's idf mass found in ``record`` (0..1)."""
+        """Share of the query's idf mass found in ``record`` (0..1).
+
+        A word found nowhere in the data set counts half: in a question it is often phrasing ("how long")
+        rather than the subject, while a question made only of unknown words still covers nothing."""
         toks = set(tokenize(record.title + " " + record.text))
         total = matched = 0.0
         for t, w in weights.items():
-            mass = w * index.idf(t)
+            mass = w * index.idf(t) * (0.5 if index.df(t) == 0 else 1.0)
             total += mass
             if t in toks:
                 matched += mass

@@ -21,6 +21,7 @@ import sys
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Iterable, Mapping
 
 __all__ = ["Record", "SearchIndex", "tokenize", "render_product", "chunk_text"]
@@ -33,6 +34,7 @@ CHUNK_WORDS = 100       # target words per document chunk
 CHUNK_OVERLAP_SENTENCES = 1
 SNAPSHOT_FORMAT = "parley.bm25/2"
 _U32 = "I" if array("I").itemsize == 4 else "L"   # 32-bit unsigned everywhere
+_I32 = "i" if array("i").itemsize == 4 else "l"
 
 # ---------------------------------------------------------------- tokenizer
 
@@ -82,7 +84,7 @@ def _stem(word: str) -> str:
             if len(stem) >= 4 and any(c in _VOWELS for c in stem):
                 w = stem
             break
-    if len(w) > 4 and w.endswith("e"):
+    while len(w) > 4 and w.endswith("e"):      # guarantee / guaranteed -> guarant
         w = w[:-1]
     if len(w) > 6 and w.endswith("at"):       # relocat(e/ion) -> reloc
         w = w[:-2]
@@ -148,10 +150,11 @@ def _fmt_key(key: str) -> str:
     return str(key).replace("_", " ").strip()
 
 
-def format_price(price: float | int | None) -> str | None:
+def format_price(price: float | int | None, unit: str | None = None) -> str | None:
+    """`12.34`, or `12.34 EUR per month` when the product names its price unit (property `price_unit`)."""
     if price is None:
         return None
-    return f"{float(price):.2f} EUR per month"
+    return f"{float(price):.2f} {unit}".strip() if unit else f"{float(price):.2f}"
 
 
 def render_product(product: Mapping) -> str:
@@ -162,7 +165,7 @@ def render_product(product: Mapping) -> str:
         <name> (SKU <sku>)
         <description>
         Categories: a, b
-        Price: 12.34 EUR per month
+        Price: 12.34
         - <property key>: <value>
     """
     name = str(product.get("name") or "").strip()
@@ -171,15 +174,26 @@ def render_product(product: Mapping) -> str:
     desc = str(product.get("description") or "").strip()
     if desc:
         lines.append(" ".join(desc.split()))
-    cats = [str(c) for c in (product.get("categories") or []) if str(c).strip()]
+    cats = product.get("categories") or []
+    if isinstance(cats, str):
+        cats = [cats]
+    cats = [str(c) for c in cats if str(c).strip()]
     if cats:
         lines.append("Categories: " + ", ".join(cats))
-    price = format_price(product.get("price"))
+    try:
+        unit = (product.get("properties") or {}).get("price_unit") if isinstance(
+            product.get("properties"), Mapping) else None
+        price = format_price(product.get("price"), str(unit) if unit else None)
+    except (TypeError, ValueError):
+        price = str(product.get("price"))
     if price:
         lines.append("Price: " + price)
     props = product.get("properties") or {}
+    if not isinstance(props, Mapping):
+        props = {}
     for key, value in props.items():
-        lines.append(f"- {_fmt_key(key)}: {_fmt_value(value)}")
+        if key != "price_unit":  # already shown beside the price
+            lines.append(f"- {_fmt_key(key)}: {_fmt_value(value)}")
     return "\n".join(lines)
 
 
@@ -260,6 +274,19 @@ def _uint32_array(values: Iterable[int] = ()) -> array:
     return array(_U32, values)
 
 
+def _delta_encode(ids: array) -> array:
+    """Signed differences between consecutive ids (small numbers compress
+    far better than absolute record numbers)."""
+    out = array(_I32, [ids[0]] if ids else [])
+    out.extend(b - a for a, b in zip(ids, ids[1:]))
+    return out
+
+
+def _delta_decode(deltas: array) -> array:
+    # a negative running sum (corrupt data) raises OverflowError here
+    return array(_U32, accumulate(deltas))
+
+
 def _pack(arr: array) -> str:
     if sys.byteorder != "little":
         arr = array(arr.typecode, arr)
@@ -267,11 +294,11 @@ def _pack(arr: array) -> str:
     return base64.b64encode(arr.tobytes()).decode("ascii")
 
 
-def _unpack(text: str) -> array:
+def _unpack(text: str, typecode: str = "") -> array:
     raw = base64.b64decode(text.encode("ascii"), validate=True)
     if len(raw) % 4:
         raise ValueError("packed array has a bad length")
-    arr = array(_U32)
+    arr = array(typecode or _U32)
     arr.frombytes(raw)
     if sys.byteorder != "little":
         arr.byteswap()
@@ -497,7 +524,7 @@ class SearchIndex:
             "doc_lens": _pack(self.doc_lens),
             "terms": list(self._terms),            # in term-number order
             "offsets": _pack(self._offsets),
-            "ids": _pack(self._ids),
+            "id_deltas": _pack(_delta_encode(self._ids)),
             "tfs": _pack(self._tfs),
         }
         raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -519,11 +546,11 @@ class SearchIndex:
             doc_lens = _unpack(payload["doc_lens"])
             term_list = payload["terms"]
             offsets = _unpack(payload["offsets"])
-            ids = _unpack(payload["ids"])
+            ids = _delta_decode(_unpack(payload["id_deltas"], _I32))
             tfs = _unpack(payload["tfs"])
             k1 = float(payload.get("k1", K1))
             b = float(payload.get("b", B))
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, binascii.Error) as exc:
             raise ValueError(f"corrupt search index snapshot: {exc}") from exc
         n = len(records)
         if (len(doc_lens) != n or not isinstance(term_list, list)

@@ -1,0 +1,122 @@
+"""Client mistakes get a clear 4xx JSON error naming the problem, never a 5xx, and write nothing."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+
+def table_items(cloud) -> int:
+    client = boto3.client("dynamodb")
+    env = cloud.environment()
+    return sum(client.scan(TableName=env[name], Select="COUNT")["Count"]
+               for name in ("CONVERSATIONS_TABLE", "TASKS_TABLE"))
+
+
+@pytest.fixture
+def conversation(user) -> str:
+    return f"/api/conversations/{user.post('/api/conversations', {'data_set_id': 1}).json()['id']}"
+
+
+SEND_CASES = [
+    (b"{bad json", 400, "Malformed JSON"),
+    (b"", 422, None),
+    (b"[]", 400, "object"),
+    (b'"just a string"', 400, "object"),
+    (b"{}", 422, "question_message"),
+    (json.dumps({"question_message": ""}).encode(), 422, "question_message"),
+    (json.dumps({"question_message": "   \n\t"}).encode(), 422, "question_message"),
+    (json.dumps({"question_message": 42}).encode(), 422, "question_message"),
+    (json.dumps({"question_message": ["a"]}).encode(), 422, "question_message"),
+    (json.dumps({"question_message": "x" * 16_001}).encode(), 422, "question_message"),
+    (json.dumps({"question_message": "hi", "data_set_id": "1"}).encode(), 422, "data_set_id"),
+    (json.dumps({"question_message": "hi", "data_set_id": -1}).encode(), 422, "data_set_id"),
+    (json.dumps({"question_message": "hi", "data_set_id": 2**60}).encode(), 422, "data_set_id"),
+    (json.dumps({"question_message": "hi", "data_set_id": 1.5}).encode(), 422, "data_set_id"),
+    (b"\xff\xfe\x00garbage", 400, "UTF-8"),
+]
+
+
+@pytest.mark.parametrize("raw,status,mentions", SEND_CASES)
+def test_bad_send_bodies(raw, status, mentions, user, conversation, cloud):
+    before = table_items(cloud)
+    response = user.call("POST", conversation, raw=raw)
+    assert response.status == status, response.body
+    detail = response.json()["detail"]
+    if mentions:
+        assert mentions in json.dumps(detail)
+    assert table_items(cloud) == before
+
+
+def test_a_body_over_one_megabyte_is_413(user, conversation, cloud):
+    before = table_items(cloud)
+    response = user.call("POST", conversation, raw=json.dumps({"question_message": "x" * (1024 * 1024)}).encode())
+    assert response.status == 413 and "larger" in response.json()["detail"]
+    assert table_items(cloud) == before
+
+
+def test_a_question_of_exactly_16000_characters_is_accepted(user, conversation):
+    assert user.post(conversation, {"question_message": "é" * 16_000}).status == 202
+
+
+def test_wrong_content_type_is_415(user, conversation):
+    response = user.call("POST", conversation, raw=b"question_message=hi",
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status == 415 and "application/json" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("raw_id", ["0", "-1", "abc", "1e3", "9007199254740992", "99999999999999999999",
+                                    "..%2F..%2Fetc%2Fpasswd", "1%20OR%201=1", "%7B%22%24ne%22%3A1%7D"])
+def test_bad_ids_in_paths_are_404(raw_id, user, cloud):
+    before = table_items(cloud)
+    assert user.get(f"/api/conversations/{raw_id}").status == 404
+    assert user.post(f"/api/conversations/{raw_id}", {"question_message": "hi"}).status == 404
+    assert user.get(f"/api/task_status/{raw_id}").status == 404
+    assert user.get(f"/api/data_sets/{raw_id}").status == 404
+    assert table_items(cloud) == before
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "data_set_id=-3", "data_set_id=x",
+                                   "cursor=%%%", "cursor=bm90LWEtbnVtYmVy"])
+def test_bad_list_parameters_are_400(query, user):
+    response = user.get(f"/api/conversations?{query}")
+    assert response.status == 400, response.body
+    assert response.json()["detail"]
+
+
+def test_unknown_routes_and_methods_are_404(user):
+    assert user.get("/api/nothing").status == 404
+    assert user.call("DELETE", "/api/conversations").status == 404
+    assert user.call("PUT", "/api/conversations/1").status == 404
+
+
+def test_create_conversation_field_errors(user):
+    for body, status in (({}, 422), ({"data_set_id": "one"}, 422), ({"data_set_id": 0}, 422),
+                         ({"data_set_id": None}, 422), ({"data_set_id": True}, 422)):
+        response = user.post("/api/conversations", body)
+        assert response.status == status, body
+        assert response.json()["detail"][0]["loc"] == ["body", "data_set_id"]
+
+
+def test_injection_strings_are_stored_as_plain_text(user, conversation, drain):
+    hostile = "'; DROP TABLE conversations; -- {\"$ne\": null} ../../etc/passwd <script>alert(1)</script> \u202e\u0000"
+    assert user.post(conversation, {"question_message": hostile}).status == 202
+    drain()
+    history = user.get(conversation).json()["history"]
+    assert history[0]["text"] == hostile and history[1]["role"] == "agent"
+
+
+def test_duplicate_keys_take_the_last_value_like_json_parsers(user, conversation):
+    response = user.call("POST", conversation, raw=b'{"question_message": 1, "question_message": "ok"}')
+    assert response.status == 202
+
+
+def test_bad_product_loads_name_the_field(admin):
+    bad = {"products": [{"sku": "", "name": "x"}]}
+    response = admin.post("/api/data_sets/1/products", bad)
+    assert response.status == 422 and response.json()["detail"][0]["loc"][:4] == ["body", "products", 0, "sku"]
+    assert admin.post("/api/data_sets/1/products", {"products": []}).status == 422
+    assert admin.post("/api/data_sets/1/documents", {"documents": [{"title": "t"}]}).status == 422
+    assert admin.post("/api/data_sets/77/products", {"products": [{"sku": "a", "name": "b"}]}).status == 404
