@@ -1,0 +1,69 @@
+"""The local stack as `make dev` runs it, in a subprocess, reached over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from parley_local.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunningStack:
+    url: str
+    token: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30,
+                            headers={"Authorization": f"Token {token or self.token}"})
+
+
+def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                token: str = "prl_1_" + "T" * 43) -> RunningStack:
+    port = free_port()
+    log_path = tmp_path / f"dev-{port}.log"
+    child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": token, **(env or {})}
+    child_env.pop("AWS_ENDPOINT_URL", None)
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "-m", "parley_local", *(extra_args or [])], cwd=ROOT,
+                               env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"local stack exited early:\n{log_path.read_text()}")
+        if "dev token:" in log_path.read_text():
+            break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(f"local stack did not start:\n{log_path.read_text()}")
+    return RunningStack(url, token, process, log_path)
+
+
+def stop_stack(stack: RunningStack) -> int:
+    stack.process.terminate()
+    try:
+        return stack.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+        return stack.process.wait()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory) -> RunningStack:
+    """One `make dev` stack shared by the integration tests."""
+    stack = start_stack(tmp_path_factory.mktemp("stack"))
+    yield stack
+    stop_stack(stack)
