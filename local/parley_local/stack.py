@@ -101,10 +101,16 @@ def seed(dev_token: str | None) -> dict[str, Any]:
     return accounts.create("dev", [data_set["id"]], is_admin=True, token=dev_token)
 
 
+def local_state_path() -> Path:
+    return Path(os.environ.get("PARLEY_LOCAL_STATE") or STATE_DIR / "local.json")
+
+
 def write_local_env(local: LocalStack, api_url: str, token: str) -> Path:
-    """Where the CLI finds the running local stack (tables, endpoint, API URL and the dev token)."""
-    STATE_DIR.mkdir(exist_ok=True)
-    path = STATE_DIR / "local.json"
+    """Where the CLI finds the running local stack (tables, endpoint, API URL and the dev token).
+
+    `.parley-data/local.json` by default; PARLEY_LOCAL_STATE names another file (the tests use it)."""
+    path = local_state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "api_url": api_url,
         "token": token,

@@ -23,6 +23,7 @@ class RunningStack:
     token: str
     process: subprocess.Popen
     log_path: Path
+    state_path: Path  # the stack's local.json (api_url, token, tables, AWS endpoint) for the CLI
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30,
@@ -33,7 +34,8 @@ def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[s
                 token: str = "prl_1_" + "T" * 43) -> RunningStack:
     port = free_port()
     log_path = tmp_path / f"dev-{port}.log"
-    child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": token, **(env or {})}
+    child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": token,
+                 "PARLEY_LOCAL_STATE": str(tmp_path / f"local-{port}.json"), **(env or {})}
     child_env.pop("AWS_ENDPOINT_URL", None)
     log = open(log_path, "w")
     process = subprocess.Popen([sys.executable, "-m", "parley_local", *(extra_args or [])], cwd=ROOT,
@@ -49,7 +51,7 @@ def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[s
     else:
         process.kill()
         raise RuntimeError(f"local stack did not start:\n{log_path.read_text()}")
-    return RunningStack(url, token, process, log_path)
+    return RunningStack(url, token, process, log_path, Path(child_env["PARLEY_LOCAL_STATE"]))
 
 
 def stop_stack(stack: RunningStack) -> int:
