@@ -1,0 +1,227 @@
+"""Worker guarantees under redelivery, crashes, failures and AWS errors, through SQS events."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from parley import config
+from parley.logic import worker as worker_logic
+
+
+class Crash(Exception):
+    """Stands for the Lambda runtime dying at a given line."""
+
+
+def ask(api, question: str = "Does FiberUP Business Duplex include an SLA?") -> tuple[str, str]:
+    conversation = api.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+    task = api.post(f"/api/conversations/{conversation}", {"question_message": question}).json()["task_id"]
+    return f"/api/conversations/{conversation}", task
+
+
+def receive(cloud) -> list[dict]:
+    import boto3
+
+    return boto3.client("sqs").receive_message(
+        QueueUrl=cloud.pump.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
+
+
+def invoke(cloud, messages: list[dict], receive_count: int | None = None) -> dict:
+    """Invoke the worker as the SQS event source does. When every record fails, Powertools raises, and
+    Lambda then returns the whole batch to the queue: reported here as every record failed."""
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    event = cloud.pump.event_for(messages)
+    if receive_count is not None:
+        for record in event["Records"]:
+            record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    try:
+        return cloud.pump.pool.invoke(event)
+    except BatchProcessingError:
+        return {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}
+
+
+def agent_messages(api, path: str) -> list[dict]:
+    return [m for m in api.get(path).json()["history"] if m["role"] != "user"]
+
+
+def test_the_same_record_twice_in_sequence_gives_one_answer(cloud, user):
+    path, task = ask(user)
+    messages = receive(cloud)
+    assert invoke(cloud, messages) == {"batchItemFailures": []}
+    assert invoke(cloud, messages) == {"batchItemFailures": []}
+    assert len(agent_messages(user, path)) == 1
+    assert user.get(f"/api/task_status/{task}").json()["state"] == "SUCCESS"
+
+
+def test_the_same_record_delivered_concurrently_gives_one_answer(cloud, user):
+    path, task = ask(user)
+    messages = receive(cloud)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(invoke(cloud, messages))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3
+    answers = agent_messages(user, path)
+    assert len(answers) == 1 and answers[0]["role"] == "agent"
+    assert user.get(f"/api/task_status/{task}").json()["state"] == "SUCCESS"
+
+
+CRASH_POINTS = {
+    "after reading": ("parley.logic.worker.DataSetRepository.get", "before"),
+    "after the engine returns": ("parley.logic.worker.transact", "before"),
+    "after writing the answer and marking SUCCESS, before the ack": ("parley.logic.worker.transact", "after"),
+    "after starting the task": ("parley.logic.worker.ConversationRepository.read", "before"),
+}
+
+
+@pytest.mark.parametrize("point", sorted(CRASH_POINTS))
+def test_a_crash_at_any_step_then_redelivery_ends_with_one_answer_and_success(point, cloud, user, monkeypatch):
+    target, when = CRASH_POINTS[point]
+    module_path, _, attr = target.rpartition(".")
+    owner = __import__("importlib").import_module(module_path) if module_path.count(".") == 2 else None
+    if owner is None:  # a method on a class inside the module
+        module_name, cls_name = module_path.rsplit(".", 1)
+        owner = getattr(__import__("importlib").import_module(module_name), cls_name)
+    original = getattr(owner, attr)
+
+    def crashing(*args, **kwargs):
+        if when == "after":
+            original(*args, **kwargs)
+        raise Crash(point)
+
+    path, task = ask(user)
+    messages = receive(cloud)
+    monkeypatch.setattr(owner, attr, crashing)
+    failed = invoke(cloud, messages, receive_count=1)
+    assert failed["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
+    monkeypatch.setattr(owner, attr, original)
+    assert invoke(cloud, messages, receive_count=2) == {"batchItemFailures": []}
+    assert len(agent_messages(user, path)) == 1
+    assert user.get(f"/api/task_status/{task}").json()["state"] == "SUCCESS"
+
+
+def test_engine_errors_are_retried_then_fail_with_code_notice_and_dead_letter(cloud, user, monkeypatch):
+    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "3")
+    config.reset()
+
+    class BrokenEngine:
+        def answer(self, *args):
+            raise worker_logic.JobError("provider_error", "The language model failed.")
+
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: BrokenEngine())
+    path, task = ask(user)
+    messages = receive(cloud)
+    for attempt in (1, 2):
+        assert invoke(cloud, messages, receive_count=attempt)["batchItemFailures"]
+        assert user.get(f"/api/task_status/{task}").json()["state"] == "PENDING"
+    assert invoke(cloud, messages, receive_count=3)["batchItemFailures"]  # left for the DLQ
+    status = user.get(f"/api/task_status/{task}").json()
+    assert status["state"] == "FAILURE"
+    assert status["error"] == {"code": "provider_error", "message": "The language model failed."}
+    history = user.get(path).json()["history"]
+    assert [m["role"] for m in history] == ["user", "system"]
+    assert history[1]["text"] == "The language model failed."
+
+
+def test_unexpected_errors_fail_with_a_generic_code_and_no_internals(cloud, user, monkeypatch):
+    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")
+    config.reset()
+
+    class BrokenEngine:
+        def answer(self, *args):
+            raise KeyError("secret internal detail")
+
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: BrokenEngine())
+    _, task = ask(user)
+    invoke(cloud, receive(cloud), receive_count=1)
+    status = user.get(f"/api/task_status/{task}").json()
+    assert status["state"] == "FAILURE" and status["error"]["code"] == "internal_error"
+    assert "secret" not in json.dumps(status)
+
+
+def test_one_bad_record_does_not_fail_its_batch_mates(cloud, user, monkeypatch):
+    first_path, _ = ask(user, "Does FiberUP Business Duplex include an SLA?")
+    second_path, _ = ask(user, "What are the roaming charges outside the EU?")
+    messages = receive(cloud)
+    assert len(messages) == 2
+    poisoned = dict(messages[0], Body="not json at all")
+    real = worker_logic.engine_for
+
+    class Broken:
+        def answer(self, question, *args):
+            raise RuntimeError("boom")
+
+    def choose(data_set):
+        return real(data_set)
+
+    monkeypatch.setattr(worker_logic, "engine_for", choose)
+    result = invoke(cloud, [poisoned, messages[1]])
+    assert result == {"batchItemFailures": []}  # a non-JSON job is dropped (logged), not retried forever
+    assert len(agent_messages(user, second_path)) == 1
+
+    path, _ = ask(user, "Which mobile plans include 5G?")
+    other_path, _ = ask(user, "How do I cancel my contract?")
+    batch = receive(cloud)
+    calls = []
+
+    def selective(data_set):
+        calls.append(1)
+        return Broken() if len(calls) == 1 else real(data_set)
+
+    monkeypatch.setattr(worker_logic, "engine_for", selective)
+    result = invoke(cloud, batch, receive_count=1)
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [batch[0]["MessageId"]]
+    assert len(agent_messages(user, other_path)) == 1
+
+
+def test_a_failed_enqueue_is_a_503_and_the_task_is_failed_not_pending(cloud, user, monkeypatch):
+    from parley.dal import jobs
+
+    def unavailable(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"},
+                           "ResponseMetadata": {"HTTPStatusCode": 503}}, "SendMessage")
+
+    conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+    monkeypatch.setattr(jobs.aws.client("sqs"), "send_message", unavailable)
+    response = user.post(f"/api/conversations/{conversation}", {"question_message": "hello?"})
+    assert response.status == 503 and response.headers.get("retry-after")
+    history = user.get(f"/api/conversations/{conversation}").json()["history"]
+    assert [m["role"] for m in history] == ["user", "system"]
+    import boto3
+
+    tasks = boto3.client("dynamodb").scan(TableName=cloud.environment()["TASKS_TABLE"])["Items"]
+    assert [t["state"]["S"] for t in tasks] == ["FAILURE"]
+    assert tasks[0]["error"]["M"]["code"]["S"] == "enqueue_failed"
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException",
+                                  "InternalServerError"])
+def test_exhausted_dynamodb_retries_surface_as_503_with_retry_after(code, cloud, user, monkeypatch):
+    from parley import aws
+
+    calls = []
+
+    def throttled(*args, **kwargs):
+        calls.append(1)
+        raise ClientError({"Error": {"Code": code, "Message": "slow down"},
+                           "ResponseMetadata": {"HTTPStatusCode": 400 if "Exception" in code else 500}}, "Query")
+
+    monkeypatch.setattr(aws.client("dynamodb"), "query", throttled)
+    response = user.get("/api/conversations")
+    assert response.status == 503
+    assert response.headers["retry-after"] == "2" and "retry" in response.json()["detail"]
+
+
+def test_clients_use_botocore_standard_retries(cloud):
+    from parley import aws
+
+    client = aws.client("dynamodb")
+    assert client.meta.config.retries["mode"] == "standard"
+    assert client.meta.config.retries["total_max_attempts"] >= 3
