@@ -13,11 +13,18 @@ from parley.config import settings
 from parley.dal.dynamo import aws_errors
 
 
-def enqueue(kind: str, task_id: str, group: str) -> None:
+def group_for(task: dict) -> str:
+    """The FIFO group of a task's job: its conversation for answers, its data set for loads."""
+    if task["kind"] == "answer":
+        return f"conversation-{task['conversation_id']}"
+    return f"data-set-{task['data_set_id']}"
+
+
+def enqueue(kind: str, task_id: str, group: str, deduplication_id: str | None = None) -> None:
     with aws_errors("the job queue"):
         aws.client("sqs").send_message(
             QueueUrl=settings().jobs_queue_url,
             MessageBody=json.dumps({"kind": kind, "task_id": task_id}),
             MessageGroupId=group,
-            MessageDeduplicationId=task_id,
+            MessageDeduplicationId=deduplication_id or task_id,
         )

@@ -6,6 +6,7 @@ States move only forward, each move a conditional write: PENDING -> RUNNING -> S
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import Any
 
@@ -14,6 +15,10 @@ from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, t
 from parley.ids import now_iso
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
+
+# Unfinished tasks are listed by the sparse index `open_tasks` (open_pk, created_epoch), which the sweeper
+# reads. open_pk is spread over shards so that sends do not all write one index partition.
+OPEN_SHARDS = 16
 
 
 def _key(task_id: str) -> dict[str, Any]:
@@ -25,14 +30,17 @@ class TaskRepository:
         self.table = table or settings().tasks_table
 
     def new_task(self, task_id: str, kind: str, owner_id: int, **fields: Any) -> dict[str, Any]:
+        now = int(time.time())
         return {
             "task_id": task_id,
             "kind": kind,
             "owner_id": owner_id,
             "state": PENDING,
             "created_at": now_iso(),
-            "expires_at": int(time.time()) + settings().task_ttl_days * 86400,
+            "expires_at": now + settings().task_ttl_days * 86400,
             "attempts": 0,
+            "open_pk": f"OPEN#{secrets.randbelow(OPEN_SHARDS)}",
+            "created_epoch": now,
             **fields,
         }
 
@@ -90,7 +98,7 @@ class TaskRepository:
             ":success": {"S": SUCCESS},
             ":failure": {"S": FAILURE},
         }
-        update = "SET #s = :state, finished_at = :now"
+        update = "REMOVE open_pk SET #s = :state, finished_at = :now"
         if error is not None:
             update += ", #e = :error"
             values[":error"] = to_attr(error)
@@ -112,6 +120,44 @@ class TaskRepository:
                 "ExpressionAttributeValues": values,
             }
         }
+
+    def open_before(self, created_before: int) -> list[dict[str, Any]]:
+        """Unfinished tasks created before an epoch second, from every shard of `open_tasks`."""
+        found: list[dict[str, Any]] = []
+        for shard in range(OPEN_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": "open_tasks",
+                "KeyConditionExpression": "open_pk = :shard AND created_epoch < :before",
+                "ExpressionAttributeValues": {":shard": {"S": f"OPEN#{shard}"}, ":before": to_attr(created_before)},
+            }
+            while True:
+                with aws_errors("storage"):
+                    response = ddb().query(**kwargs)
+                found.extend(from_item(i) for i in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def mark_requeued(self, task_id: str) -> bool:
+        """Record that the sweeper re-enqueued an unfinished task; False when it finished meanwhile."""
+        try:
+            with aws_errors("storage"):
+                ddb().update_item(
+                    TableName=self.table,
+                    Key=_key(task_id),
+                    UpdateExpression="SET requeued_epoch = :now",
+                    ConditionExpression="#s IN (:pending, :running)",
+                    ExpressionAttributeNames={"#s": "state"},
+                    ExpressionAttributeValues={":now": to_attr(int(time.time())), ":pending": {"S": PENDING},
+                                               ":running": {"S": RUNNING}},
+                )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def finish(self, task_id: str, state: str, error: dict[str, str] | None = None,
                result: dict[str, Any] | None = None) -> bool:

@@ -120,7 +120,7 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
     else:
         raise ServiceUnavailable("the conversation is busy, please retry")
     try:
-        jobs.enqueue("answer", task_id, group=f"conversation-{conversation_id}")
+        jobs.enqueue("answer", task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue an answer job", extra={"task_id": task_id})
         fail_answer(conversation_id, message_id, task_id, "enqueue_failed",
