@@ -22,7 +22,7 @@ def conversation(user) -> str:
 
 SEND_CASES = [
     (b"{bad json", 400, "Malformed JSON"),
-    (b"", 422, None),
+    (b"", 400, "body is required"),
     (b"[]", 400, "object"),
     (b'"just a string"', 400, "object"),
     (b"{}", 422, "question_message"),
@@ -120,3 +120,34 @@ def test_bad_product_loads_name_the_field(admin):
     assert admin.post("/api/data_sets/1/products", {"products": []}).status == 422
     assert admin.post("/api/data_sets/1/documents", {"documents": [{"title": "t"}]}).status == 422
     assert admin.post("/api/data_sets/77/products", {"products": [{"sku": "a", "name": "b"}]}).status == 404
+
+
+@pytest.mark.parametrize("text", ["\U0001F600 emoji", "\u202eright-to-left override", "zero\u200bwidth",
+                                  "nul \u0000 inside", "e\u0301 combining", "\ufeffbom first", "日本語の質問"])
+def test_unicode_edge_cases_round_trip(text, user, conversation, drain):
+    assert user.post(conversation, {"question_message": text}).status == 202
+    drain()
+    history = user.get(conversation).json()["history"]
+    assert history[0]["text"] == text and history[1]["role"] == "agent"
+
+
+def test_lone_surrogates_are_422_not_500(user, conversation, cloud):
+    before = table_items(cloud)
+    response = user.call("POST", conversation, raw=b'{"question_message": "a\\ud800b"}')
+    assert response.status == 422 and response.json()["detail"][0]["loc"] == ["body", "question_message"]
+    assert table_items(cloud) == before
+
+
+def test_raw_control_characters_in_json_are_malformed(user, conversation):
+    assert user.call("POST", conversation, raw=b'{"question_message": "a\x00b"}').status == 400
+
+
+def test_extra_fields_are_ignored(user, conversation):
+    response = user.post(conversation, {"question_message": "SLA?", "role": "agent", "owner_id": 1, "id": 5})
+    assert response.status == 202
+    assert user.get(conversation).json()["history"][0]["role"] == "user"
+
+
+def test_empty_body_is_400(user):
+    response = user.call("POST", "/api/conversations", raw=b"")
+    assert response.status == 400 and response.json() == {"detail": "A JSON object body is required."}

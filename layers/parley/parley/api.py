@@ -136,6 +136,8 @@ def _validation_error(exc: RequestValidationError) -> Response:
     # A body that is valid JSON but not an object is a malformed request rather than a field error.
     if any(e.get("loc") == ("body",) and e.get("type") in ("model_attributes_type", "dict_type") for e in errors):
         return error_response(400, "The JSON body must be an object.")
+    if any(e.get("loc") == ("body",) and e.get("type") == "missing" for e in errors):
+        return error_response(400, "A JSON object body is required.")
     return error_response(422, detail)
 
 
