@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,15 @@ for _name in ("Ref", "GetAtt", "Sub", "Join", "If", "Equals", "Select", "Split",
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The parsed template (a fresh copy: callers may modify it), parsed once per file version."""
+    import copy
+
+    stat = path.stat()
+    return copy.deepcopy(_parse(path, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _parse(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
@@ -47,6 +57,7 @@ class Route:
     path: str               # as in the template: /api/conversations/{conversation_id}
     function: str           # logical id of the function
     regex: re.Pattern = field(compare=False)
+    public: bool = False    # the event sets `Auth: {Authorizer: NONE}`: API Gateway runs no authorizer
 
     @property
     def route_key(self) -> str:
@@ -105,7 +116,9 @@ class Stack:
             for event in (res["Properties"].get("Events") or {}).values():
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
-                    routes.append(Route(props["Method"].upper(), props["Path"], name, _route_regex(props["Path"])))
+                    public = (props.get("Auth") or {}).get("Authorizer") == "NONE"
+                    routes.append(Route(props["Method"].upper(), props["Path"], name, _route_regex(props["Path"]),
+                                        public))
         return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
 
     def authorizer(self) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,20 @@ import threading
 from typing import Any
 
 _clients: dict[str, Any] = {}
-_lock = threading.Lock()
+_session: Any = None
+_lock = threading.RLock()  # client() takes it, then session() takes it again
+
+
+def session() -> Any:
+    """The process's boto3 session (its loader parses each service model once per process)."""
+    global _session
+    if _session is None:
+        with _lock:
+            if _session is None:
+                import boto3
+
+                _session = boto3.session.Session()
+    return _session
 
 
 def client(service: str) -> Any:
@@ -19,11 +32,10 @@ def client(service: str) -> Any:
         return existing
     with _lock:
         if service not in _clients:
-            import boto3  # imported here so that modules which never call AWS do not pay for it
-            from botocore.config import Config
+            from botocore.config import Config  # imported here: modules that never call AWS do not pay for it
 
             config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
-            _clients[service] = boto3.session.Session().client(service, config=config)
+            _clients[service] = session().client(service, config=config)
         return _clients[service]
 
 
