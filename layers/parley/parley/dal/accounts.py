@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from parley.config import settings
-from parley.dal.counters import next_value
+from parley.dal.counters import next_value, raise_to
 from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, to_item
 from parley.ids import now_iso
 
@@ -22,6 +22,10 @@ class AccountRepository:
 
     def next_id(self) -> int:
         return next_value(self.table, _COUNTER_KEY, "value")
+
+    def reserve_id(self, account_id: int) -> None:
+        """Keep the id counter at or past a chosen id (the dev account's fixed token names its id)."""
+        raise_to(self.table, _COUNTER_KEY, "value", account_id)
 
     def create(self, account_id: int, name: str, is_admin: bool, data_set_ids: list[int],
                token_hash: str) -> dict[str, Any]:

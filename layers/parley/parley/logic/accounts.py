@@ -36,8 +36,7 @@ def create(name: str, data_set_ids: list[int], is_admin: bool, token: str | None
         if parsed is None:
             raise ValueError("the token must look like prl_<account id>_<43 characters>")
         account_id = parsed[0]
-        while repo.next_id() < account_id:  # keep the counter ahead of fixed ids
-            pass
+        repo.reserve_id(account_id)
     else:
         account_id = repo.next_id()
         token = new_token(account_id)
