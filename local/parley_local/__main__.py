@@ -1,4 +1,10 @@
-"""`make dev`: the API on http://127.0.0.1:3000 over an embedded AWS emulation, sample data loaded."""
+"""`make dev`: the API on http://127.0.0.1:3000, sample data loaded.
+
+DynamoDB runs on DynamoDB Local with its data kept under --data-dir (default .parley-data/local), so
+conversations, accounts and data sets survive a restart; SQS and S3 run on moto server, in memory (on start,
+missing index snapshots are rebuilt from the table and unfinished tasks are queued again).
+--in-memory starts clean on DynamoDB Local; --moto runs everything on moto (no Java, nothing kept).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,13 @@ import signal
 import sys
 import threading
 
+from pathlib import Path
+
 from parley_local import stack as local_stack
+from parley_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 from parley_local.server import make_server
+
+DEFAULT_DATA_DIR = local_stack.STATE_DIR / "local"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--pump-threads", type=int, default=2, help="parallel queue pollers (default 2)")
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument("--in-memory", action="store_true",
+                         help="DynamoDB Local without files: start clean, keep nothing")
+    backend.add_argument("--moto", action="store_true",
+                         help="emulate DynamoDB with moto too (no Java; fast; keeps nothing)")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PARLEY_DATA_DIR") or DEFAULT_DATA_DIR),
+                        help=f"where DynamoDB Local keeps its data and the generated dev token "
+                             f"(default {DEFAULT_DATA_DIR.relative_to(local_stack.ROOT)})")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="do not run the queue consumer: questions stay PENDING (for debugging and tests)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("PARLEY_DEV_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -35,11 +56,57 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
 
-    emulation, endpoint = local_stack.start_emulation()
-    local_stack.use_emulated_aws(endpoint)
-    local = local_stack.build(endpoint, pump_threads=args.pump_threads)
+    persistent = not (args.in_memory or args.moto)
+    data_dir = args.data_dir.resolve()
+    dynamodb = None
+    if not args.moto:
+        if persistent:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if not local_stack.lock_data_dir(data_dir):
+                server.server_close()
+                print(f"{data_dir} is in use by another running stack; stop it or pass another --data-dir",
+                      file=sys.stderr)
+                return 2
+        dynamodb = DynamoDBLocal(local_stack.free_port(), data_dir / "dynamodb" if persistent else None,
+                                 log_path=(data_dir if persistent else local_stack.STATE_DIR) / "dynamodb-local.log")
+        try:
+            dynamodb.log_path.parent.mkdir(parents=True, exist_ok=True)
+            dynamodb.spawn()  # before any thread exists: the child is forked from a single-threaded process
+        except DynamoDBLocalUnavailable as exc:
+            server.server_close()
+            print(f"cannot start DynamoDB Local: {exc}", file=sys.stderr)
+            return 3
+
+    emulation, endpoint = local_stack.start_emulation()  # while the JVM starts
+    if dynamodb:
+        try:
+            dynamodb.wait_ready()
+        except BaseException as exc:
+            server.server_close()
+            emulation.stop()
+            dynamodb.stop()
+            if not isinstance(exc, DynamoDBLocalUnavailable):
+                raise
+            print(f"cannot start DynamoDB Local: {exc}", file=sys.stderr)
+            return 3
+    local_stack.use_emulated_aws(endpoint, dynamodb.endpoint_url if dynamodb else None)
+    local = local_stack.build(endpoint, pump_threads=args.pump_threads, start_pump=False)
     local._servers.append(emulation)
-    account = local_stack.seed(os.environ.get("PARLEY_DEV_TOKEN") or None)
+    if dynamodb:
+        local._servers.append(dynamodb)
+    try:
+        dev_token = os.environ.get("PARLEY_DEV_TOKEN") or (local_stack.stored_dev_token(data_dir) if persistent else None)
+        account = local_stack.seed(dev_token)
+        if persistent and not os.environ.get("PARLEY_DEV_TOKEN"):
+            local_stack.store_dev_token(data_dir, account["token"])
+        rebuilt = local_stack.republish_missing_indexes()
+        requeued = local_stack.requeue_unfinished_tasks()
+    except BaseException:  # Ctrl-C during start-up too: never leave a child behind
+        server.server_close()
+        local.stop()
+        raise
+    if not args.no_worker:
+        local.pump.start()
     token = account["token"]
     api_url = f"http://{args.host}:{args.port}"
     local_stack.write_local_env(local, api_url, token)
@@ -54,7 +121,21 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    print(f"parley is serving {api_url} (AWS emulated at {endpoint})", flush=True)
+    print(f"parley is serving {api_url} (SQS and S3 on moto at {endpoint})", flush=True)
+    if dynamodb is None:
+        print("DynamoDB: moto, in memory (nothing is kept)", flush=True)
+    elif persistent:
+        print(f"DynamoDB: DynamoDB Local at {dynamodb.endpoint_url}, data kept in {data_dir}", flush=True)
+    else:
+        print(f"DynamoDB: DynamoDB Local at {dynamodb.endpoint_url}, in memory (nothing is kept)", flush=True)
+    if rebuilt:
+        print(f"rebuilt the search index of data sets {', '.join(map(str, rebuilt))}", flush=True)
+    if requeued["requeued"] or requeued["failed"]:
+        print(f"queued again {requeued['requeued']} unfinished task(s) from the previous run"
+              + (f"; {requeued['failed']} load(s) lost their payload and were marked FAILURE"
+                 if requeued["failed"] else ""), flush=True)
+    if args.no_worker:
+        print("worker: off (--no-worker): tasks stay PENDING", flush=True)
     print(f"sample data set: 1 (FiberUP); dev account {account['id']} (admin)", flush=True)
     print(f"dev token: {token}", flush=True)
     print(f'try: curl -s -X POST {api_url}/api/conversations -H "Authorization: Token {token}" '

@@ -199,7 +199,7 @@ class Gateway:
                 "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "timeEpoch": int(now.timestamp() * 1000),
             },
-            "isBase64Encoded": text is None,
+            "isBase64Encoded": bool(body) and text is None,
         }
         if body:
             event["body"] = text if text is not None else base64.b64encode(body).decode("ascii")
@@ -218,6 +218,8 @@ class Gateway:
             return _json_response(404, {"message": "Not Found"})
         route, params = matched
         event = self.build_event(method.upper(), raw_path, raw_query, headers, body, route, params)
+        if route.public:  # `Authorizer: NONE`: no authorizer runs and the context carries no authorizer output
+            return self._invoke(route, event)
         if any(not event["headers"].get(h) for h in self.identity_headers):
             return _json_response(401, {"message": "Unauthorized"})  # API Gateway: identity source missing
         try:
@@ -228,6 +230,9 @@ class Gateway:
         if auth is None:
             return _json_response(403, {"message": "Forbidden"})
         event["requestContext"]["authorizer"] = {"lambda": auth.get("context") or {}}
+        return self._invoke(route, event)
+
+    def _invoke(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         try:
             result = self.pools[route.function].invoke(event)
         except Exception:

@@ -1,8 +1,12 @@
-"""The local stack as `make dev` runs it, in a subprocess, reached over real HTTP."""
+"""The local stack as `make dev` runs it, in a subprocess, reached over real HTTP.
+
+Every integration test runs twice: on DynamoDB Local (AWS's emulator, as `make dev` runs by default) and on
+moto (`--moto`), so a behaviour that differs between moto and DynamoDB fails a test."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +19,7 @@ import pytest
 from parley_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+BACKENDS = {"dynamodb-local": [], "moto": ["--moto"]}
 
 
 @dataclass
@@ -32,13 +37,18 @@ class RunningStack:
 
 def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None,
                 token: str = "prl_1_" + "T" * 43) -> RunningStack:
+    """Start `python -m parley_local` with its data under tmp_path/data (unless extra_args names --data-dir)."""
     port = free_port()
     log_path = tmp_path / f"dev-{port}.log"
+    extra_args = list(extra_args or [])
+    if "--data-dir" not in extra_args:
+        extra_args += ["--data-dir", str(tmp_path / "data")]
     child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": token,
                  "PARLEY_LOCAL_STATE": str(tmp_path / f"local-{port}.json"), **(env or {})}
     child_env.pop("AWS_ENDPOINT_URL", None)
+    child_env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "parley_local", *(extra_args or [])], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "parley_local", *extra_args], cwd=ROOT,
                                env=child_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -54,8 +64,8 @@ def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[s
     return RunningStack(url, token, process, log_path, Path(child_env["PARLEY_LOCAL_STATE"]))
 
 
-def stop_stack(stack: RunningStack) -> int:
-    stack.process.terminate()
+def stop_stack(stack: RunningStack, sig: int = signal.SIGTERM) -> int:
+    stack.process.send_signal(sig)
     try:
         return stack.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -63,9 +73,9 @@ def stop_stack(stack: RunningStack) -> int:
         return stack.process.wait()
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory) -> RunningStack:
-    """One `make dev` stack shared by the integration tests."""
-    stack = start_stack(tmp_path_factory.mktemp("stack"))
+@pytest.fixture(scope="session", params=list(BACKENDS))
+def local_stack(request, tmp_path_factory) -> RunningStack:
+    """One `make dev` stack per DynamoDB backend, shared by the integration tests."""
+    stack = start_stack(tmp_path_factory.mktemp(f"stack-{request.param}"), BACKENDS[request.param])
     yield stack
     stop_stack(stack)

@@ -13,7 +13,8 @@ import pytest
 from parley.logic import accounts
 from parley_local.template import Stack
 
-ROUTES = [(r.method, r.path) for r in Stack().routes()]
+ROUTES = [(r.method, r.path) for r in Stack().routes() if not r.public]  # public: `Authorizer: NONE`
+DOCS_ROUTES = {("GET", "/api/openapi.json"), ("GET", "/api/docs"), ("GET", "/api/docs/{asset}")}
 ADMIN_ONLY = {
     ("POST", "/api/data_sets"),
     ("POST", "/api/data_sets/{data_set_id}/products"),
@@ -50,6 +51,10 @@ def ids(admin, drain) -> dict[str, str]:
 def test_every_template_route_is_covered_by_this_matrix():
     assert len(ROUTES) >= 14
     assert all(route in ROUTES for route in ADMIN_ONLY)
+
+
+def test_only_the_documentation_routes_are_public():
+    assert {(r.method, r.path) for r in Stack().routes() if r.public} == DOCS_ROUTES
 
 
 @pytest.mark.parametrize("method,path", ROUTES)

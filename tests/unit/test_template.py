@@ -47,6 +47,11 @@ NEEDED = {
         ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
     },
 }
+NEEDED["ApiDocsFunction"] = set()
+NEEDED["SweeperFunction"] = {
+    ("dynamodb:Query", "TasksTable/index/open_tasks"), ("dynamodb:UpdateItem", "TasksTable"),
+    ("dynamodb:PutItem", "ConversationsTable"), ("sqs:SendMessage", "JobsQueue"),
+}
 NEEDED["LoadDocumentsFunction"] = NEEDED["LoadProductsFunction"]
 
 

@@ -6,9 +6,12 @@ as most JSON APIs do, so clients may send extra keys.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional, Union
+import os
+from typing import Annotated, Literal, Optional, Union
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationInfo,
+                      field_validator)
 
 from parley.ids import MAX_SAFE_INTEGER
 
@@ -91,3 +94,61 @@ class UpdateServiceAccountRequest(_Body):
     is_active: Optional[StrictBool] = None
 
     _check_blank = field_validator("name")(lambda v: v if v is None else _not_blank(v))
+
+
+# ------------------------------------------------------------ answer settings
+
+_MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
+_SECRET_NAME = r"^[A-Za-z0-9/_+=.@-]+$"
+_NEEDS = {"model": ("bedrock", "openai"), "base_url": ("openai",), "api_key_secret": ("openai",)}
+
+
+class AnswerSettings(_Body):
+    """How a data set's questions are answered. The whole object is replaced on each update.
+
+    `provider` comes first so that the checks of the later fields can see it: a setting the provider
+    needs is a 422 naming that field now, rather than a failed answer later.
+    """
+
+    provider: Literal["extractive", "bedrock", "openai"] = "extractive"
+    model: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_MODEL_ID)]],
+                     Field(validate_default=True)] = None
+    system_prompt: Optional[Annotated[StrictStr, Field(max_length=8_000)]] = None
+    temperature: Optional[Annotated[StrictFloat, Field(ge=0, le=2)]] = None  # a JSON 1 is accepted as 1.0
+    max_tokens: Optional[Annotated[StrictInt, Field(ge=1, le=8192)]] = None
+    base_url: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]],
+                        Field(validate_default=True)] = None
+    api_key_secret: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=256,
+                                                                  pattern=_SECRET_NAME)]],
+                              Field(validate_default=True)] = None
+
+    @field_validator("model", "base_url", "api_key_secret")
+    @classmethod
+    def _required_by_provider(cls, value, info: ValidationInfo):
+        provider = info.data.get("provider")  # absent when the provider itself was invalid
+        if value is None and provider in _NEEDS[info.field_name]:
+            raise ValueError(f"is required when provider is {provider}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        # credentials or query strings in the URL would be stored and shown; keys belong in the secret
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must not contain credentials, a query or a fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("api_key_secret")
+    @classmethod
+    def _secret_in_scope(cls, value: Optional[str]) -> Optional[str]:
+        # On AWS the worker may read only secrets named parley/* (see template.yaml); locally
+        # (PARLEY_SECRETS_BACKEND=env) the name is an environment variable instead.
+        backend = os.environ.get("PARLEY_SECRETS_BACKEND") or "aws"
+        if value is not None and backend == "aws" and not value.startswith("parley/"):
+            raise ValueError("must name a secret under parley/ (for example parley/openai-api-key)")
+        return value

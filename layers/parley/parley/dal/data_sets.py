@@ -143,3 +143,26 @@ class DataSetRepository:
                     ":now": to_attr(now_iso()),
                 },
             )
+
+    def set_settings(self, data_set_id: int, answer_settings: dict[str, Any]) -> dict[str, Any] | None:
+        """Replace the data set's answer settings; returns the updated item, or None if there is no such data set."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with aws_errors("storage"):
+                response = ddb().update_item(
+                    TableName=self.table,
+                    Key=_key(data_set_id),
+                    UpdateExpression="SET answer_settings = :s, updated_at = :now",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={
+                        ":s": to_attr({k: v for k, v in answer_settings.items() if v is not None}),
+                        ":now": to_attr(now_iso()),
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(response.get("Attributes"))

@@ -30,6 +30,8 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
         "product_count": item.get("product_count", 0),
         "document_count": item.get("document_count", 0),
         "created_at": item.get("created_at"),
+        # settings hold only the name of the API key's secret, never the key
+        "answer_settings": item.get("answer_settings") or {"provider": "extractive"},
     }
 
 
@@ -66,10 +68,11 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
     payload_key = f"ingest/{data_set_id}/{task_id}.json"
     blobs.put(payload_key, json.dumps({kind: items}).encode("utf-8"), "application/json")
     tasks = TaskRepository()
-    tasks.put(tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
-                             payload_key=payload_key, item_count=len(items)))
+    task = tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
+                          payload_key=payload_key, item_count=len(items))
+    tasks.put(task)
     try:
-        jobs.enqueue(f"load_{kind}", task_id, group=f"data-set-{data_set_id}")
+        jobs.enqueue(task["kind"], task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue a load job", extra={"task_id": task_id})
         tasks.finish(task_id, FAILURE, error={"code": "enqueue_failed",

@@ -34,7 +34,49 @@ class JobError(Exception):
 
 
 def engine_for(data_set: dict[str, Any]):
-    return ExtractiveEngine()
+    """The data set's answer engine: the offline one unless its settings name a language-model provider."""
+    settings = data_set.get("answer_settings") or {}
+    if settings.get("provider", "extractive") == "extractive":
+        return ExtractiveEngine()
+    from parley import providers  # model clients load only in workers that answer with a model
+
+    return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings))
+
+
+class _ProviderFailuresAsJobErrors:
+    """Gives a provider's final failure (after its retries) the task error code the client sees."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def answer(self, question, history, index):
+        from parley.providers import ProviderError
+
+        try:
+            return self.engine.answer(question, history, index)
+        except ProviderError as exc:
+            raise JobError(exc.code, exc.message) from exc
+
+
+def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
+    """Token metrics per data set and model (EMF, one flush per answer since the dimensions differ)."""
+    settings = data_set.get("answer_settings") or {}
+    if settings.get("provider", "extractive") == "extractive":
+        return
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE; off when POWERTOOLS_METRICS_DISABLED
+    try:
+        metrics.add_dimension("data_set_id", str(data_set["id"]))
+        metrics.add_dimension("model", str(settings.get("model")))
+        metrics.add_metric("InputTokens", MetricUnit.Count, input_tokens)
+        metrics.add_metric("OutputTokens", MetricUnit.Count, output_tokens)
+        metrics.flush_metrics()
+    except Exception:  # metrics must never cost the client an answer
+        logger.warning("could not emit token metrics", exc_info=True)
+    finally:
+        metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
 def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
@@ -83,6 +125,7 @@ def answer(task: dict[str, Any]) -> None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.")
     history = [Turn(role=m["role"], text=m["text"]) for m in messages if m["id"] < question_id]
     result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
         "role": "agent",

@@ -1,0 +1,210 @@
+"""1. Cold start: each function's handler import in a fresh interpreter vs `import boto3`, then its first
+(cold) and second (warm) invocation against the AWS emulation (moto server on loopback).
+
+Rounds are interleaved (boto3, every function, boto3, ...) so that machine noise hits all alike."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+from collections import defaultdict
+from typing import Any
+
+from bench.common import DEV_TOKEN, PYTHON, ROOT, lambda_environment, median, percentile
+
+PROBE = ROOT / "bench" / "_cold_probe.py"
+API_TARGET_RATIO = 1.5
+
+
+def _api_requests(admin_token: str, conversation_id: int, task_id: str, account_id: int) -> dict[str, tuple]:
+    """(method, path, body) of a representative request per API function."""
+    product = {"sku": "BENCH-1", "name": "Bench plan", "description": "A plan for the benchmark.", "price": 10}
+    document = {"title": "Bench notes", "content": "The benchmark plan is fast. It costs little."}
+    return {
+        "CreateConversationFunction": ("POST", "/api/conversations", {"data_set_id": 1}),
+        "ListConversationsFunction": ("GET", "/api/conversations", None),
+        "GetConversationFunction": ("GET", f"/api/conversations/{conversation_id}", None),
+        "SendMessageFunction": ("POST", f"/api/conversations/{conversation_id}",
+                                {"question_message": "Does FiberUP Business Duplex include an SLA?"}),
+        "TaskStatusFunction": ("GET", f"/api/task_status/{task_id}", None),
+        "ListDataSetsFunction": ("GET", "/api/data_sets", None),
+        "GetDataSetFunction": ("GET", "/api/data_sets/1", None),
+        "CreateDataSetFunction": ("POST", "/api/data_sets", {"name": "bench"}),
+        "LoadProductsFunction": ("POST", "/api/data_sets/2/products", {"products": [product]}),
+        "LoadDocumentsFunction": ("POST", "/api/data_sets/2/documents", {"documents": [document]}),
+        "CreateServiceAccountFunction": ("POST", "/api/service_accounts", {"name": "svc", "data_set_ids": [1]}),
+        "ListServiceAccountsFunction": ("GET", "/api/service_accounts", None),
+        "UpdateServiceAccountFunction": ("PATCH", f"/api/service_accounts/{account_id}", {"name": "svc2"}),
+        "ResetServiceAccountTokenFunction": ("POST", f"/api/service_accounts/{account_id}/reset_token", None),
+        "UpdateDataSetSettingsFunction": ("PATCH", "/api/data_sets/2/settings", {"provider": "extractive"}),
+    }
+
+
+def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]]]]:
+    """Start moto on loopback with the template's resources and the sample; build per-round events."""
+    from parley_local import stack as local_stack
+
+    server, endpoint = local_stack.start_emulation()
+    local_stack.use_emulated_aws(endpoint)
+    local = local_stack.build(endpoint, start_pump=False)
+    account = local_stack.seed(DEV_TOKEN)
+    gateway = local.gateway
+    headers = [("content-type", "application/json"), ("authorization", f"Token {account['token']}")]
+
+    def call(method: str, path: str, body: Any = None):
+        return gateway.handle(method, path, headers, b"" if body is None else json.dumps(body).encode())
+
+    assert call("POST", "/api/data_sets", {"name": "bench loads"}).status == 201
+    conversation_id = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
+    task_id = call("POST", f"/api/conversations/{conversation_id}",
+                   {"question_message": "What does Home 300 cost?"}).json()["task_id"]
+    service = call("POST", "/api/service_accounts", {"name": "svc", "data_set_ids": [1]}).json()
+    requests = _api_requests(account["token"], conversation_id, task_id, service["id"])
+
+    def api_event(method: str, path: str, body: Any) -> dict:
+        raw = b"" if body is None else json.dumps(body).encode()
+        route, params = gateway.match(method, path)
+        event = gateway.build_event(method, path, "", headers, raw, route, params)
+        auth = gateway._authorize(event)
+        event["requestContext"]["authorizer"] = {"lambda": auth.get("context") or {}}
+        return event
+
+    def authorizer_event() -> dict:
+        event = api_event("GET", "/api/data_sets", None)
+        return {"version": "2.0", "type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:123456789012:"
+                "local/$default/GET/api/data_sets", "identitySource": [f"Token {account['token']}"],
+                "routeKey": event["routeKey"], "rawPath": event["rawPath"], "rawQueryString": "",
+                "headers": event["headers"],
+                "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"}}
+
+    # One fresh answer job per worker round (each conversation is its own FIFO group, so all arrive).
+    wanted = set()
+    for _ in range(rounds):
+        cid = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
+        wanted.add(call("POST", f"/api/conversations/{cid}",
+                        {"question_message": "Is there a plan with guaranteed uptime?"}).json()["task_id"])
+    messages: dict[str, dict] = {}
+    sqs = local.pump.sqs
+    for _ in range(100):
+        batch = sqs.receive_message(QueueUrl=local.pump.queue_url, MaxNumberOfMessages=10,
+                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
+        for message in batch:
+            tid = json.loads(message["Body"]).get("task_id")
+            if tid in wanted:
+                messages[tid] = message
+        if len(messages) == len(wanted):
+            break
+    worker_events = [local.pump.event_for([m]) for m in messages.values()]
+
+    events: dict[str, list[list[dict]]] = defaultdict(list)
+    for r in range(rounds):
+        for name, (method, path, body) in requests.items():
+            if gateway.match(method, path) is None or name not in gateway.pools:
+                continue  # a function this checkout does not have (yet)
+            events[name].append([api_event(method, path, body), api_event(method, path, body)])
+        events["AuthorizerFunction"].append([authorizer_event(), authorizer_event()])
+        if r < len(worker_events):
+            events["WorkerFunction"].append([worker_events[r]])
+    env = dict(local.environment())
+    env["AWS_ENDPOINT_URL"] = endpoint
+    return (server, local), env, events
+
+
+def _probe(job: dict, env: dict[str, str], importtime: bool = False) -> tuple[dict, str]:
+    args = [PYTHON] + (["-X", "importtime"] if importtime else []) + [str(PROBE)]
+    done = subprocess.run(args, input=json.dumps(job), capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=120)
+    line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"probe failed for {job.get('function_name')}:\n{done.stdout[-2000:]}\n"
+                           f"{done.stderr[-3000:]}")
+    return json.loads(line[len("BENCH_RESULT "):]), done.stderr
+
+
+def importtime_by_package(stderr: str) -> list[tuple[str, float]]:
+    """Self time (ms) per top-level package from `-X importtime` output, largest first."""
+    totals: dict[str, float] = defaultdict(float)
+    for line in stderr.splitlines():
+        found = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if found:
+            package = found.group(4).split(".")[0]
+            if package.startswith("app"):
+                package = "handler app.py"
+            totals[package] += int(found.group(1)) / 1000
+    return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
+def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
+    import logging
+
+    from parley_local.template import Stack
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
+    (server, local), stack_env, events = prepare(invoke_rounds)
+    try:
+        functions = Stack().functions()
+        imports: dict[str, list[float]] = defaultdict(list)
+        invocations: dict[str, list[list[float]]] = defaultdict(list)
+        statuses: dict[str, set] = defaultdict(set)
+        base_env = lambda_environment(stack_env, "bench", 256)
+        for r in range(rounds):
+            result, _ = _probe({"module": "boto3"}, base_env)
+            imports["boto3"].append(result["import_s"])
+            for name, fn in functions.items():
+                module, attr = fn.handler.rsplit(".", 1)
+                fn_events = events[name][r] if r < len(events[name]) else []
+                job = {"module": module, "handler": attr, "code_dir": str(fn.code_dir), "events": fn_events,
+                       "function_name": name, "memory": fn.memory_mb}
+                result, _ = _probe(job, lambda_environment(stack_env, name, fn.memory_mb))
+                imports[name].append(result["import_s"])
+                if result.get("invocations_s"):
+                    invocations[name].append(result["invocations_s"])
+                    statuses[name].update(str(s) for s in result.get("statuses", []))
+        profiles = {}
+        for name, fn in functions.items():
+            module, attr = fn.handler.rsplit(".", 1)
+            job = {"module": module, "handler": attr, "code_dir": str(fn.code_dir), "events": [],
+                   "function_name": name, "memory": fn.memory_mb}
+            _, stderr = _probe(job, lambda_environment(stack_env, name, fn.memory_mb), importtime=True)
+            profiles[name] = importtime_by_package(stderr)[:8]
+        _, stderr = _probe({"module": "boto3"}, base_env, importtime=True)
+        profiles["boto3"] = importtime_by_package(stderr)[:5]
+    finally:
+        server.stop()
+    api_functions = {route.function for route in Stack().routes()} | {Stack().authorizer()[0]}
+    boto3_median = median(imports["boto3"])
+    out: dict[str, Any] = {"rounds": rounds, "boto3_import_s": boto3_median,
+                           "boto3_p95_s": percentile(imports["boto3"], 95), "functions": {}, "profiles": profiles}
+    for name in functions:
+        first = [i[0] for i in invocations[name]]
+        second = [i[1] for i in invocations[name] if len(i) > 1]
+        out["functions"][name] = {
+            "import_s": median(imports[name]),
+            "import_p95_s": percentile(imports[name], 95),
+            "ratio_to_boto3": median(imports[name]) / boto3_median,
+            "first_invocation_s": median(first) if first else None,
+            "warm_invocation_s": median(second) if second else None,
+            "invocation_runs": len(first),
+            "statuses": sorted(statuses[name]),
+            "is_api": name in api_functions,
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--invoke-rounds", type=int, default=3)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    result = run(args.rounds, args.invoke_rounds)
+    with open(args.out, "w") as fh:
+        json.dump(result, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""What both providers share: the error a provider call ends in, its result, and retrying within a deadline.
+
+Deadlines are `time.monotonic()` seconds. A provider call is retried on throttling, 5xx and timeouts with
+exponential backoff and full jitter (a server's Retry-After is the least wait), but only while another
+attempt still fits before the deadline; then the last error is final and the worker turns it into the
+task's FAILURE.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from parley.log import logger
+
+T = TypeVar("T")
+
+THROTTLED, TIMEOUT, ERROR = "provider_throttled", "provider_timeout", "provider_error"
+
+_MESSAGES = {
+    THROTTLED: "The language model is receiving too many requests right now; please ask again in a moment.",
+    TIMEOUT: "The language model did not answer in time; please ask again.",
+    ERROR: "The language model could not answer this question.",
+}
+
+
+class ProviderError(Exception):
+    """A failed provider call. `message` is shown to the client, so it never holds keys or raw responses."""
+
+    def __init__(self, code: str, reason: str = "", *, retryable: bool = False, retry_after: float | None = None):
+        self.code = code
+        self.reason = reason            # short, safe detail (an HTTP status, an AWS error code)
+        self.retryable = retryable
+        self.retry_after = retry_after  # seconds the server asked us to wait, if it said so
+        self.message = _MESSAGES[code] + (f" ({reason})" if reason and code == ERROR else "")
+        super().__init__(f"{code}: {reason}" if reason else code)
+
+
+@dataclass
+class Completion:
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+MIN_ATTEMPT_SECONDS = 1.0   # no retry starts with less time than this left
+BASE_DELAY_SECONDS = 0.25
+MAX_DELAY_SECONDS = 8.0
+
+
+def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict,
+                      sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                      jitter: Callable[[], float] = random.random) -> T:
+    """Run `attempt(seconds_left)` until it returns, fails for good, or no further attempt fits the deadline.
+
+    `what` (provider, host, model) is logged with each retry; it must not contain secrets.
+    """
+    retries = 0
+    while True:
+        try:
+            return attempt(max(deadline - clock(), 0.1))
+        except ProviderError as exc:
+            if not exc.retryable:
+                raise
+            retries += 1
+            delay = jitter() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** retries)
+            if exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)
+            if clock() + delay + MIN_ATTEMPT_SECONDS > deadline:
+                logger.warning("provider call failed, no time left to retry",
+                               extra={**what, "code": exc.code, "reason": exc.reason, "retries": retries - 1})
+                raise
+            logger.info("provider call failed, retrying",
+                        extra={**what, "code": exc.code, "reason": exc.reason, "delay": round(delay, 2)})
+            sleep(delay)

@@ -1,0 +1,116 @@
+"""The JSON the API returns, as pydantic models: the OpenAPI document's response schemas.
+
+Handlers build plain dicts and never import this module, so describing a response costs an API function
+nothing at cold start (a pydantic class costs about a millisecond to create). The OpenAPI generator
+(local/parley_local/openapi.py) attaches these models to the operations, and tests/unit/test_openapi.py checks
+real responses against the generated document, so a handler that returns something else fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, Field
+
+from parley.models import AnswerSettings
+class FieldError(BaseModel):
+    loc: list[Union[str, int]] = Field(description='Where the problem is, e.g. ["body", "data_set_id"].')
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    detail: Union[str, list[FieldError]] = Field(
+        description="What went wrong: a sentence, or one entry per invalid field (422 and query errors).")
+
+
+class GatewayError(BaseModel):
+    message: str = Field(description="API Gateway's own answer, e.g. to a request without an Authorization header.")
+
+
+class ConversationCreated(BaseModel):
+    id: int
+    started_at: str = Field(description="ISO 8601 UTC time.")
+    data_set_id: int
+
+
+class ConversationSummary(ConversationCreated):
+    summary: Optional[str] = Field(description="The first question, shortened; null before any message.")
+
+
+class AnswerSource(BaseModel):
+    type: Literal["product", "document"]
+    id: str = Field(description="The product's SKU or the document's key (its URL, else its title).")
+    title: str
+    url: Optional[str]
+
+
+class Message(BaseModel):
+    id: int
+    text: str
+    role: Literal["user", "agent"]
+    created_at: str
+    sources: list[AnswerSource] = Field(default=[], description="Only on agent messages: what the answer used.")
+
+
+class Conversation(ConversationSummary):
+    history: list[Message]
+
+
+class ConversationPage(BaseModel):
+    results: list[ConversationSummary]
+    next_cursor: Optional[str] = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class TaskAccepted(BaseModel):
+    task_id: str = Field(description="Poll GET /api/task_status/{task_id} until SUCCESS or FAILURE.")
+
+
+class TaskError(BaseModel):
+    code: str
+    message: str
+
+
+class LoadResult(BaseModel):
+    upserted: int
+    product_count: int
+    document_count: int
+
+
+class TaskStatus(BaseModel):
+    state: Literal["PENDING", "SUCCESS", "FAILURE"]
+    kind: Optional[Literal["answer", "load_products", "load_documents"]]
+    conversation_id: Optional[int] = Field(default=None, description="Present for answer tasks.")
+    error: Optional[TaskError] = Field(default=None, description="Present when state is FAILURE.")
+    result: Optional[LoadResult] = Field(default=None, description="Present when a load task succeeded.")
+
+
+class DataSet(BaseModel):
+    id: int
+    name: str
+    product_count: int
+    document_count: int
+    created_at: Optional[str]
+    answer_settings: AnswerSettings
+
+
+class DataSetList(BaseModel):
+    results: list[DataSet]
+
+
+class ServiceAccount(BaseModel):
+    id: int
+    name: str
+    is_admin: bool
+    is_active: bool
+    data_set_ids: list[int]
+    created_at: Optional[str]
+
+
+class ServiceAccountWithToken(ServiceAccount):
+    token: str = Field(description="`prl_<id>_<secret>`: shown only here; send it as `Authorization: Token ...`.")
+
+
+class ServiceAccountPage(BaseModel):
+    results: list[ServiceAccount]
+    next_cursor: Optional[str]
