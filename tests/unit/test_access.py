@@ -138,6 +138,9 @@ def test_service_accounts_admin_api_and_token_reset(admin, gateway):
     patched = admin.patch(f"/api/service_accounts/{account['id']}", {"is_active": False, "name": "old bot"})
     assert patched.status == 200 and patched.json()["is_active"] is False and patched.json()["name"] == "old bot"
     assert admin.patch("/api/service_accounts/4242", {"name": "x"}).status == 404
+    unknown = admin.post("/api/service_accounts", {"name": "x", "data_set_ids": [1, 404]})
+    assert unknown.status == 422 and "404" in unknown.json()["detail"]
+    assert admin.patch(f"/api/service_accounts/{account['id']}", {"data_set_ids": [77]}).status == 422
 
 
 def test_service_account_list_paginates(admin):

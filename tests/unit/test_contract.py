@@ -87,6 +87,8 @@ def test_list_conversations_newest_first_with_cursor_pages_and_data_set_filter(u
     assert first["next_cursor"]
     second = user.get(f"/api/conversations?limit=2&cursor={first['next_cursor']}").json()
     third = user.get(f"/api/conversations?limit=2&cursor={second['next_cursor']}").json()
+    exact = user.get("/api/conversations?limit=5").json()
+    assert len(exact["results"]) == 5 and exact["next_cursor"] is None  # no cursor to an empty page
     seen = [c["id"] for page in (first, second, third) for c in page["results"]]
     assert seen == created[::-1] and third["next_cursor"] is None
     assert admin_conv not in seen

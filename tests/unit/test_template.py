@@ -34,9 +34,11 @@ NEEDED = {
     "LoadProductsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:PutItem", "TasksTable"),
                              ("dynamodb:UpdateItem", "TasksTable"), ("s3:PutObject", "IndexBucket/ingest/*"),
                              ("sqs:SendMessage", "JobsQueue")},
-    "CreateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"), ("dynamodb:PutItem", "AccountsTable")},
+    "CreateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"), ("dynamodb:PutItem", "AccountsTable"),
+                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
     "ListServiceAccountsFunction": {("dynamodb:Scan", "AccountsTable")},
-    "UpdateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable")},
+    "UpdateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"),
+                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
     "ResetServiceAccountTokenFunction": {("dynamodb:UpdateItem", "AccountsTable")},
     "WorkerFunction": {
         ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:GetItem", "TasksTable"),

@@ -130,15 +130,16 @@ class ConversationRepository:
                 "owner_pk": {"S": owner_pk(owner_id)},
                 "owner_sk": {"N": str(after)},
             }
+        # Read one past the page: a next_cursor is given only when another item really follows.
         found: list[dict[str, Any]] = []
         while True:
-            kwargs["Limit"] = limit - len(found) if data_set_id is None else max(limit, 25)
+            kwargs["Limit"] = limit + 1 - len(found) if data_set_id is None else max(limit + 1, 25)
             with aws_errors("storage"):
                 response = ddb().query(**kwargs)
             for raw in response.get("Items", []):
                 found.append(from_item(raw))
-                if len(found) == limit:
-                    return found, encode_cursor(found[-1]["id"])
+                if len(found) > limit:
+                    return found[:limit], encode_cursor(found[limit - 1]["id"])
             last = response.get("LastEvaluatedKey")
             if not last:
                 return found, None

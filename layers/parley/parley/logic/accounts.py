@@ -6,7 +6,8 @@ from typing import Any
 
 from parley.auth import Principal, hash_token, hashes_match, new_token, parse_authorization
 from parley.dal.accounts import AccountRepository
-from parley.errors import Forbidden, NotFound
+from parley.dal.data_sets import DataSetRepository
+from parley.errors import Forbidden, NotFound, Unprocessable
 
 
 def view(item: dict[str, Any]) -> dict[str, Any]:
@@ -20,6 +21,13 @@ def view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _check_data_sets(data_set_ids: list[int]) -> None:
+    known = {item["id"] for item in DataSetRepository().get_many(data_set_ids)}
+    unknown = sorted(set(data_set_ids) - known)
+    if unknown:
+        raise Unprocessable(f"unknown data set ids: {unknown}")
+
+
 def require_admin(caller: Principal) -> None:
     if not caller.is_admin:
         raise Forbidden("Only admin accounts may manage service accounts.")
@@ -30,6 +38,7 @@ def create(name: str, data_set_ids: list[int], is_admin: bool, token: str | None
 
     `token` lets `make dev` keep a fixed developer token (PARLEY_DEV_TOKEN); it must have our format.
     """
+    _check_data_sets(data_set_ids)
     repo = AccountRepository()
     if token is not None:
         parsed = parse_authorization(f"Token {token}")
@@ -52,6 +61,7 @@ def list_page(limit: int, cursor: int | None) -> dict[str, Any]:
 def update(account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     if "data_set_ids" in changes:
         changes["data_set_ids"] = sorted(set(changes["data_set_ids"]))
+        _check_data_sets(changes["data_set_ids"])
     item = AccountRepository().update(account_id, changes)
     if item is None:
         raise NotFound("service account not found")
