@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("PARLEY_DEV_LOG_LEVEL", "WARNING"))
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    # Locally an OpenAI-compatible provider's key comes from the environment variable its settings name.
+    os.environ.setdefault("PARLEY_SECRETS_BACKEND", "env")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,12 +42,15 @@ NEEDED = {
                                      ("dynamodb:BatchGetItem", "DataSetsTable")},
     "ResetServiceAccountTokenFunction": {("dynamodb:UpdateItem", "AccountsTable")},
     "WorkerFunction": {
-        ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:GetItem", "TasksTable"),
+        ("dynamodb:UpdateItem", "TasksTable"),
         ("dynamodb:Query", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
         ("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:Query", "DataSetsTable"),
         ("dynamodb:BatchWriteItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable"),
         ("s3:GetObject", "IndexBucket/ingest/*"), ("s3:DeleteObject", "IndexBucket/ingest/*"),
         ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
+        ("bedrock:InvokeModel", "foundation-model/<BedrockModelIds>"),
+        ("secretsmanager:GetSecretValue", "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                                          ":secret:parley/*"),
     },
 }
 NEEDED["ApiDocsFunction"] = set()
@@ -58,7 +62,11 @@ NEEDED["LoadDocumentsFunction"] = NEEDED["LoadProductsFunction"]
 
 
 def resource_name(resource) -> str:
-    """`!GetAtt X.Arn` -> X; `!Sub "${X.Arn}/index/y"` -> X/index/y; anything else is returned as text."""
+    """`!GetAtt X.Arn` -> X; `!Sub "${X.Arn}/index/y"` -> X/index/y; a foundation-model ARN built from the
+    BedrockModelIds parameter -> foundation-model/<BedrockModelIds>; anything else is returned as text."""
+    text = json.dumps(resource)
+    if "foundation-model/${Id}" in text and "BedrockModelIds" in text:
+        return "foundation-model/<BedrockModelIds>"
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         return resource["Fn::GetAtt"][0]
     if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):

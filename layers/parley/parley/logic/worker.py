@@ -25,12 +25,16 @@ from parley.logic.index_cache import index_for
 
 
 class JobError(Exception):
-    """A failure with a code the client can act on (shown in the task's `error`)."""
+    """A failure with a code the client can act on (shown in the task's `error`).
 
-    def __init__(self, code: str, message: str):
+    `retryable=False` means another delivery cannot help (a rejected key, a deleted conversation): the task
+    fails at once instead of after every redelivery."""
+
+    def __init__(self, code: str, message: str, retryable: bool = True):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retryable = retryable
 
 
 def engine_for(data_set: dict[str, Any]):
@@ -55,7 +59,7 @@ class _ProviderFailuresAsJobErrors:
         try:
             return self.engine.answer(question, history, index)
         except ProviderError as exc:
-            raise JobError(exc.code, exc.message) from exc
+            raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
@@ -97,7 +101,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
         else:
             load(task)
     except Exception as exc:
-        last_try = receive_count >= max_receives
+        hopeless = isinstance(exc, JobError) and not exc.retryable
+        last_try = hopeless or receive_count >= max_receives
         logger.exception("job failed", extra={"task_id": task_id, "receive_count": receive_count,
                                                "last_try": last_try})
         if last_try:
@@ -107,6 +112,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
             else:
                 tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
+        if hopeless:
+            return  # settled: the job is done with, not left for the dead-letter queue
         raise
 
 
@@ -116,13 +123,14 @@ def answer(task: dict[str, Any]) -> None:
     meta, messages = conversations.read(conversation_id)
     question = next((m for m in messages if m["id"] == question_id), None)
     if meta is None or question is None:
-        raise JobError("conversation_missing", "The conversation or its question no longer exists.")
+        raise JobError("conversation_missing", "The conversation or its question no longer exists.",
+                       retryable=False)
     if any(m["id"] == question_id + 1 for m in messages):
         tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind
         return
     data_set = DataSetRepository().get(meta["data_set_id"])
     if data_set is None:
-        raise JobError("data_set_missing", "The conversation's data set no longer exists.")
+        raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [Turn(role=m["role"], text=m["text"]) for m in messages if m["id"] < question_id]
     result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
     record_usage(data_set, result.input_tokens, result.output_tokens)

@@ -35,12 +35,13 @@ def default_client() -> Any:
     global _client
     with _lock:
         if _client is None:
-            import boto3
             from botocore.config import Config
+
+            from parley import aws
 
             config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3,
                             read_timeout=READ_TIMEOUT_SECONDS)
-            _client = boto3.session.Session().client("bedrock-runtime", config=config)
+            _client = aws.session().client("bedrock-runtime", config=config)
         return _client
 
 
