@@ -231,6 +231,19 @@ def cmd_data_sets_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_data_sets_settings(args: argparse.Namespace) -> int:
+    settings = {name: getattr(args, name) for name in ("provider", "model", "system_prompt", "temperature",
+                                                        "max_tokens", "base_url", "api_key_secret")
+                if getattr(args, name) is not None}
+    with _client(args) as client:
+        updated = client.update_data_set_settings(args.id, settings)
+    if args.json:
+        _json(updated)
+    else:
+        _out(f"data set {args.id} answers with: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------------------- input files
 
 
@@ -813,6 +826,19 @@ def build_parser() -> argparse.ArgumentParser:
     ds_show = data_set_commands.add_parser("show", parents=[common, as_json], help="a data set and its counts")
     ds_show.add_argument("id", type=_positive_int)
     ds_show.set_defaults(handler=cmd_data_sets_show)
+    ds_settings = data_set_commands.add_parser(
+        "settings", parents=[common, as_json],
+        help="set how a data set's questions are answered (admin; replaces the previous settings)")
+    ds_settings.add_argument("id", type=_positive_int)
+    ds_settings.add_argument("--provider", choices=["extractive", "bedrock", "openai"], default="extractive")
+    ds_settings.add_argument("--model", help="Bedrock model id, or the OpenAI-compatible server's model name")
+    ds_settings.add_argument("--system-prompt", dest="system_prompt")
+    ds_settings.add_argument("--temperature", type=float)
+    ds_settings.add_argument("--max-tokens", dest="max_tokens", type=int)
+    ds_settings.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
+    ds_settings.add_argument("--api-key-secret", dest="api_key_secret",
+                             help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)")
+    ds_settings.set_defaults(handler=cmd_data_sets_settings)
 
     load = commands.add_parser(
         "load", parents=[common], help="load products or documents from a .jsonl or .csv file (admin)",

@@ -394,6 +394,10 @@ class ParleyClient:
     def create_data_set(self, name: str) -> dict[str, Any]:
         return self.request("POST", "/api/data_sets", {"name": name})
 
+    def update_data_set_settings(self, data_set_id: int, settings: dict[str, Any]) -> dict[str, Any]:
+        """Replace a data set's answer settings (admin): provider, model, system_prompt, temperature, ..."""
+        return self.request("PATCH", f"/api/data_sets/{_path_part(data_set_id)}/settings", settings)
+
     def load_products(self, data_set_id: int, products: Iterable[Any]) -> str:
         body = {"products": [_as_dict(p) for p in products]}
         return self.request("POST", f"/api/data_sets/{_path_part(data_set_id)}/products", body)["task_id"]
