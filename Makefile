@@ -77,3 +77,9 @@ openapi: install  ## regenerate docs/openapi.json and the api_docs function's co
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache
+
+# Headless Chromium for the Swagger UI browser test (Debian's package; CI runs as root with apt available).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+test: /usr/bin/chromium
