@@ -13,17 +13,23 @@ data set or account that existed before the run: their ids are swapped for the r
 disable the caller, reset its token or change what the sample data set answers. An answer provider other than
 `extractive` is never stored (the worker would call that provider's URL when answering).
 
-`python -m parley_local.fuzz` runs against the stack in `.parley-data/local.json` (`make dev`), prints one
-line per operation and a summary, and exits non-zero when a check failed.
+`python -m parley_local.fuzz` (`make fuzz`) starts a throwaway stack (DynamoDB Local in memory; `--moto`), or
+with `--running` uses the `make dev` stack named in `.parley-data/local.json`; it prints one line per
+operation and a summary, and exits non-zero when a check failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +219,11 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
     return report
 
 
+def finding_lines(finding: Finding) -> list[str]:
+    return [f"FAIL {finding.operation}: {finding.check} ({finding.count} request(s), status {finding.status})",
+            f"     {finding.message[:500]}", f"     {finding.curl[:1000]}"]
+
+
 def summary_lines(report: Report) -> list[str]:
     lines = [f"{label:<55} {report.cases[label]:>6} requests {report.successes[label]:>5} 2xx"
              for label in sorted(report.cases)]
@@ -220,10 +231,47 @@ def summary_lines(report: Report) -> list[str]:
     lines.append(f"{report.total} requests to {len(report.cases)} operations in {report.elapsed:.1f} s "
                  f"({statuses})")
     for finding in report.findings.values():
-        lines.append(f"FAIL {finding.operation}: {finding.check} (x{finding.count}, status {finding.status})\n"
-                     f"     {finding.message[:500]}\n     {finding.curl[:1000]}")
+        lines += finding_lines(finding)
     lines.append("fuzz check: " + ("passed" if not report.findings else f"{len(report.findings)} finding(s)"))
     return lines
+
+
+@contextmanager
+def own_stack(moto: bool) -> Iterator[dict[str, Any]]:
+    """A throwaway stack (`python -m parley_local --in-memory`, or `--moto`) on a free port: whatever the fuzzer
+    creates (hundreds of data sets and accounts) is gone when it stops. Yields its local.json."""
+    from parley_local.stack import free_port
+
+    with tempfile.TemporaryDirectory(prefix="parley-fuzz-") as tmp:
+        state_path, log_path = Path(tmp) / "local.json", Path(tmp) / "stack.log"
+        env = {**os.environ, "PORT": str(free_port()), "PARLEY_LOCAL_STATE": str(state_path)}
+        for name in ("PARLEY_DEV_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+            env.pop(name, None)
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "parley_local", "--moto" if moto else "--in-memory", "--data-dir",
+                 str(Path(tmp) / "data")], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not (state_path.exists() and _answers(json.loads(state_path.read_text())["api_url"])):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local stack did not start:\n{log_path.read_text()}")
+                time.sleep(0.3)
+            yield json.loads(state_path.read_text())
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/openapi.json", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,22 +285,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--operation", action="append", default=None,
                         help='only this operation, e.g. "GET /api/data_sets" (repeatable)')
+    parser.add_argument("--running", action="store_true",
+                        help="fuzz the running `make dev` stack (its data keeps what the fuzzer creates) instead "
+                             "of a throwaway one")
+    parser.add_argument("--moto", action="store_true", help="the throwaway stack on moto, not DynamoDB Local")
     parser.add_argument("--state-file", type=Path, default=None,
-                        help="the running stack's local.json (default: .parley-data/local.json)")
+                        help="with --running: the stack's local.json (default: .parley-data/local.json)")
     args = parser.parse_args(argv)
-    state_file = args.state_file or local_state_path()
-    if not state_file.exists():
-        print(f"no running local stack: {state_file} is missing (start `make dev` first)", file=sys.stderr)
-        return 2
-    state = json.loads(state_file.read_text())
 
     def progress(label: str, mode: str, report: Report) -> None:
         print(f"  {label} ({mode}): {report.cases[label]} requests so far", flush=True)
 
-    report = run(state["api_url"], state["token"], args.examples, args.negative_examples, args.seed,
-                 args.operation, progress)
-    print("\n".join(summary_lines(report)))
-    return 0 if not report.findings else 1
+    def fuzz(state: dict[str, Any]) -> int:
+        print(f"fuzzing {state['api_url']}: {args.examples} valid requests per operation, seed {args.seed}",
+              flush=True)
+        report = run(state["api_url"], state["token"], args.examples, args.negative_examples, args.seed,
+                     args.operation, progress)
+        print("\n".join(summary_lines(report)))
+        return 0 if not report.findings else 1
+
+    if not args.running:
+        with own_stack(args.moto) as state:
+            return fuzz(state)
+    state_file = args.state_file or local_state_path()
+    state = json.loads(state_file.read_text()) if state_file.exists() else None
+    if state is None or not _answers(state["api_url"]):
+        print(f"no running local stack ({state_file}): start `make dev` first, or drop --running", file=sys.stderr)
+        return 2
+    return fuzz(state)
 
 
 if __name__ == "__main__":

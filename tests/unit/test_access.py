@@ -168,16 +168,19 @@ def test_logs_never_contain_tokens_or_the_authorization_header(admin, drain):
     handler = logging.StreamHandler(stream)
     # Powertools' logger is the "parley" logging logger (it does not propagate): listen there and at the root.
     watched = [logging.getLogger("parley"), logging.getLogger()]
+    levels = [log.level for log in watched]
     for log in watched:
         log.addHandler(handler)
+        log.setLevel(logging.DEBUG)  # everything the code logs, whatever level another test left behind
     try:
         conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
         admin.post(f"/api/conversations/{conversation}", {"question_message": "SLA?"})
         admin.get(f"/api/conversations/{conversation}", token="prl_1_" + "C" * 43)
         drain()
     finally:
-        for log in watched:
+        for log, level in zip(watched, levels):
             log.removeHandler(handler)
+            log.setLevel(level)
     logs = stream.getvalue()
     assert "request authenticated" in logs and "request not authenticated" in logs  # the logs were captured
     secret = admin.token.split("_", 2)[2]
