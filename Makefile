@@ -41,6 +41,10 @@ test: install $(DYNAMODB_LOCAL)  ## install and run the whole suite (unit, templ
 load: install  ## drive a running `make dev` stack with many conversations and check nothing was lost
 	$(PY) -m parley_local.load $(ARGS)
 
+.PHONY: fuzz
+fuzz: install $(DYNAMODB_LOCAL)  ## schemathesis against the OpenAPI document on a throwaway stack (ARGS="--running" for `make dev`'s)
+	$(PY) -m parley_local.fuzz $(ARGS)
+
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

@@ -4,8 +4,10 @@ Every searchable unit is a :class:`Record`: one per product, and one per
 chunk of a document (a few sentences, overlapping with the previous chunk).
 The index is an inverted index ``term -> (record ids, term frequencies)``
 plus per-record lengths, so a query only touches the postings of its own
-terms.  Snapshots are gzip'd JSON (never pickle): they hold the records and
-the postings, so loading one does not tokenize anything again.
+terms.  Snapshots are a small JSON header and zlib-compressed packed arrays
+(never pickle): they hold the records and the postings, so loading one does
+not tokenize anything again, and records and postings are only decoded when
+a query needs them.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import json
 import math
 import re
 import sys
+import zlib
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
+from collections.abc import Sequence
 from typing import Iterable, Mapping
 
 __all__ = ["Record", "SearchIndex", "tokenize", "render_product", "chunk_text"]
@@ -32,7 +36,8 @@ NAME_BOOST = 3          # product name tokens count this many times
 TITLE_BOOST = 2         # document title tokens count this many times per chunk
 CHUNK_WORDS = 100       # target words per document chunk
 CHUNK_OVERLAP_SENTENCES = 1
-SNAPSHOT_FORMAT = "parley.bm25/2"
+SNAPSHOT_FORMAT = "parley.bm25/3"
+LEGACY_SNAPSHOT_FORMAT = "parley.bm25/2"   # gzip'd JSON; still loaded
 _U32 = "I" if array("I").itemsize == 4 else "L"   # 32-bit unsigned everywhere
 _I32 = "i" if array("i").itemsize == 4 else "l"
 
@@ -267,61 +272,197 @@ def _document_records(doc: Mapping) -> list[tuple[Record, list[str]]]:
     return out
 
 
-# ---------------------------------------------------------------- index
+# ---------------------------------------------------------------- index storage
+#
+# Snapshot layout (format 3), built so that a cold worker does almost no work
+# before its first query:
+#
+#   MAGIC | u32 header length | header JSON | sections...
+#
+# The header names every section's byte range.  Sections are zlib streams of
+# little-endian arrays, except "records": one zlib stream per block of
+# RECORDS_PER_BLOCK records, decoded only when a record of the block is read
+# (a query needs k records, not 100k).  Postings stay packed after loading:
+# per term, record-id gaps at the narrowest width that fits (1, 2 or 4
+# bytes), turned into an id array the first time the term is searched.
+
+_MAGIC = b"\x89PBM25\r\n"         # not text, not gzip: a snapshot is recognised by it
+RECORDS_PER_BLOCK = 64            # ~40 KB of text per block: zlib's window, so no ratio lost
+_ZLEVEL = 6
+_WIDTH_CODES = {1: "B", 2: "H", 4: _U32}
 
 
 def _uint32_array(values: Iterable[int] = ()) -> array:
     return array(_U32, values)
 
 
-def _delta_encode(ids: array) -> array:
-    """Signed differences between consecutive ids (small numbers compress
-    far better than absolute record numbers)."""
-    out = array(_I32, [ids[0]] if ids else [])
-    out.extend(b - a for a, b in zip(ids, ids[1:]))
-    return out
-
-
-def _delta_decode(deltas: array) -> array:
-    # a negative running sum (corrupt data) raises OverflowError here
-    return array(_U32, accumulate(deltas))
-
-
-def _pack(arr: array) -> str:
-    if sys.byteorder != "little":
+def _le_bytes(arr: array) -> bytes:
+    if sys.byteorder != "little" and arr.itemsize > 1:
         arr = array(arr.typecode, arr)
         arr.byteswap()
-    return base64.b64encode(arr.tobytes()).decode("ascii")
+    return arr.tobytes()
 
 
-def _unpack(text: str, typecode: str = "") -> array:
-    raw = base64.b64decode(text.encode("ascii"), validate=True)
-    if len(raw) % 4:
+def _from_le(typecode: str, raw: bytes | memoryview) -> array:
+    arr = array(typecode)
+    if len(raw) % arr.itemsize:
         raise ValueError("packed array has a bad length")
-    arr = array(typecode or _U32)
     arr.frombytes(raw)
-    if sys.byteorder != "little":
+    if sys.byteorder != "little" and arr.itemsize > 1:
         arr.byteswap()
     return arr
+
+
+def _narrowest(top: int) -> str:
+    return "B" if top < 0x100 else "H" if top < 0x10000 else _U32
+
+
+class _PackedPostings:
+    """Every term's record ids as gap-encoded bytes, plus one flat tf array."""
+
+    __slots__ = ("offsets", "id_offsets", "id_bytes", "tfs")
+
+    def __init__(self, offsets: array, id_offsets: array, id_bytes: bytes, tfs: array) -> None:
+        self.offsets = offsets        # term number -> first posting (len = terms + 1)
+        self.id_offsets = id_offsets  # term number -> first byte in id_bytes (len = terms + 1)
+        self.id_bytes = id_bytes
+        self.tfs = tfs
+
+    @classmethod
+    def encode(cls, per_term: Iterable[tuple[list[int], list[int]]]) -> "_PackedPostings":
+        offsets = _uint32_array([0])
+        id_offsets = _uint32_array([0])
+        chunks: list[bytes] = []
+        size = 0
+        all_tfs: list[int] = []
+        for ids, tfs in per_term:
+            gaps = [ids[0]]
+            gaps.extend(b - a for a, b in zip(ids, ids[1:]))
+            packed = _le_bytes(array(_narrowest(max(gaps)), gaps))
+            chunks.append(packed)
+            size += len(packed)
+            all_tfs.extend(tfs)
+            offsets.append(len(all_tfs))
+            id_offsets.append(size)
+        top_tf = min(max(all_tfs, default=0), 0xFFFFFFFF)
+        tf_arr = array(_narrowest(top_tf), (min(t, 0xFFFFFFFF) for t in all_tfs))
+        return cls(offsets, id_offsets, b"".join(chunks), tf_arr)
+
+    def validate(self, records: int) -> None:
+        offsets, id_offsets = self.offsets, self.id_offsets
+        if (len(offsets) != len(id_offsets) or not offsets or offsets[0] != 0 or id_offsets[0] != 0
+                or offsets[-1] != len(self.tfs) or id_offsets[-1] != len(self.id_bytes)):
+            raise ValueError("corrupt search index snapshot: inconsistent postings")
+        # every term has at least one posting, of 1, 2 or 4 bytes each
+        for lo, hi, blo, bhi in zip(offsets, offsets[1:], id_offsets, id_offsets[1:]):
+            count = hi - lo
+            if count <= 0 or (bhi - blo) not in (count, 2 * count, 4 * count):
+                raise ValueError("corrupt search index snapshot: inconsistent postings")
+        if records == 0 and len(offsets) > 1:
+            raise ValueError("corrupt search index snapshot: postings without records")
+
+    def ids(self, tid: int, records: int) -> array:
+        lo, hi = self.offsets[tid], self.offsets[tid + 1]
+        blo, bhi = self.id_offsets[tid], self.id_offsets[tid + 1]
+        width = (bhi - blo) // (hi - lo)
+        gaps = _from_le(_WIDTH_CODES[width], memoryview(self.id_bytes)[blo:bhi])
+        try:
+            ids = array(_U32, accumulate(gaps))
+        except OverflowError:
+            ids = None
+        if ids is None or ids[-1] >= records:
+            raise ValueError("corrupt search index snapshot: record id out of range")
+        return ids
+
+
+class _RecordBlocks(Sequence):
+    """The records of a loaded snapshot, decompressed a block at a time on first access."""
+
+    def __init__(self, count: int, block_offsets: array, data: bytes,
+                 block_size: int = RECORDS_PER_BLOCK) -> None:
+        self._count = count
+        self._offsets = block_offsets
+        self._data = data
+        self._block_size = block_size
+        self._blocks: dict[int, list[Record]] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _block(self, number: int) -> list[Record]:
+        block = self._blocks.get(number)
+        if block is None:
+            lo, hi = self._offsets[number], self._offsets[number + 1]
+            want = min(self._block_size, self._count - number * self._block_size)
+            block = _decode_record_block(self._data[lo:hi], want)
+            self._blocks[number] = block
+        return block
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError("record index out of range")
+        return self._block(index // self._block_size)[index % self._block_size]
+
+    def __iter__(self):
+        for number in range(len(self._offsets) - 1):
+            yield from self._block(number)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (list, tuple, _RecordBlocks)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{self._count} records>"
+
+
+def _encode_record_blocks(records: Sequence[Record]) -> tuple[array, bytes]:
+    offsets = _uint32_array([0])
+    chunks: list[bytes] = []
+    size = 0
+    for start in range(0, len(records), RECORDS_PER_BLOCK):
+        rows = [[r.type, r.id, r.title, r.url, r.text] for r in records[start:start + RECORDS_PER_BLOCK]]
+        chunk = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                              _ZLEVEL)
+        chunks.append(chunk)
+        size += len(chunk)
+        offsets.append(size)
+    return offsets, b"".join(chunks)
+
+
+def _decode_record_block(chunk: bytes, count: int) -> list[Record]:
+    try:
+        rows = json.loads(zlib.decompress(chunk).decode("utf-8"))
+        if not isinstance(rows, list) or len(rows) != count:
+            raise ValueError("wrong record count")
+        return [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
+                for t, i, ti, u, tx in rows]
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise ValueError(f"corrupt search index snapshot: {exc}") from exc
 
 
 class SearchIndex:
     """Okapi BM25 over an inverted index of :class:`Record` objects.
 
-    Postings live in two flat ``array('I')`` buffers (record ids ascending,
-    term frequencies) with per-term offsets, which keeps 100k-product
-    indexes small in memory and makes snapshots cheap to write and load.
+    Postings stay packed (:class:`_PackedPostings`) and each term's id array
+    is decoded on its first search, so loading a 100k-product snapshot costs
+    little more than decompressing it.
     """
 
-    def __init__(self, records: list[Record], doc_lens: Iterable[int],
-                 terms: dict[str, int], offsets: array, ids: array, tfs: array,
-                 k1: float = K1, b: float = B) -> None:
+    def __init__(self, records: Sequence[Record], doc_lens: Iterable[int], terms: dict[str, int],
+                 postings: _PackedPostings, k1: float = K1, b: float = B) -> None:
         self.records = records
-        self.doc_lens = array(_U32, doc_lens)
+        self.doc_lens = doc_lens if isinstance(doc_lens, array) else _uint32_array(doc_lens)
         self._terms = terms            # term -> term number
-        self._offsets = offsets        # term number -> start in ids/tfs (len = terms + 1)
-        self._ids = ids
-        self._tfs = tfs
+        self._postings = postings
+        self._offsets = postings.offsets
+        self._tfs = postings.tfs
         self.k1 = k1
         self.b = b
         n = len(records)
@@ -333,7 +474,9 @@ class SearchIndex:
             self._norm = [k1b + k1b_avg * dl for dl in self.doc_lens]
         else:
             self._norm = [k1] * n
-        self._weights: dict[int, list[float]] = {}   # lazily cached per term
+        self._ids: dict[int, array] = {}              # decoded lazily per term
+        self._max_weight: dict[int, float] = {}       # lazily per term
+        self._weights: dict[int, list[float]] = {}    # lazily cached per term
         self._cached_postings = 0
 
     # -- construction -----------------------------------------------------
@@ -367,16 +510,10 @@ class SearchIndex:
                 else:
                     lst.append(idx)
                     post_tfs[term].append(count)
-        terms: dict[str, int] = {}
-        offsets = _uint32_array([0])
-        ids = _uint32_array()
-        tfs = _uint32_array()
-        for term in sorted(post_ids):          # stable layout -> stable snapshots
-            terms[term] = len(terms)
-            ids.extend(post_ids[term])
-            tfs.extend(min(t, 0xFFFFFFFF) for t in post_tfs[term])
-            offsets.append(len(ids))
-        return cls(records, doc_lens, terms, offsets, ids, tfs)
+        order = sorted(post_ids)               # stable layout -> stable snapshots
+        terms = {term: number for number, term in enumerate(order)}
+        postings = _PackedPostings.encode((post_ids[t], post_tfs[t]) for t in order)
+        return cls(records, doc_lens, terms, postings)
 
     # -- statistics ---------------------------------------------------------
 
@@ -404,7 +541,13 @@ class SearchIndex:
         if tid is None:
             return _uint32_array(), _uint32_array()
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
-        return self._ids[lo:hi], self._tfs[lo:hi]
+        return _uint32_array(self._ids_of(tid)), _uint32_array(self._tfs[lo:hi])
+
+    def _ids_of(self, tid: int) -> array:
+        ids = self._ids.get(tid)
+        if ids is None:
+            ids = self._ids[tid] = self._postings.ids(tid, len(self.records))
+        return ids
 
     def _term_weights(self, tid: int) -> list[float]:
         """BM25 tf part ``tf*(k1+1)/(tf+norm)`` for every posting of a term."""
@@ -413,14 +556,29 @@ class SearchIndex:
             lo, hi = self._offsets[tid], self._offsets[tid + 1]
             norm = self._norm
             k1p = self.k1 + 1.0
-            cached = [tf * k1p / (tf + norm[d])
-                      for d, tf in zip(self._ids[lo:hi], self._tfs[lo:hi])]
+            cached = [tf * k1p / (tf + norm[d]) for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])]
             if self._cached_postings > 4_000_000:
                 self._weights.clear()
                 self._cached_postings = 0
             self._weights[tid] = cached
             self._cached_postings += len(cached)
+            self._max_weight[tid] = max(cached)
         return cached
+
+    def _weight_bound(self, tid: int) -> float:
+        """An upper bound of the tf part over the postings of a term.
+
+        Exact once the term's weights are cached; otherwise from its largest
+        tf and its shortest record (the tf part grows with tf and shrinks
+        with length), both found at C speed.
+        """
+        bound = self._max_weight.get(tid)
+        if bound is None:
+            lo, hi = self._offsets[tid], self._offsets[tid + 1]
+            top_tf = max(self._tfs[lo:hi])
+            min_norm = min(map(self._norm.__getitem__, self._ids_of(tid)))
+            bound = self._max_weight[tid] = top_tf * (self.k1 + 1.0) / (top_tf + min_norm)
+        return bound
 
     # -- search -------------------------------------------------------------
 
@@ -438,21 +596,25 @@ class SearchIndex:
         A term's weight multiplies its BM25 contribution (a query term that
         occurs twice counts twice, as in :meth:`search`).
         """
-        return [(self.records[i], s) for i, s in self.score_terms(term_weights, k)]
+        records = self.records
+        return [(records[i], s) for i, s in self.score_terms(term_weights, k)]
 
     def score_terms(self, term_weights: Mapping[str, float],
                     k: int = 5) -> list[tuple[int, float]]:
         """Top ``k`` ``(record number, score)`` pairs.
 
-        Exact BM25 with "max-score" pruning: terms are scored from the most
-        to the least selective; once the k-th best partial score exceeds what
-        the remaining terms could add, documents not seen yet cannot reach
-        the top ``k`` and only the current candidates are updated (looked up
-        by binary search instead of walking long posting lists).
+        Exact BM25 with "max-score" pruning: terms are scored from the one
+        that can add most to the one that can add least (each term's bound
+        is its idf times the largest tf part among its postings).  Once the
+        k-th best partial score exceeds what the remaining terms could add,
+        records not seen yet cannot reach the top ``k``: only the current
+        candidates that could still get there are kept and updated (looked
+        up by binary search instead of walking long posting lists).  So a
+        very common term (tiny idf, e.g. "price" in a catalog where every
+        product has one) costs a few lookups instead of a full scan.
         """
         if k <= 0 or not self.records:
             return []
-        k1p = self.k1 + 1.0
         plan = []
         for term in sorted(term_weights):
             qw = term_weights[term]
@@ -460,7 +622,7 @@ class SearchIndex:
             if tid is None or not qw or qw <= 0:
                 continue
             factor = qw * self.idf(term)
-            plan.append((factor * k1p, term, tid, factor))   # ub: weight < k1 + 1
+            plan.append((factor * self._weight_bound(tid), term, tid, factor))
         if not plan:
             return []
         plan.sort(key=lambda p: (-p[0], p[1]))
@@ -469,12 +631,16 @@ class SearchIndex:
             suffix[i] = suffix[i + 1] + plan[i][0]
 
         eps = 1e-9
+        k1p = self.k1 + 1.0
         scores: dict[int, float] = {}
         update_only = False
-        offsets, all_ids, all_tfs, norm = self._offsets, self._ids, self._tfs, self._norm
+        offsets, all_tfs, norm = self._offsets, self._tfs, self._norm
         for i, (_, _, tid, factor) in enumerate(plan):
             lo, hi = offsets[tid], offsets[tid + 1]
-            if len(scores) >= k:
+            ids = self._ids_of(tid)
+            # the k-th best score can only pass what is left to add once the
+            # terms scored so far could add more than that
+            if len(scores) >= k and (update_only or suffix[0] - suffix[i] > suffix[i] + eps):
                 theta = heapq.nlargest(k, scores.values())[-1]
                 if not update_only and theta > suffix[i] + eps:
                     update_only = True
@@ -485,25 +651,26 @@ class SearchIndex:
             if not update_only:
                 ws = self._term_weights(tid)
                 if not scores:
-                    scores = dict(zip(all_ids[lo:hi], [factor * w for w in ws]))
+                    scores = dict(zip(ids, [factor * w for w in ws]))
                 else:
                     get = scores.get
-                    for d, w in zip(all_ids[lo:hi], ws):
+                    for d, w in zip(ids, ws):
                         scores[d] = get(d, 0.0) + factor * w
                 continue
             # update-only: touch the candidates that contain this term
             if len(scores) * 16 < hi - lo:
-                pos = lo
+                pos = 0
+                end = hi - lo
                 for d in sorted(scores):
-                    pos = bisect_left(all_ids, d, pos, hi)
-                    if pos >= hi:
+                    pos = bisect_left(ids, d, pos, end)
+                    if pos >= end:
                         break
-                    if all_ids[pos] == d:
-                        tf = all_tfs[pos]
+                    if ids[pos] == d:
+                        tf = all_tfs[lo + pos]
                         scores[d] += factor * (tf * k1p / (tf + norm[d]))
             else:
                 ws = self._term_weights(tid)
-                for d, w in zip(all_ids[lo:hi], ws):
+                for d, w in zip(ids, ws):
                     if d in scores:
                         scores[d] += factor * w
         if not scores:
@@ -515,52 +682,127 @@ class SearchIndex:
     # -- snapshots ------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """gzip'd JSON: records, lengths and the packed postings."""
-        payload = {
-            "format": SNAPSHOT_FORMAT,
-            "k1": self.k1,
-            "b": self.b,
-            "records": [[r.type, r.id, r.title, r.url, r.text] for r in self.records],
-            "doc_lens": _pack(self.doc_lens),
-            "terms": list(self._terms),            # in term-number order
-            "offsets": _pack(self._offsets),
-            "id_deltas": _pack(_delta_encode(self._ids)),
-            "tfs": _pack(self._tfs),
-        }
-        raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return gzip.compress(raw.encode("utf-8"), compresslevel=6, mtime=0)
+        """A format-3 snapshot (see the storage notes above): no pickle, no code."""
+        records = self.records
+        if isinstance(records, _RecordBlocks):        # loaded: its blocks are already encoded
+            block_offsets, block_data = records._offsets, records._data
+        else:
+            block_offsets, block_data = _encode_record_blocks(records)
+        postings = self._postings
+        if any("\n" in term for term in self._terms):   # never from tokenize(); the separator below
+            raise ValueError("a term contains a line break")
+        terms_text = "\n".join(self._terms)           # in term-number order
+        sections = [
+            ("doc_lens", zlib.compress(_le_bytes(self.doc_lens), _ZLEVEL)),
+            ("terms", zlib.compress(terms_text.encode("utf-8"), _ZLEVEL)),
+            ("offsets", zlib.compress(_le_bytes(postings.offsets), _ZLEVEL)),
+            ("id_offsets", zlib.compress(_le_bytes(postings.id_offsets), _ZLEVEL)),
+            ("ids", zlib.compress(postings.id_bytes, _ZLEVEL)),
+            ("tfs", zlib.compress(_le_bytes(postings.tfs), _ZLEVEL)),
+            ("record_blocks", zlib.compress(_le_bytes(block_offsets), _ZLEVEL)),
+            ("records", block_data),
+        ]
+        layout, start = {}, 0
+        for name, blob in sections:
+            layout[name] = [start, len(blob)]
+            start += len(blob)
+        header = json.dumps({
+            "format": SNAPSHOT_FORMAT, "k1": self.k1, "b": self.b, "records": len(records),
+            "terms": len(self._terms), "tf_type": postings.tfs.typecode if postings.tfs.itemsize != 4 else "I",
+            "records_per_block": RECORDS_PER_BLOCK, "sections": layout,
+        }, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(blob for _, blob in sections)])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "SearchIndex":
-        """Load a :meth:`to_bytes` snapshot (validated; nothing is executed)."""
+        """Load a :meth:`to_bytes` snapshot (validated; nothing is executed).
+
+        Format-2 snapshots (gzip'd JSON, written before format 3) still load.
+        """
+        data = bytes(data)
+        if data[:2] == b"\x1f\x8b":
+            return cls._from_legacy(data)
+        if data[:len(_MAGIC)] != _MAGIC:
+            raise ValueError("not a search index snapshot")
         try:
-            raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-            payload = json.loads(raw.decode("utf-8"))
+            start = len(_MAGIC) + 4
+            end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+            header = json.loads(data[start:end].decode("utf-8"))
+            if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
+                raise ValueError("unknown format")
+            layout = header["sections"]
+
+            def section(name: str) -> bytes:
+                lo, size = layout[name]
+                if not (isinstance(lo, int) and isinstance(size, int) and 0 <= lo and 0 <= size
+                        and end + lo + size <= len(data)):
+                    raise ValueError(f"bad section {name}")
+                return data[end + lo:end + lo + size]
+
+            count = header["records"]
+            term_count = header["terms"]
+            per_block = header["records_per_block"]
+            tf_type = {"B": "B", "H": "H", "I": _U32}[header["tf_type"]]
+            doc_lens = _from_le(_U32, zlib.decompress(section("doc_lens")))
+            terms_text = zlib.decompress(section("terms")).decode("utf-8")
+            term_list = terms_text.split("\n") if term_count else []
+            postings = _PackedPostings(
+                _from_le(_U32, zlib.decompress(section("offsets"))),
+                _from_le(_U32, zlib.decompress(section("id_offsets"))),
+                zlib.decompress(section("ids")),
+                _from_le(tf_type, zlib.decompress(section("tfs"))))
+            block_offsets = _from_le(_U32, zlib.decompress(section("record_blocks")))
+            records_data = section("records")
+            k1 = float(header["k1"])
+            b = float(header["b"])
+            if not (isinstance(count, int) and isinstance(per_block, int) and per_block > 0
+                    and count >= 0 and len(doc_lens) == count and len(term_list) == term_count
+                    and len(postings.offsets) == term_count + 1
+                    and len(block_offsets) == -(-count // per_block) + 1 and block_offsets[0] == 0
+                    and block_offsets[-1] == len(records_data)
+                    and all(a <= b_ for a, b_ in zip(block_offsets, block_offsets[1:]))):
+                raise ValueError("inconsistent sections")
+            postings.validate(count)
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError, zlib.error) as exc:
+            raise ValueError(f"corrupt search index snapshot: {exc}") from exc
+        terms = dict(zip(term_list, range(term_count)))
+        if len(terms) != term_count:
+            raise ValueError("corrupt search index snapshot: duplicate terms")
+        records = _RecordBlocks(count, block_offsets, records_data, per_block)
+        return cls(records, doc_lens, terms, postings, k1=k1, b=b)
+
+    @classmethod
+    def _from_legacy(cls, data: bytes) -> "SearchIndex":
+        """Format 2: gzip'd JSON with base64 arrays and delta-coded ids across all terms."""
+        try:
+            payload = json.loads(gzip.decompress(data).decode("utf-8"))
         except (OSError, ValueError, EOFError) as exc:
             raise ValueError(f"not a search index snapshot: {exc}") from exc
-        if not isinstance(payload, dict) or payload.get("format") != SNAPSHOT_FORMAT:
+        if not isinstance(payload, dict) or payload.get("format") != LEGACY_SNAPSHOT_FORMAT:
             raise ValueError("not a search index snapshot (unknown format)")
         try:
             records = [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
                        for t, i, ti, u, tx in payload["records"]]
-            doc_lens = _unpack(payload["doc_lens"])
+            doc_lens = _from_le(_U32, base64.b64decode(payload["doc_lens"], validate=True))
             term_list = payload["terms"]
-            offsets = _unpack(payload["offsets"])
-            ids = _delta_decode(_unpack(payload["id_deltas"], _I32))
-            tfs = _unpack(payload["tfs"])
+            offsets = _from_le(_U32, base64.b64decode(payload["offsets"], validate=True))
+            ids = array(_U32, accumulate(_from_le(_I32, base64.b64decode(payload["id_deltas"], validate=True))))
+            tfs = _from_le(_U32, base64.b64decode(payload["tfs"], validate=True))
             k1 = float(payload.get("k1", K1))
             b = float(payload.get("b", B))
+            n = len(records)
+            if (len(doc_lens) != n or not isinstance(term_list, list)
+                    or len(offsets) != len(term_list) + 1 or len(ids) != len(tfs)
+                    or offsets[0] != 0 or offsets[-1] != len(ids)
+                    or any(a >= b_ for a, b_ in zip(offsets, offsets[1:]))
+                    or (ids and max(ids) >= n)
+                    or not all(isinstance(t, str) for t in term_list)):
+                raise ValueError("inconsistent postings")
+            postings = _PackedPostings.encode(
+                (ids[lo:hi].tolist(), tfs[lo:hi].tolist()) for lo, hi in zip(offsets, offsets[1:]))
         except (KeyError, TypeError, ValueError, OverflowError, binascii.Error) as exc:
             raise ValueError(f"corrupt search index snapshot: {exc}") from exc
-        n = len(records)
-        if (len(doc_lens) != n or not isinstance(term_list, list)
-                or len(offsets) != len(term_list) + 1 or len(ids) != len(tfs)
-                or offsets[0] != 0 or offsets[-1] != len(ids)
-                or any(a > b_ for a, b_ in zip(offsets, offsets[1:]))
-                or (ids and max(ids) >= n)
-                or not all(isinstance(t, str) for t in term_list)):
-            raise ValueError("corrupt search index snapshot: inconsistent postings")
         terms = {t: i for i, t in enumerate(term_list)}
         if len(terms) != len(term_list):
             raise ValueError("corrupt search index snapshot: duplicate terms")
-        return cls(records, doc_lens, terms, offsets, ids, tfs, k1=k1, b=b)
+        return cls(records, doc_lens, terms, postings, k1=k1, b=b)
