@@ -279,3 +279,76 @@ def test_pruned_search_matches_brute_force_bm25():
         want = _brute_force(idx, query, k)
         assert [g[0] for g in got] == [w[0] for w in want], query
         assert all(abs(g[1] - w[1]) < 1e-9 for g, w in zip(got, want)), query
+
+
+def test_loaded_snapshot_prunes_like_brute_force():
+    """Per-term bounds come from the snapshot after a load: the pruned search
+    must still equal plain BM25 for queries of very common terms (one of
+    them in every record) and of rare ones."""
+    rng = random.Random(9)
+    products = _synthetic_products(2000)
+    for i, product in enumerate(products):
+        product["description"] += " fiber" if i % 3 else " fiber plan"
+    loaded = SearchIndex.from_bytes(SearchIndex.build(products, []).to_bytes())
+    assert loaded.df("fiber") == len(loaded)
+    vocab = ["fiber", "plan", "synthetic", "home", "red", "blue", "feature1", "feature2", "feature300", "price"]
+    for _ in range(60):
+        query = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 6)))
+        k = rng.choice([1, 5, 10])
+        got = [(r.id, s) for r, s in loaded.search(query, k=k)]
+        want = _brute_force(loaded, query, k)
+        assert [g[0] for g in got] == [w[0] for w in want], query
+        assert all(abs(g[1] - w[1]) < 1e-9 for g, w in zip(got, want)), query
+
+
+def _format_2_snapshot(idx: SearchIndex) -> bytes:
+    """The snapshot layout written before format 3 (gzip'd JSON, base64 arrays)."""
+    import base64
+    import gzip
+    from array import array
+
+    def pack(values, code="I"):
+        return base64.b64encode(array(code, values).tobytes()).decode("ascii")
+
+    terms = list(idx._terms)          # the index's own vocabulary, in term-number order
+    offsets, ids, tfs = [0], [], []
+    for term in terms:
+        term_ids, term_tfs = idx.postings(term)
+        ids.extend(term_ids)
+        tfs.extend(term_tfs)
+        offsets.append(len(ids))
+    payload = {"format": "parley.bm25/2", "k1": idx.k1, "b": idx.b,
+               "records": [[r.type, r.id, r.title, r.url, r.text] for r in idx.records],
+               "doc_lens": pack(idx.doc_lens), "terms": terms, "offsets": pack(offsets),
+               "id_deltas": pack([ids[0]] + [b - a for a, b in zip(ids, ids[1:])], "i"), "tfs": pack(tfs)}
+    return gzip.compress(json.dumps(payload).encode("utf-8"), mtime=0)
+
+
+def test_format_2_snapshots_still_load(index):
+    old = _format_2_snapshot(index)
+    assert old[:2] == b"\x1f\x8b"
+    loaded = SearchIndex.from_bytes(old)
+    assert loaded.vocabulary_size == index.vocabulary_size
+    assert list(loaded.records) == list(index.records)
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
+    for row in rows:
+        assert loaded.search(row["question"], k=5) == index.search(row["question"], k=5)
+    assert loaded.to_bytes() == index.to_bytes()
+
+
+def test_damaged_snapshot_raises_value_error(index):
+    data = index.to_bytes()
+    with pytest.raises(ValueError):
+        SearchIndex.from_bytes(data[: len(data) // 2])
+    # a flipped byte in any section: caught at load, or when the part is first read
+    for position in range(len(data) // 3, len(data), max(1, len(data) // 40)):
+        damaged = bytearray(data)
+        damaged[position] ^= 0x55
+        try:
+            loaded = SearchIndex.from_bytes(bytes(damaged))
+            list(loaded.records)
+            for term in list(loaded._terms):
+                loaded.postings(term)
+        except ValueError:
+            continue
+        pytest.fail(f"a damaged byte at {position} of {len(data)} went unnoticed")

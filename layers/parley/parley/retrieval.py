@@ -349,22 +349,21 @@ class _PackedPostings:
         return cls(offsets, id_offsets, b"".join(chunks), tf_arr)
 
     def validate(self, records: int) -> None:
+        """The totals; each term's own ranges are checked when it is decoded
+        (checking 100k+ terms here would be most of the load time)."""
         offsets, id_offsets = self.offsets, self.id_offsets
         if (len(offsets) != len(id_offsets) or not offsets or offsets[0] != 0 or id_offsets[0] != 0
-                or offsets[-1] != len(self.tfs) or id_offsets[-1] != len(self.id_bytes)):
+                or offsets[-1] != len(self.tfs) or id_offsets[-1] != len(self.id_bytes)
+                or (records == 0 and len(offsets) > 1)):
             raise ValueError("corrupt search index snapshot: inconsistent postings")
-        # every term has at least one posting, of 1, 2 or 4 bytes each
-        for lo, hi, blo, bhi in zip(offsets, offsets[1:], id_offsets, id_offsets[1:]):
-            count = hi - lo
-            if count <= 0 or (bhi - blo) not in (count, 2 * count, 4 * count):
-                raise ValueError("corrupt search index snapshot: inconsistent postings")
-        if records == 0 and len(offsets) > 1:
-            raise ValueError("corrupt search index snapshot: postings without records")
 
     def ids(self, tid: int, records: int) -> array:
         lo, hi = self.offsets[tid], self.offsets[tid + 1]
         blo, bhi = self.id_offsets[tid], self.id_offsets[tid + 1]
-        width = (bhi - blo) // (hi - lo)
+        count = hi - lo
+        width = (bhi - blo) // count if count > 0 else 0
+        if width not in _WIDTH_CODES or bhi - blo != width * count:
+            raise ValueError("corrupt search index snapshot: inconsistent postings")
         gaps = _from_le(_WIDTH_CODES[width], memoryview(self.id_bytes)[blo:bhi])
         try:
             ids = array(_U32, accumulate(gaps))
@@ -456,7 +455,8 @@ class SearchIndex:
     """
 
     def __init__(self, records: Sequence[Record], doc_lens: Iterable[int], terms: dict[str, int],
-                 postings: _PackedPostings, k1: float = K1, b: float = B) -> None:
+                 postings: _PackedPostings, k1: float = K1, b: float = B,
+                 max_weights: array | None = None) -> None:
         self.records = records
         self.doc_lens = doc_lens if isinstance(doc_lens, array) else _uint32_array(doc_lens)
         self._terms = terms            # term -> term number
@@ -475,9 +475,26 @@ class SearchIndex:
         else:
             self._norm = [k1] * n
         self._ids: dict[int, array] = {}              # decoded lazily per term
-        self._max_weight: dict[int, float] = {}       # lazily per term
         self._weights: dict[int, list[float]] = {}    # lazily cached per term
         self._cached_postings = 0
+        self._tf1: list[float] | None = None
+        if max_weights is None:
+            max_weights = self._compute_max_weights()
+        self._max_weights = max_weights
+
+    def _compute_max_weights(self) -> array:
+        """Each term's largest tf part, as float32 rounded up (so still a bound):
+        the pruning in :meth:`score_terms` needs it before touching postings.
+        Only for a new index (or an old snapshot), whose decoded ids stay cached."""
+        k1p = self.k1 + 1.0
+        norm, tfs, offsets, tf1 = self._norm, self._tfs, self._offsets, self._tf1_weights()
+        out = array("f")
+        for tid in range(len(self._terms)):
+            lo = offsets[tid]
+            top = max([tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
+                       for d, tf in zip(self._ids_of(tid), tfs[lo:offsets[tid + 1]])])
+            out.append(top * (1.0 + 2.0 ** -20))   # float32 keeps 24 bits: this rounds up
+        return out
 
     # -- construction -----------------------------------------------------
 
@@ -549,6 +566,14 @@ class SearchIndex:
             ids = self._ids[tid] = self._postings.ids(tid, len(self.records))
         return ids
 
+    def _tf1_weights(self) -> list[float]:
+        """The tf part of every record for tf = 1 (computed on first use, not at load)."""
+        table = self._tf1
+        if table is None:
+            k1p = self.k1 + 1.0
+            table = self._tf1 = [1 * k1p / (1 + nm) for nm in self._norm]
+        return table
+
     def _term_weights(self, tid: int) -> list[float]:
         """BM25 tf part ``tf*(k1+1)/(tf+norm)`` for every posting of a term."""
         cached = self._weights.get(tid)
@@ -556,29 +581,16 @@ class SearchIndex:
             lo, hi = self._offsets[tid], self._offsets[tid + 1]
             norm = self._norm
             k1p = self.k1 + 1.0
-            cached = [tf * k1p / (tf + norm[d]) for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])]
+            tf1 = self._tf1_weights()
+            # most postings have tf 1: a table lookup gives the very same float
+            cached = [tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
+                      for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])]
             if self._cached_postings > 4_000_000:
                 self._weights.clear()
                 self._cached_postings = 0
             self._weights[tid] = cached
             self._cached_postings += len(cached)
-            self._max_weight[tid] = max(cached)
         return cached
-
-    def _weight_bound(self, tid: int) -> float:
-        """An upper bound of the tf part over the postings of a term.
-
-        Exact once the term's weights are cached; otherwise from its largest
-        tf and its shortest record (the tf part grows with tf and shrinks
-        with length), both found at C speed.
-        """
-        bound = self._max_weight.get(tid)
-        if bound is None:
-            lo, hi = self._offsets[tid], self._offsets[tid + 1]
-            top_tf = max(self._tfs[lo:hi])
-            min_norm = min(map(self._norm.__getitem__, self._ids_of(tid)))
-            bound = self._max_weight[tid] = top_tf * (self.k1 + 1.0) / (top_tf + min_norm)
-        return bound
 
     # -- search -------------------------------------------------------------
 
@@ -616,13 +628,14 @@ class SearchIndex:
         if k <= 0 or not self.records:
             return []
         plan = []
+        max_weights = self._max_weights
         for term in sorted(term_weights):
             qw = term_weights[term]
             tid = self._terms.get(term)
             if tid is None or not qw or qw <= 0:
                 continue
             factor = qw * self.idf(term)
-            plan.append((factor * self._weight_bound(tid), term, tid, factor))
+            plan.append((factor * max_weights[tid], term, tid, factor))
         if not plan:
             return []
         plan.sort(key=lambda p: (-p[0], p[1]))
@@ -699,6 +712,7 @@ class SearchIndex:
             ("id_offsets", zlib.compress(_le_bytes(postings.id_offsets), _ZLEVEL)),
             ("ids", zlib.compress(postings.id_bytes, _ZLEVEL)),
             ("tfs", zlib.compress(_le_bytes(postings.tfs), _ZLEVEL)),
+            ("max_weights", zlib.compress(_le_bytes(self._max_weights), _ZLEVEL)),
             ("record_blocks", zlib.compress(_le_bytes(block_offsets), _ZLEVEL)),
             ("records", block_data),
         ]
@@ -751,13 +765,15 @@ class SearchIndex:
                 _from_le(_U32, zlib.decompress(section("id_offsets"))),
                 zlib.decompress(section("ids")),
                 _from_le(tf_type, zlib.decompress(section("tfs"))))
+            max_weights = _from_le("f", zlib.decompress(section("max_weights")))
             block_offsets = _from_le(_U32, zlib.decompress(section("record_blocks")))
             records_data = section("records")
             k1 = float(header["k1"])
             b = float(header["b"])
             if not (isinstance(count, int) and isinstance(per_block, int) and per_block > 0
+                    and 0 < k1 < 100 and 0 <= b <= 1
                     and count >= 0 and len(doc_lens) == count and len(term_list) == term_count
-                    and len(postings.offsets) == term_count + 1
+                    and len(postings.offsets) == term_count + 1 and len(max_weights) == term_count
                     and len(block_offsets) == -(-count // per_block) + 1 and block_offsets[0] == 0
                     and block_offsets[-1] == len(records_data)
                     and all(a <= b_ for a, b_ in zip(block_offsets, block_offsets[1:]))):
@@ -769,7 +785,7 @@ class SearchIndex:
         if len(terms) != term_count:
             raise ValueError("corrupt search index snapshot: duplicate terms")
         records = _RecordBlocks(count, block_offsets, records_data, per_block)
-        return cls(records, doc_lens, terms, postings, k1=k1, b=b)
+        return cls(records, doc_lens, terms, postings, k1=k1, b=b, max_weights=max_weights)
 
     @classmethod
     def _from_legacy(cls, data: bytes) -> "SearchIndex":

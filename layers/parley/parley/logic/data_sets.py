@@ -94,7 +94,7 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
     all_products, all_documents = repo.contents(data_set_id)
     index = SearchIndex.build(all_products, all_documents)
     version = time.time_ns() // 1000  # later loads always publish a higher version
-    index_key = f"index/{data_set_id}/{version}.json.gz"
+    index_key = f"index/{data_set_id}/{version}.bm25"
     blobs.put(index_key, index.to_bytes())
     repo.set_index(data_set_id, version, index_key, len(all_products), len(all_documents))
     return {"upserted": len(entries), "product_count": len(all_products), "document_count": len(all_documents)}
