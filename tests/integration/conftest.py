@@ -51,7 +51,7 @@ def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[s
     process = subprocess.Popen([sys.executable, "-m", "parley_local", *extra_args], cwd=ROOT,
                                env=child_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # DynamoDB Local (a JVM) starts slowly on a busy 2-core machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"local stack exited early:\n{log_path.read_text()}")
