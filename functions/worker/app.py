@@ -1,21 +1,18 @@
 """Consumes answer and load jobs from the FIFO queue in batches, reporting only the records that failed.
 
-A failed record fails the rest of its message group in the batch (order within a conversation is kept),
-while other groups carry on (skip_group_on_error).
+Message groups (conversations, data sets) are worked on side by side; within a group records run in order,
+and a failed record fails the rest of its group in the batch so that order is kept.
 """
 
 import json
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley.batch import process_fifo_batch
 from parley.config import settings
 from parley.log import logger
 from parley.logic import worker
-
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-
 
 def record_handler(record: SQSRecord) -> None:
     try:
@@ -29,5 +26,4 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_fifo_batch(event, record_handler, context)

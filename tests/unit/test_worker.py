@@ -225,3 +225,53 @@ def test_clients_use_botocore_standard_retries(cloud):
     client = aws.client("dynamodb")
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] >= 3
+
+
+def test_a_slow_turn_in_one_conversation_does_not_hold_up_another_in_the_same_batch(cloud, user, monkeypatch):
+    slow_path, _ = ask(user, "Does FiberUP Business Duplex include an SLA?")
+    fast_path, _ = ask(user, "What are the roaming charges outside the EU?")
+    batch = receive(cloud)
+    assert len(batch) == 2 and batch[0]["Attributes"]["MessageGroupId"] != batch[1]["Attributes"]["MessageGroupId"]
+    real = worker_logic.engine_for
+    fast_answered = threading.Event()
+    waited = []
+
+    class SlowUntilTheOtherIsAnswered:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def answer(self, question, history, index):
+            if question.startswith("Does FiberUP"):
+                waited.append(fast_answered.wait(timeout=20))  # a long model call, in effect
+            else:
+                fast_answered.set()
+            return self.engine.answer(question, history, index)
+
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: SlowUntilTheOtherIsAnswered(real(data_set)))
+    assert invoke(cloud, batch) == {"batchItemFailures": []}
+    assert waited == [True]  # the fast conversation was answered while the slow one was still working
+    assert len(agent_messages(user, slow_path)) == 1 and len(agent_messages(user, fast_path)) == 1
+
+
+def test_within_one_conversation_a_failure_fails_the_later_records_to_keep_order(cloud, user, monkeypatch):
+    conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+    path = f"/api/conversations/{conversation}"
+    for question in ("first?", "second?"):
+        user.post(path, {"question_message": question})
+    batch = receive(cloud)
+    assert len(batch) == 2
+    real = worker_logic.engine_for
+
+    class FailsFirst:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def answer(self, question, history, index):
+            if question == "first?":
+                raise RuntimeError("transient")
+            return self.engine.answer(question, history, index)
+
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: FailsFirst(real(data_set)))
+    failed = invoke(cloud, batch, receive_count=1)["batchItemFailures"]
+    assert [f["itemIdentifier"] for f in failed] == [m["MessageId"] for m in batch]
+    assert agent_messages(user, path) == []  # the second was not answered before the first
