@@ -4,7 +4,9 @@ The document is read from the running stack (`GET /api/openapi.json`). For every
 valid requests (positive) and requests that break the document (negative: wrong types, missing fields, bad
 paths, no token), each is sent over HTTP with the caller's token and the response is checked: no 5xx, a
 documented status code, a documented content type, a body that matches the documented schema, documented
-headers. Generation is seeded, so a run with the same seed and document sends the same requests.
+headers. Then every question and load the API accepted (202) must be finished by the worker with SUCCESS:
+input that passes validation may not fail later. Generation is seeded, so a run with the same seed and
+document sends the same requests.
 
 Many generated path ids name nothing (a 404); to reach the success paths too, each path parameter also takes
 real values some of the time: data set 1, a data set, conversation, service account and task that this run
@@ -65,6 +67,8 @@ class Report:
     successes: Counter = field(default_factory=Counter)  # operation -> 2xx responses
     statuses: Counter = field(default_factory=Counter)  # status code -> responses
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
+    accepted_tasks: dict[str, str] = field(default_factory=dict)  # task id -> the curl that queued it
+    task_states: Counter = field(default_factory=Counter)  # final state of each accepted task
     elapsed: float = 0.0
 
     @property
@@ -141,11 +145,11 @@ def _strategy(operation: Any, mode: Any, ids: RealIds):
     generated = operation.as_strategy(generation_mode=mode)
     names = [p.name for p in operation.path_parameters]
     pool = ids.write if operation.label in MUTATING else ids.read
-    if not names or not all(name in pool for name in names):
+    if len(names) != 1 or names[0] not in pool:  # every path of ours has at most one parameter
         return generated
-    # Half of the generated ids are real ones (one strategy per real value, the generated one weighted alike).
-    fixed = [operation.as_strategy(generation_mode=mode, path_parameters={name: value for name in names})
-             for value in {v for name in names for v in pool[name]}]
+    # Half of the ids are real ones: one strategy per real value, and the generated one weighted alike.
+    fixed = [operation.as_strategy(generation_mode=mode, path_parameters={names[0]: value})
+             for value in pool[names[0]]]
     return st.one_of(*([generated] * len(fixed)), *fixed)
 
 
@@ -165,6 +169,8 @@ def _sender(label: str, url: str, auth: dict[str, str], session: Any, checks: li
         report.statuses[response.status_code] += 1
         if 200 <= response.status_code < 300:
             report.successes[label] += 1
+        if response.status_code == 202 and isinstance(task_id := _json(response).get("task_id"), str):
+            report.accepted_tasks[task_id] = case.as_curl_command(headers=auth)
         try:
             case.validate_response(response, checks=checks, headers=auth)
         except FailureGroup as group:
@@ -175,11 +181,45 @@ def _sender(label: str, url: str, auth: dict[str, str], session: Any, checks: li
     return send
 
 
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def check_tasks(url: str, token: str, report: Report, timeout: float) -> None:
+    """Every question or load the API accepted (202) must be finished by the worker, and successfully: input
+    the API lets through may not fail later (a FAILURE here is a finding, as is a task still PENDING)."""
+    pending = dict(report.accepted_tasks)
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Token {token}"}) as client:
+        while pending:
+            for task_id in list(pending):
+                status = client.get(f"/api/task_status/{task_id}").json()
+                if status.get("state") in ("SUCCESS", "FAILURE"):
+                    report.task_states[status["state"]] += 1
+                    curl = pending.pop(task_id)
+                    if status["state"] == "FAILURE":
+                        report.add_finding(f"worker ({status.get('kind')})", "accepted task failed",
+                                           json.dumps(status.get("error")), None, curl)
+            if pending and time.monotonic() > deadline:
+                report.task_states["PENDING"] += len(pending)
+                for curl in pending.values():
+                    report.add_finding("worker", f"accepted task still PENDING after {timeout:.0f} s", "", None,
+                                       curl)
+                return
+            time.sleep(0.5 if pending else 0)
+
+
 def run(url: str, token: str, examples: int = 30, negative_examples: int | None = None, seed: int = 0,
-        operations: list[str] | None = None, progress: Any = None) -> Report:
+        operations: list[str] | None = None, progress: Any = None, extra_checks: tuple[str, ...] = (),
+        task_timeout: float = 120) -> Report:
     """Fuzz every operation of the stack's document; `examples` valid and `negative_examples` invalid requests
     each (Hypothesis may send fewer when an operation has few distinct inputs)."""
     import hypothesis
+    import requests
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
@@ -189,14 +229,13 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
 
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_schema_conformance, response_headers_conformance]
+    checks += [getattr(schemathesis.checks, name) for name in extra_checks]
     auth = {"Authorization": f"Token {token}"}
     ids = prepare(url, token)
     schema = schemathesis.openapi.from_url(f"{url}/api/openapi.json", headers=auth)
     report = Report()
     started = time.monotonic()
     negative_examples = max(1, examples // 2) if negative_examples is None else negative_examples
-    import requests
-
     session = requests.Session()
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -206,7 +245,8 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
         for mode, count in ((GenerationMode.POSITIVE, examples), (GenerationMode.NEGATIVE, negative_examples)):
             if count <= 0:
                 continue
-            send = given(case=_strategy(operation, mode, ids))(_sender(label, url, auth, session, checks, ids, report))
+            send = _sender(label, url, auth, session, checks, ids, report)
+            send = given(case=_strategy(operation, mode, ids))(send)
             send = settings(max_examples=count, database=None, deadline=None, print_blob=False,
                             phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))(send)
             try:
@@ -215,6 +255,8 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
                 pass  # nothing to break: an operation without parameters, body or token (the docs page)
             if progress:
                 progress(label, mode.value, report)
+    session.close()
+    check_tasks(url, token, report, task_timeout)
     report.elapsed = time.monotonic() - started
     return report
 
@@ -230,6 +272,8 @@ def summary_lines(report: Report) -> list[str]:
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.statuses.items()))
     lines.append(f"{report.total} requests to {len(report.cases)} operations in {report.elapsed:.1f} s "
                  f"({statuses})")
+    states = ", ".join(f"{state}: {n}" for state, n in sorted(report.task_states.items())) or "none"
+    lines.append(f"{len(report.accepted_tasks)} accepted questions and loads, finished by the worker as: {states}")
     for finding in report.findings.values():
         lines += finding_lines(finding)
     lines.append("fuzz check: " + ("passed" if not report.findings else f"{len(report.findings)} finding(s)"))
@@ -285,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--operation", action="append", default=None,
                         help='only this operation, e.g. "GET /api/data_sets" (repeatable)')
+    parser.add_argument("--check", action="append", default=[], metavar="NAME",
+                        help="another schemathesis check, e.g. positive_data_acceptance (repeatable; these "
+                             "stricter ones also flag semantic 4xx the document cannot express)")
     parser.add_argument("--running", action="store_true",
                         help="fuzz the running `make dev` stack (its data keeps what the fuzzer creates) instead "
                              "of a throwaway one")
@@ -300,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzzing {state['api_url']}: {args.examples} valid requests per operation, seed {args.seed}",
               flush=True)
         report = run(state["api_url"], state["token"], args.examples, args.negative_examples, args.seed,
-                     args.operation, progress)
+                     args.operation, progress, tuple(args.check))
         print("\n".join(summary_lines(report)))
         return 0 if not report.findings else 1
 

@@ -151,3 +151,60 @@ def test_extra_fields_are_ignored(user, conversation):
 def test_empty_body_is_400(user):
     response = user.call("POST", "/api/conversations", raw=b"")
     assert response.status == 400 and response.json() == {"detail": "A JSON object body is required."}
+
+
+# Found by `make fuzz` (schemathesis): loads the API accepted (202) that then failed in the worker, because
+# DynamoDB could not store them. Each is now a 422 naming the field, and the limits themselves still load.
+UNSTORABLE_PRODUCTS = [
+    b'{"products": [{"sku": "a", "name": "b", "properties": {"x": 1e-200}}]}',  # number underflow
+    b'{"products": [{"sku": "a", "name": "b", "properties": {"x": 1e200}}]}',  # number overflow
+    b'{"products": [{"sku": "a", "name": "b", "properties": {"x": NaN}}]}',
+    b'{"products": [{"sku": "a", "name": "b", "properties": {"x": -Infinity}}]}',
+    b'{"products": [{"sku": "a", "name": "b", "price": 1e-200}]}',
+    b'{"products": [{"sku": "a", "name": "b", "properties": {"": "empty name"}}]}',  # DynamoDB: empty map key
+]
+
+
+@pytest.mark.parametrize("raw", UNSTORABLE_PRODUCTS)
+def test_numbers_dynamodb_cannot_store_are_422(raw, admin, cloud):
+    before = table_items(cloud)
+    response = admin.call("POST", "/api/data_sets/1/products", raw=raw)
+    assert response.status == 422, response.body
+    field = "properties" if b"properties" in raw else "price"
+    assert response.json()["detail"][0]["loc"][:4] == ["body", "products", 0, field]
+    assert table_items(cloud) == before
+
+
+def test_a_product_larger_than_one_dynamodb_item_is_422(admin, cloud):
+    properties = {f"{i:03d}" + "k" * 197: "v" * 2_000 for i in range(200)}  # within every field limit: 440 KB
+    before = table_items(cloud)
+    response = admin.post("/api/data_sets/1/products", {"products": [{"sku": "big", "name": "big",
+                                                                      "properties": properties}]})
+    assert response.status == 422 and response.json()["detail"][0]["loc"] == ["body", "products", 0]
+    assert "at most 350000 bytes" in response.json()["detail"][0]["msg"]
+    assert table_items(cloud) == before
+
+
+@pytest.mark.parametrize("document", [{"title": "t", "content": "c", "url": "https://example.com/" + "a" * 990},
+                                      {"title": "\U0001F600" * 500, "content": "c"}])
+def test_a_document_key_longer_than_a_sort_key_allows_is_422(document, admin, cloud):
+    before = table_items(cloud)
+    response = admin.post("/api/data_sets/1/documents", {"documents": [document]})
+    assert response.status == 422 and response.json()["detail"][0]["loc"] == ["body", "documents", 0]
+    assert "at most 1000 bytes" in response.json()["detail"][0]["msg"]
+    assert table_items(cloud) == before
+
+
+def test_loads_at_the_storage_limits_succeed(admin, drain):
+    properties = {"tiny": 1e-130, "huge": -9.99e125, "zero": 0.0, "long int": 10**38 - 1, "longer int": 10**40}
+    products = admin.post("/api/data_sets/1/products", {"products": [{"sku": "edge", "name": "Edge numbers",
+                                                                      "price": 1e-130, "properties": properties}]})
+    url = "https://example.com/" + "a" * 980  # 1,000 bytes
+    documents = admin.call("POST", "/api/data_sets/1/documents", raw=json.dumps(
+        {"documents": [{"title": "\U0001F600" * 500, "content": "\U0001F600" * 90_000, "url": url}]},
+        ensure_ascii=False).encode())
+    assert products.status == 202 and documents.status == 202, (products.body, documents.body)
+    drain()
+    for response in (products, documents):
+        task = admin.get(f"/api/task_status/{response.json()['task_id']}").json()
+        assert task["state"] == "SUCCESS", task

@@ -6,20 +6,42 @@ as most JSON APIs do, so clients may send extra keys.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from typing import Annotated, Literal, Optional, Union
 from urllib.parse import urlsplit
 
-from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationInfo,
-                      field_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      ValidationInfo, field_validator, model_validator)
 
 from parley.ids import MAX_SAFE_INTEGER
 
 MAX_QUESTION_CHARS = 16_000
+MAX_PRODUCT_BYTES = 350_000
+MAX_DOCUMENT_KEY_BYTES = 1_000
 
 Id = Annotated[StrictInt, Field(ge=1, le=MAX_SAFE_INTEGER)]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-PropertyValue = Union[StrictBool, StrictInt, StrictFloat, Annotated[StrictStr, Field(max_length=2_000)], None]
+
+
+def _storable_float(value: float) -> float:
+    # DynamoDB numbers are 0 or of magnitude 1e-130 to 1e126; anything else would fail in the worker's write.
+    if not math.isfinite(value) or (value != 0 and not 1e-130 <= abs(value) < 1e126):
+        raise ValueError("must be 0 or a finite number whose magnitude is from 1e-130 up to 1e126")
+    return value
+
+
+def _storable_int(value: int) -> int:
+    if abs(value) >= 10**38:  # DynamoDB keeps at most 38 significant digits
+        raise ValueError("must have at most 38 digits")
+    return value
+
+
+# Numbers as DynamoDB stores them (a longer integer is taken as a float, as JSON numbers may be).
+StorableInt = Annotated[StrictInt, AfterValidator(_storable_int)]
+StorableFloat = Annotated[StrictFloat, AfterValidator(_storable_float)]
+PropertyValue = Union[StrictBool, StorableInt, StorableFloat, Annotated[StrictStr, Field(max_length=2_000)], None]
 
 
 class _Body(BaseModel):
@@ -53,11 +75,22 @@ class Product(_Body):
     sku: Annotated[StrictStr, Field(min_length=1, max_length=200)]
     name: Annotated[StrictStr, Field(min_length=1, max_length=500)]
     description: Annotated[StrictStr, Field(max_length=20_000)] = ""
-    properties: Annotated[dict[Annotated[str, Field(max_length=200)], PropertyValue], Field(max_length=200)] = {}
+    # property names become DynamoDB map keys, which may not be empty
+    properties: Annotated[dict[Annotated[str, Field(min_length=1, max_length=200)], PropertyValue],
+                          Field(max_length=200)] = {}
     categories: Annotated[list[Annotated[StrictStr, Field(max_length=200)]], Field(max_length=50)] = []
-    price: Optional[Annotated[Union[StrictInt, StrictFloat], Field(ge=0, le=1e12)]] = None
+    price: Optional[Annotated[Union[StrictInt, StorableFloat], Field(ge=0, le=1e12)]] = None
 
     _check_blank = field_validator("sku", "name")(_not_blank)
+
+    @model_validator(mode="after")
+    def _fits_one_item(self) -> "Product":
+        # A product is stored as one DynamoDB item (400 KB at most, keys included); the field limits alone
+        # allow far more (200 properties of 2,000 characters), which would only fail later in the worker.
+        size = len(json.dumps(self.model_dump(), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+        if size > MAX_PRODUCT_BYTES:
+            raise ValueError(f"a product may take at most {MAX_PRODUCT_BYTES} bytes as JSON; this one takes {size}")
+        return self
 
 
 class ProductsRequest(_Body):
@@ -74,6 +107,14 @@ class Document(_Body):
     @property
     def key(self) -> str:
         return self.url or self.title
+
+    @model_validator(mode="after")
+    def _key_fits_a_sort_key(self) -> "Document":
+        # The key is part of the document's DynamoDB sort key, which may take at most 1,024 bytes.
+        if len(self.key.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_KEY_BYTES:
+            raise ValueError(f"the url (or, without one, the title) names the document and may take at most "
+                             f"{MAX_DOCUMENT_KEY_BYTES} bytes in UTF-8")
+        return self
 
 
 class DocumentsRequest(_Body):

@@ -106,8 +106,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
         logger.exception("job failed", extra={"task_id": task_id, "receive_count": receive_count,
                                                "last_try": last_try})
         if last_try:
-            code, message = (exc.code, exc.message) if isinstance(exc, JobError) else (
-                "internal_error", "The answer could not be produced.")
+            generic = "The answer could not be produced." if kind == "answer" else "The load could not be completed."
+            code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
             if kind == "answer":
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
             else:
