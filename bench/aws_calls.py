@@ -48,7 +48,7 @@ def run() -> dict[str, Any]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     durations: dict[str, list[float]] = defaultdict(list)
 
-    def on_invoke(fn: str, event: dict, result: Any, started: float, ended: float, aws: list[float]) -> None:
+    def on_invoke(fn: str, event: dict, result: Any, started: float, ended: float, aws: list) -> None:
         durations[fn].append(ended - started)
 
     instrument.install(capacity=True, keep_payloads=True, on_invoke=on_invoke)

@@ -1,22 +1,68 @@
 """1. Cold start: each function's handler import in a fresh interpreter vs `import boto3`, then its first
 (cold) and second (warm) invocation against the AWS emulation (moto server on loopback).
 
+The probes run in a Lambda-like environment, not in the dev venv (where aws-sam-cli installs `awscrt`, which
+botocore then imports, inflating `import boto3` by a third): a venv of its own under .parley-data/ on
+python3.13 when available (PARLEY_PYTHON313, as the Makefile finds it), holding only the layer's
+requirements plus boto3 (as the python3.13 runtime provides it, without awscrt), with the layer's package
+on PYTHONPATH (like /opt/python) and each function's code dir as the working directory and first path
+entry (like /var/task).
+
 Rounds are interleaved (boto3, every function, boto3, ...) so that machine noise hits all alike."""
 
 from __future__ import annotations
 
 import argparse
+import glob
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from typing import Any
 
-from bench.common import DEV_TOKEN, PYTHON, ROOT, lambda_environment, median, percentile
+from bench.common import DEV_TOKEN, ROOT, lambda_environment, median, percentile
 
 PROBE = ROOT / "bench" / "_cold_probe.py"
 API_TARGET_RATIO = 1.5
+LAMBDA_VENV = ROOT / ".parley-data" / "bench-lambda-venv"
+LAYER_DIR = ROOT / "layers" / "parley"
+
+
+def _python313() -> str | None:
+    candidates = [os.environ.get("PARLEY_PYTHON313"), shutil.which("python3.13")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13.*/bin/python3.13")))
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def lambda_venv() -> dict[str, Any]:
+    """The Lambda-like venv (built once, rebuilt when the layer's requirements or the interpreter change):
+    {"python": path, "version": "3.13.x", "packages": {...}, "awscrt": False}."""
+    base = _python313() or sys.executable
+    requirements = (LAYER_DIR / "requirements.txt").read_text()
+    wanted = hashlib.sha256(f"{base}\n{requirements}\nboto3".encode()).hexdigest()
+    python = LAMBDA_VENV / "bin" / "python"
+    stamp = LAMBDA_VENV / ".bench-stamp"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        shutil.rmtree(LAMBDA_VENV, ignore_errors=True)
+        subprocess.run([base, "-m", "venv", str(LAMBDA_VENV)], check=True, capture_output=True)
+        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "-r", str(LAYER_DIR / "requirements.txt"), "boto3"], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"building {LAMBDA_VENV} failed:\n{done.stderr[-2000:]}")
+        stamp.write_text(wanted)
+    described = subprocess.run([str(python), "-c", (
+        "import importlib.metadata as m, importlib.util as u, json, platform; print(json.dumps({"
+        "'version': platform.python_version(), 'awscrt': u.find_spec('awscrt') is not None, "
+        "'packages': {n: m.version(n) for n in ('boto3', 'botocore', 'aws-lambda-powertools', 'pydantic')}}))")],
+        capture_output=True, text=True, check=True)
+    return {"python": str(python), "base": base, **json.loads(described.stdout)}
 
 
 def _api_requests(admin_token: str, conversation_id: int, task_id: str, account_id: int) -> dict[str, tuple]:
@@ -113,10 +159,14 @@ def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]
     return (server, local), env, events
 
 
+_PYTHON: dict[str, str] = {}  # {"python": the Lambda-like venv's interpreter}, set by run()
+
+
 def _probe(job: dict, env: dict[str, str], importtime: bool = False) -> tuple[dict, str]:
-    args = [PYTHON] + (["-X", "importtime"] if importtime else []) + [str(PROBE)]
-    done = subprocess.run(args, input=json.dumps(job), capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120)
+    args = [_PYTHON["python"]] + (["-X", "importtime"] if importtime else []) + [str(PROBE)]
+    env = {**env, "PYTHONPATH": str(LAYER_DIR)}  # the layer, as /opt/python on Lambda
+    done = subprocess.run(args, input=json.dumps(job), capture_output=True, text=True, env=env,
+                          cwd=job.get("code_dir") or ROOT, timeout=120)
     line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"probe failed for {job.get('function_name')}:\n{done.stdout[-2000:]}\n"
@@ -143,6 +193,8 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
     from parley_local.template import Stack
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
+    venv = lambda_venv()
+    _PYTHON["python"] = venv["python"]
     (server, local), stack_env, events = prepare(invoke_rounds)
     try:
         functions = Stack().functions()
@@ -176,7 +228,7 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
         server.stop()
     api_functions = {route.function for route in Stack().routes()} | {Stack().authorizer()[0]}
     boto3_median = median(imports["boto3"])
-    out: dict[str, Any] = {"rounds": rounds, "boto3_import_s": boto3_median,
+    out: dict[str, Any] = {"rounds": rounds, "boto3_import_s": boto3_median, "environment": venv,
                            "boto3_p95_s": percentile(imports["boto3"], 95), "functions": {}, "profiles": profiles}
     for name in functions:
         first = [i[0] for i in invocations[name]]

@@ -58,7 +58,7 @@ def _hooks(client: Any, capacity: bool, keep_payloads: bool, record: bool) -> No
                   "thread": threading.get_ident()}
         timings = getattr(_state, "aws", None)
         if timings is not None:
-            timings.append(seconds)
+            timings.append((f"{service}:{model.name}", seconds))
         if not record:
             return
         if keep_payloads:
@@ -72,9 +72,18 @@ def _hooks(client: Any, capacity: bool, keep_payloads: bool, record: bool) -> No
     client.meta.events.register("after-call", after_call)
 
 
+def current_aws_calls() -> list[tuple[str, float]] | None:
+    """The ("service:Operation", seconds) of each AWS request the current invocation made so far."""
+    return getattr(_state, "aws", None)
+
+
 def install(capacity: bool = False, keep_payloads: bool = False, record: bool = True,
-            on_invoke: Callable[[str, dict, Any, float, float, list[float]], None] | None = None) -> None:
-    """Instrument clients created from now on, and attribute them to the invoking function."""
+            on_invoke: Callable[[str, dict, Any, float, float, list[tuple[str, float]]], None] | None = None
+            ) -> None:
+    """Instrument clients created from now on, and attribute them to the invoking function.
+
+    `on_invoke(function, event, result, started, ended, aws)` runs after every invocation; `aws` holds the
+    ("service:Operation", seconds) of each AWS request it made."""
     global _installed
     if _installed:
         return

@@ -25,6 +25,7 @@ import httpx
 from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, rss_tree_kb
 
 POLL_SECONDS = 0.05
+WARMUP_TURNS_8 = 8  # per client, before the measured 8-client turns
 QUESTIONS = ["Does FiberUP Business Duplex include an SLA?", "What does Home 300 cost?",
              "Is a router included with Home 1000?", "How do I cancel my contract?",
              "Do you have a plan with TV?", "What is the upload speed of Business Pro?"]
@@ -172,7 +173,7 @@ def stage_shares(turns: list[dict], timings_path: Path) -> dict[str, float]:
         for tid in entry.get("task_ids") or []:
             if entry["fn"] == "SendMessageFunction":
                 sends[tid] = entry
-            elif entry["fn"] == "WorkerFunction":
+            elif entry["fn"] == "WorkerRecord":  # the record's own time within its batch (first delivery)
                 workers.setdefault(tid, entry)
     stages: dict[str, list[float]] = defaultdict(list)
     for turn in turns:
@@ -196,6 +197,17 @@ def summarize(turns: list[dict], wall: float) -> dict[str, Any]:
             "mean_polls": sum(t["polls"] for t in turns) / max(1, len(turns))}
 
 
+def aws_request_medians(timings_path: Path) -> dict[str, float]:
+    """Median duration of each kind of AWS request the stack's functions made (client side, seconds)."""
+    per_op: dict[str, list[float]] = defaultdict(list)
+    for line in timings_path.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["fn"] != "WorkerRecord":  # its requests are in its WorkerFunction line too
+            for label, seconds in entry.get("aws_calls") or []:
+                per_op[label].append(seconds)
+    return {op: median(values) for op, values in sorted(per_op.items())}
+
+
 def invocation_durations(timings_path: Path) -> dict[str, float]:
     per_fn: dict[str, list[float]] = defaultdict(list)
     for line in timings_path.read_text().splitlines():
@@ -208,6 +220,7 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
                 sequential_turns: int, concurrent_turns_each: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     env = {"PARLEY_SECRETS_BACKEND": "env", "FAKE_KEY": FAKE_KEY_VALUE} if provider else {}
+    stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args]
     process, url, timings = start_stack(workdir, stack_args, env)
     out: dict[str, Any] = {"variant": name, "stack_args": stack_args}
     try:
@@ -239,13 +252,17 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        turns, wall = run_clients(url, 8, concurrent_turns_each, warmup=1)
+        # Steady state: DynamoDB Local's JVM compiles its hot paths only after ~1,000 requests (its CPU per
+        # GetItem falls from ~3.5 ms to ~1 ms), so 8 clients run a while before the measured turns.
+        run_clients(url, 8, WARMUP_TURNS_8, warmup=0)
+        turns, wall = run_clients(url, 8, concurrent_turns_each, warmup=0)
         sampling.set()
         sampler.join()
         out["concurrent8"] = summarize(turns, wall)
         out["concurrent8"]["stages_s"] = stage_shares(turns, timings)
         out["peak_rss_mb"] = peak[0] / 1024
         out["invocation_median_s"] = invocation_durations(timings)
+        out["aws_request_median_s"] = aws_request_medians(timings)
         if provider:
             out["fake_server_requests"] = provider.requests
     finally:
@@ -254,10 +271,14 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
 
 
 def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_local: bool = True) -> dict[str, Any]:
+    on_disk = ["--data-dir", "{workdir}/data"]  # `make dev`: DynamoDB Local keeping its data on disk
     variants = [("offline engine, moto", ["--moto"], False)]
     if dynamodb_local:
-        variants.append(("offline engine, DynamoDB Local (make dev)", ["--in-memory"], False))
-    variants.append(("OpenAI-compatible provider (instant fake), moto", ["--moto"], True))
+        variants += [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
+                     ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
+                     ("OpenAI-compatible provider (instant fake), DynamoDB Local on disk (make dev)", on_disk, True)]
+    else:
+        variants.append(("OpenAI-compatible provider (instant fake), moto", ["--moto"], True))
     results = []
     for name, args, with_provider in variants:
         provider = FakeChatCompletions() if with_provider else None

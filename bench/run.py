@@ -33,6 +33,50 @@ PRICES_DATE = "2025 list prices (us-east-1), assumed current"
 REFERENCE = {"p50_sequential_s": 0.148, "throughput_8": 12.0, "p50_8_s": 0.620, "memory_mb": 860}
 
 
+LATENCY_FLOOR = """### The floor, and why the targets are (not) met
+
+**1 client (~105 ms; target 74 ms).** The client POSTs (send handler: 1 TransactWriteItems + 1 SQS
+SendMessage, ~25-30 ms on the emulators), then **sleeps 50 ms before its first poll** (the issue fixes
+polling at 50 ms), polls the task once (1 GetItem, ~7 ms as the client sees it) and reads the
+conversation (1 Query, ~10-15 ms for a conversation of up to 60 messages). The worker (4 DynamoDB requests,
+~40 ms) runs during that first sleep and is done before it ends (mean polls per turn 1.0), so it is off
+the critical path: turn = send + 50 ms + status + read + 4 loopback round trips. With the emulators as
+they are (DynamoDB Local: TransactWriteItems 6-12 ms, Query 3-10 ms; moto SendMessage ~8 ms; botocore
+~1-2 ms of CPU per request) that is ~100 ms; with instant storage it would be ~60-65 ms. A client polling
+every 50 ms waits 25 ms on average for an answer whose time is spread out, but here the answer is always
+ready within the first sleep, so the whole 50 ms is paid on every turn. 74 ms would need every emulated
+request at ~2 ms; it is not reachable with DynamoDB Local + moto on this machine, and it is the storage
+emulators, not our code (API + worker code ~10 ms), that set it.
+
+**8 clients (in memory ~28 turns/s, on disk ~17; target 24).** The stack is CPU-bound, not waiting:
+the stack's Python process, DynamoDB Local's JVM, the moto process and the load generator share 2 cores.
+Per turn (measured from /proc): the stack ~45-50 ms of CPU, two thirds of it inside botocore (request
+building, signing, hooks, response parsing: ~2 ms per AWS request, ~10 requests per turn plus one GetItem
+per poll); the JVM ~30 ms (~1 ms per request once its JIT has warmed up, ~3.5 ms before, hence the warm-up
+turns); moto ~8 ms; the client ~14 ms. ~100 ms of CPU per turn is a ceiling of ~20-25 turns/s on 2
+otherwise idle cores, and every extra 50 ms of latency adds a poll (~8 ms of CPU), so latency and
+throughput worsen together. Under that load the "worker" and "queue wait" stages are mostly waiting for
+a CPU. On disk, DynamoDB Local's SQLite syncs each write, and its reads wait behind them (GetItem ~28 ms vs
+~15 ms in memory under 8 clients): that is the gap between `make dev` and the in-memory figure. Not ours
+and not tunable locally: botocore's and DynamoDB Local's CPU per request, SQLite's syncs, and moto's
+TransactWriteItems, which deep-copies every table it touches (the --moto variant slows down as tables
+grow; ~150 ms of moto CPU per turn).
+
+**What was fixed** (profiled with py-spy, `--gil` for CPU, and the stack's own timings): moto ran as a
+thread of the stack process, so its request handling competed with the handlers for the interpreter lock
+(py-spy showed handler threads stalled on every socket call) -> moto runs in its own process
+(`parley_local.emulation`), one request at a time (its backends are not thread-safe: "dictionary changed
+size during iteration" under 8 clients), the lock released while an SQS long poll waits; werkzeug closed
+the connection after every response (a new TCP connection per SQS/S3 request, then a 10 ms drain) -> kept
+alive; moto listed its package directory and inspected its response classes on every request (~25% of its
+CPU per SQS request) -> computed once; both HTTP servers (the stack's and moto's) wrote headers and body
+as two small writes, so the body waited up to 40 ms for the client's delayed ACK (Nagle) -> one write
+(task status 52 ms -> 7 ms as the client sees it, conversation read 56 -> 10 ms); the access log went
+through Powertools' JSON logger at INFO (~4% of the stack's CPU) -> a plain logger, shown with
+PARLEY_DEV_LOG_LEVEL=INFO. Measured and not kept: more queue pollers (4, 8: slower, CPU-bound), DynamoDB
+Local with the C2 JIT (2x its CPU per turn over a bench-length run: compilation on the same 2 cores)."""
+
+
 def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[str, Any]:
     out = out_dir / f"{module}.json"
     started = time.monotonic()
@@ -122,11 +166,18 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     else:
         b = cold["boto3_import_s"]
         row("1 cold start", "import boto3 (baseline)", f_ms(b))
+        env = cold.get("environment") or {}
+        pkgs = ", ".join(f"{n} {v}" for n, v in (env.get("packages") or {}).items())
         md.append(f"Import of each handler module in a fresh interpreter (median of {cold['rounds']} runs, rounds "
-                  f"interleaved with `import boto3` = **{f_ms(b)}** median in the same run), environment as on "
-                  "Lambda (template variables, dummy names). First / warm invocation: the handler's first and "
-                  "second call in that interpreter against moto server on loopback (lazy boto3 clients "
-                  "included in the first).\n")
+                  f"interleaved with `import boto3` = **{f_ms(b)}** median in the same run and the same "
+                  "interpreter). Lambda-like environment, not the dev venv: a venv of its own "
+                  f"(`.parley-data/bench-lambda-venv`, Python {env.get('version', '?')}) holding only the layer's "
+                  f"requirements and boto3 ({pkgs}; awscrt: {'yes' if env.get('awscrt') else 'no'}, as on the "
+                  "python3.13 runtime; the dev venv has it through aws-sam-cli, which makes `import boto3` a third "
+                  "slower), the layer's package on PYTHONPATH as /opt/python, the function's code dir as working "
+                  "directory and first path entry as /var/task, the template's variables with dummy names. "
+                  "First / warm invocation: the handler's first and second call in that interpreter against moto "
+                  "server on loopback (lazy boto3 clients included in the first).\n")
         md.append("| function | import p50 | p95 | x boto3 | first invocation | warm invocation | status |")
         md.append("|---|---|---|---|---|---|---|")
         api = {n: f for n, f in cold["functions"].items() if f["is_api"]}
@@ -156,6 +207,11 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             if name and name in cold["profiles"]:
                 top = ", ".join(f"{pkg} {t:.0f} ms" for pkg, t in cold["profiles"][name][:6])
                 md.append(f"- {name}: {top}")
+        md.append("\nThe API handlers' floor: they import no boto3 at import time (clients are lazy, so boto3 "
+                  "lands in the first invocation), but Powertools' HTTP resolver with validation imports "
+                  "pydantic and its OpenAPI models, and the request models are built at import; pydantic + "
+                  "pydantic_core + annotated_types and Powertools' event handler are most of every API "
+                  "handler's import, which is why they sit at 1.1-1.5x `import boto3`, whatever the handler.")
         md.append("")
 
     # 2. AWS requests
@@ -198,7 +254,9 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     lat = results["latency"]
     offline = None
     if "error" not in lat:
-        offline = next((v for v in lat["variants"] if "sequential" in v), None)
+        with_data = [v for v in lat["variants"] if "sequential" in v]
+        offline = next((v for v in with_data if "make dev" in v["variant"] and "provider" not in v["variant"]),
+                       with_data[0] if with_data else None)
 
     # 3. cost
     md.append("## 3. Cost per 1,000 turns (AWS list prices)\n")
@@ -291,9 +349,12 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 f"< {REFERENCE['memory_mb']} MB", v["peak_rss_mb"] < REFERENCE["memory_mb"])
         md.append("\nShare of a turn per stage (mean seconds, from the stack's own timings; API = client to the "
                   "send handler's end minus its AWS time; storage = time inside AWS requests of send + worker; "
-                  "queue wait = send handler's end to the worker's start (can be slightly negative: the pump "
-                  "receives the job while the send handler is still returning); polling = worker's end to the "
-                  "client holding the answer):\n")
+                  "queue wait = send handler's end to the start of the worker's work on *this* record (so "
+                  "waiting behind other records of the same batch counts here; can be slightly negative: the "
+                  "pump receives the job while the send handler is still returning); worker = that record's "
+                  "own time minus its AWS requests; polling = the record's end to the client holding the "
+                  "answer). A batch's records are timed one by one, so no AWS time is counted once per task "
+                  "of a batch:\n")
         for v in lat["variants"]:
             for label in ("sequential", "concurrent8"):
                 if label in v:
@@ -301,6 +362,13 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                     total = sum(stages.values()) or 1
                     md.append(f"- {v['variant']}, {'1 client' if label == 'sequential' else '8 clients'}: " +
                               ", ".join(f"{k} {t * 1000:.0f} ms ({t / total:.0%})" for k, t in stages.items()))
+        md.append("\nMedian duration of each AWS request as the handlers saw it (client side, whole run of the "
+                  "variant, 1 and 8 clients):\n")
+        for v in lat["variants"]:
+            if v.get("aws_request_median_s"):
+                md.append(f"- {v['variant']}: " + ", ".join(
+                    f"{op} {t * 1000:.1f} ms" for op, t in v["aws_request_median_s"].items()))
+        md.append("\n" + LATENCY_FLOOR)
         md.append("")
 
     # 5. retrieval at scale

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     # Locally an OpenAI-compatible provider's key comes from the environment variable its settings name.
     os.environ.setdefault("PARLEY_SECRETS_BACKEND", "env")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Many handler threads share one boto3 client here (one invocation per process on Lambda); a connection
+    # beyond the client's pool of 10 is simply closed after use, which urllib3 reports as a warning.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
     try:
         server = make_server(args.host, args.port)
@@ -60,12 +63,17 @@ def main(argv: list[str] | None = None) -> int:
 
     persistent = not (args.in_memory or args.moto)
     data_dir = args.data_dir.resolve()
+    # moto in a process of its own, started before any thread exists (as is DynamoDB Local below)
+    log_dir = data_dir if persistent else local_stack.STATE_DIR
+    log_dir.mkdir(parents=True, exist_ok=True)
+    emulation = local_stack.spawn_emulation(log_dir / "emulation.log")
     dynamodb = None
     if not args.moto:
         if persistent:
             data_dir.mkdir(parents=True, exist_ok=True)
             if not local_stack.lock_data_dir(data_dir):
                 server.server_close()
+                emulation.stop()
                 print(f"{data_dir} is in use by another running stack; stop it or pass another --data-dir",
                       file=sys.stderr)
                 return 2
@@ -76,10 +84,19 @@ def main(argv: list[str] | None = None) -> int:
             dynamodb.spawn()  # before any thread exists: the child is forked from a single-threaded process
         except DynamoDBLocalUnavailable as exc:
             server.server_close()
+            emulation.stop()
             print(f"cannot start DynamoDB Local: {exc}", file=sys.stderr)
             return 3
 
-    emulation, endpoint = local_stack.start_emulation()  # while the JVM starts
+    try:
+        emulation.wait_ready()  # while the JVM starts
+    except BaseException:
+        server.server_close()
+        emulation.stop()
+        if dynamodb:
+            dynamodb.stop()
+        raise
+    endpoint = emulation.endpoint_url
     if dynamodb:
         try:
             dynamodb.wait_ready()

@@ -63,13 +63,17 @@ class LocalStack:
             server.stop()
 
 
-def start_emulation() -> tuple[Any, str]:
-    from moto.server import ThreadedMotoServer
+def spawn_emulation(log_path: Path | None = None) -> Any:
+    """Start moto server in its own process (see parley_local.emulation) without waiting for it; the
+    caller waits with `.wait_ready()` and stops it with `.stop()`. Spawn it before any thread exists."""
+    from parley_local.emulation import EmulationProcess
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server, f"http://127.0.0.1:{port}"
+    return EmulationProcess(free_port(), log_path).spawn()
+
+
+def start_emulation(log_path: Path | None = None) -> tuple[Any, str]:
+    server = spawn_emulation(log_path).wait_ready()
+    return server, server.endpoint_url
 
 
 def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = True) -> LocalStack:
