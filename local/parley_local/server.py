@@ -36,7 +36,7 @@ def make_server(host: str, port: int, gateway: Gateway | None = None) -> Threadi
                 self._headers_buffer.append(response.body)
             self.flush_headers()
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = do_CONNECT = _serve
 
         def log_message(self, fmt: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), fmt % args)

@@ -52,6 +52,9 @@ def test_http_errors_are_json(local_stack):
         bad = client.post("/api/conversations", content=b"{oops", headers={"Content-Type": "application/json"})
         assert bad.status_code == 400 and "detail" in bad.json()
         assert client.get("/api/nowhere").status_code == 404
+        for method in ("TRACE", "DELETE", "PUT"):  # unknown methods: 404 JSON, as API Gateway answers
+            odd = client.request(method, "/api/conversations")
+            assert odd.status_code == 404 and odd.json() == {"message": "Not Found"}
 
 
 def test_a_busy_port_is_reported_and_ctrl_c_stops_cleanly(local_stack, tmp_path):
