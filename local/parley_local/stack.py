@@ -79,8 +79,6 @@ def start_emulation(log_path: Path | None = None) -> tuple[Any, str]:
 def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = True) -> LocalStack:
     """Create the missing resources and wire the gateway and queue pump (AWS clients must already be emulated
     by use_emulated_aws: each client finds its service's endpoint in the environment)."""
-    import boto3
-
     from parley import aws, config
 
     stack = Stack()

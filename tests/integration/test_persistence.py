@@ -9,7 +9,6 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 
 from tests.integration.conftest import start_stack, stop_stack
 from tests.integration.test_local_stack import wait_for

@@ -6,7 +6,7 @@ from typing import Any
 
 from parley.config import settings
 from parley.dal.counters import next_value, raise_to
-from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, to_item
+from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 _COUNTER_KEY = {"pk": {"S": "COUNTER#ACCOUNT"}}
@@ -77,19 +77,12 @@ class AccountRepository:
         names = {f"#f{i}": name for i, name in enumerate(changes)}
         values = {f":v{i}": to_attr(value) for i, value in enumerate(changes.values())}
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
-        try:
-            with aws_errors("storage"):
-                response = ddb().update_item(
-                    TableName=self.table,
-                    Key=_key(account_id),
-                    UpdateExpression=update,
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnValues="ALL_NEW",
-                )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(response["Attributes"])
+        return update_if(
+            TableName=self.table,
+            Key=_key(account_id),
+            UpdateExpression=update,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )

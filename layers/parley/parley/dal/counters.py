@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley.dal.dynamo import aws_errors, ddb
+from parley.dal.dynamo import aws_errors, ddb, update_if
 
 
 def next_value(table: str, key: dict, name: str) -> int:
@@ -20,18 +20,11 @@ def next_value(table: str, key: dict, name: str) -> int:
 
 def raise_to(table: str, key: dict, name: str, at_least: int) -> None:
     """Make sure the counter is at least `at_least` (so later next_value calls never hand out that id)."""
-    from parley.dal.dynamo import error_code
-
-    try:
-        with aws_errors("storage"):
-            ddb().update_item(
-                TableName=table,
-                Key=key,
-                UpdateExpression="SET #v = :n",
-                ConditionExpression="attribute_not_exists(#v) OR #v < :n",
-                ExpressionAttributeNames={"#v": name},
-                ExpressionAttributeValues={":n": {"N": str(at_least)}},
-            )
-    except Exception as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    update_if(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET #v = :n",
+        ConditionExpression="attribute_not_exists(#v) OR #v < :n",
+        ExpressionAttributeNames={"#v": name},
+        ExpressionAttributeValues={":n": {"N": str(at_least)}},
+    )

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from parley.config import settings
 from parley.dal.counters import next_value
-from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item
+from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 META = "META"
@@ -146,23 +146,14 @@ class DataSetRepository:
 
     def set_settings(self, data_set_id: int, answer_settings: dict[str, Any]) -> dict[str, Any] | None:
         """Replace the data set's answer settings; returns the updated item, or None if there is no such data set."""
-        from botocore.exceptions import ClientError
-
-        try:
-            with aws_errors("storage"):
-                response = ddb().update_item(
-                    TableName=self.table,
-                    Key=_key(data_set_id),
-                    UpdateExpression="SET answer_settings = :s, updated_at = :now",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={
-                        ":s": to_attr({k: v for k, v in answer_settings.items() if v is not None}),
-                        ":now": to_attr(now_iso()),
-                    },
-                    ReturnValues="ALL_NEW",
-                )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(response.get("Attributes"))
+        return update_if(
+            TableName=self.table,
+            Key=_key(data_set_id),
+            UpdateExpression="SET answer_settings = :s, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":s": to_attr({k: v for k, v in answer_settings.items() if v is not None}),
+                ":now": to_attr(now_iso()),
+            },
+            ReturnValues="ALL_NEW",
+        )

@@ -75,6 +75,19 @@ def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: from_attr(v) for k, v in item.items()}
 
 
+def update_if(**request: Any) -> dict[str, Any] | None:
+    """One conditional UpdateItem: the attributes it returns ({} when none were asked for), or None when its
+    condition did not hold."""
+    try:
+        with aws_errors("storage"):
+            response = ddb().update_item(**request)
+    except Exception as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return from_item(response.get("Attributes")) or {}
+
+
 def error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, to_item
+from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
@@ -64,29 +64,21 @@ class TaskRepository:
 
     def start(self, task_id: str) -> dict[str, Any] | None:
         """PENDING or RUNNING (a redelivery after a crash) -> RUNNING. None when finished or unknown."""
-        try:
-            with aws_errors("storage"):
-                response = ddb().update_item(
-                    TableName=self.table,
-                    Key=_key(task_id),
-                    UpdateExpression="SET #s = :running, attempts = if_not_exists(attempts, :zero) + :one, "
-                    "started_at = :now",
-                    ConditionExpression="#s IN (:pending, :running)",
-                    ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={
-                        ":running": {"S": RUNNING},
-                        ":pending": {"S": PENDING},
-                        ":zero": {"N": "0"},
-                        ":one": {"N": "1"},
-                        ":now": {"S": now_iso()},
-                    },
-                    ReturnValues="ALL_NEW",
-                )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(response["Attributes"])
+        return update_if(
+            TableName=self.table,
+            Key=_key(task_id),
+            UpdateExpression="SET #s = :running, attempts = if_not_exists(attempts, :zero) + :one, started_at = :now",
+            ConditionExpression="#s IN (:pending, :running)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={
+                ":running": {"S": RUNNING},
+                ":pending": {"S": PENDING},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+                ":now": {"S": now_iso()},
+            },
+            ReturnValues="ALL_NEW",
+        )
 
     def finish_op(
         self, task_id: str, state: str, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
@@ -142,31 +134,17 @@ class TaskRepository:
 
     def mark_requeued(self, task_id: str) -> bool:
         """Record that the sweeper re-enqueued an unfinished task; False when it finished meanwhile."""
-        try:
-            with aws_errors("storage"):
-                ddb().update_item(
-                    TableName=self.table,
-                    Key=_key(task_id),
-                    UpdateExpression="SET requeued_epoch = :now",
-                    ConditionExpression="#s IN (:pending, :running)",
-                    ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={":now": to_attr(int(time.time())), ":pending": {"S": PENDING},
-                                               ":running": {"S": RUNNING}},
-                )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            TableName=self.table,
+            Key=_key(task_id),
+            UpdateExpression="SET requeued_epoch = :now",
+            ConditionExpression="#s IN (:pending, :running)",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":now": to_attr(int(time.time())), ":pending": {"S": PENDING},
+                                       ":running": {"S": RUNNING}},
+        ) is not None
 
     def finish(self, task_id: str, state: str, error: dict[str, str] | None = None,
                result: dict[str, Any] | None = None) -> bool:
         """True when this call finished the task, False when it was already finished."""
-        try:
-            with aws_errors("storage"):
-                ddb().update_item(**self.finish_op(task_id, state, error, result)["Update"])
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(**self.finish_op(task_id, state, error, result)["Update"]) is not None

@@ -8,7 +8,7 @@ from parley.dal import jobs
 from parley.auth import Principal
 from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
-from parley.dal.dynamo import TransactionCancelled, to_attr, transact
+from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id, now_iso, user_message_id
