@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from parley_local.children import ChildProcess
 from parley_local.template import ROOT
 
 NPM_PREFIX = ROOT / ".parley-data" / "npm"
@@ -49,31 +45,15 @@ def find_java() -> str:
     return java
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the stack dies, even by SIGKILL (Linux only)."""
-    os.setsid()  # its own process group: a terminal's Ctrl-C reaches the stack, which then stops the child
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-class DynamoDBLocal:
+class DynamoDBLocal(ChildProcess):
     """One DynamoDB Local process: in memory, or with its data in `db_dir` (one shared database file)."""
 
+    name = "DynamoDB Local"
+    unavailable = DynamoDBLocalUnavailable
+
     def __init__(self, port: int, db_dir: Path | None, log_path: Path | None = None):
-        self.port = port
+        super().__init__(port, log_path)
         self.db_dir = db_dir
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-        self.endpoint_url = f"http://127.0.0.1:{port}"
 
     def command(self) -> list[str]:
         jar = find_jar()
@@ -96,35 +76,8 @@ class DynamoDBLocal:
         command = self.command()
         if self.db_dir is not None:
             self.db_dir.mkdir(parents=True, exist_ok=True)
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        try:
-            # Its working directory gets a metadata file even in memory: keep that out of the repo.
-            workdir = self.db_dir or (self.log_path.parent if self.log_path else Path(tempfile.gettempdir()))
-            self.process = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=output,
-                                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        finally:
-            if self.log_path:
-                output.close()
+        # Its working directory gets a metadata file even in memory: keep that out of the repo.
+        workdir = self.db_dir or (self.log_path.parent if self.log_path else Path(tempfile.gettempdir()))
+        self.launch(command, cwd=workdir)
         return self
 
-    def wait_ready(self, timeout: float = 60) -> "DynamoDBLocal":
-        deadline = time.monotonic() + timeout
-        while not _port_open(self.port):
-            if self.process.poll() is not None:
-                detail = self.log_path.read_text()[-2000:] if self.log_path else ""
-                raise DynamoDBLocalUnavailable(f"DynamoDB Local exited with {self.process.returncode}\n{detail}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise DynamoDBLocalUnavailable(f"DynamoDB Local did not listen on port {self.port} in {timeout} s")
-            time.sleep(0.1)
-        return self
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()

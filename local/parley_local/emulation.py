@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import io
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 from typing import Any
+
+from parley_local.children import ChildProcess
 
 _REQUEST_LOCK = threading.Lock()
 
@@ -157,53 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class EmulationProcess:
+class EmulationProcess(ChildProcess):
     """`python -m parley_local.emulation` as a child of the stack (SIGTERM when the stack dies)."""
 
-    def __init__(self, port: int, log_path: Path | None = None):
-        self.port = port
-        self.endpoint_url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+    name = "the AWS emulation (moto)"
 
     def spawn(self) -> "EmulationProcess":
-        from parley_local.dynamodb_local import _die_with_parent
-
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "parley_local.emulation", "--port", str(self.port)],
-                stdin=subprocess.DEVNULL, stdout=output,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        finally:
-            if self.log_path:
-                output.close()
+        self.launch([sys.executable, "-m", "parley_local.emulation", "--port", str(self.port)])
         return self
-
-    def wait_ready(self, timeout: float = 60) -> "EmulationProcess":
-        deadline = time.monotonic() + timeout
-        while True:
-            with socket.socket() as sock:
-                sock.settimeout(0.2)
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            if self.process.poll() is not None:
-                detail = self.log_path.read_text()[-2000:] if self.log_path and self.log_path.exists() else ""
-                raise RuntimeError(f"the AWS emulation (moto) exited with {self.process.returncode}\n{detail}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the AWS emulation (moto) did not listen on port {self.port} in {timeout} s")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 if __name__ == "__main__":
