@@ -275,3 +275,36 @@ def test_within_one_conversation_a_failure_fails_the_later_records_to_keep_order
     failed = invoke(cloud, batch, receive_count=1)["batchItemFailures"]
     assert [f["itemIdentifier"] for f in failed] == [m["MessageId"] for m in batch]
     assert agent_messages(user, path) == []  # the second was not answered before the first
+
+
+def test_dynamodb_throttling_is_retried_by_botocore_then_succeeds(cloud, user):
+    """Two throttled answers on the wire, then the real one: the client sees a normal 200."""
+    from botocore.awsrequest import AWSResponse
+
+    from parley import aws
+
+    attempts = []
+
+    class Raw:
+        def __init__(self, body: bytes):
+            self.body = body
+
+        def stream(self, **kwargs):
+            yield self.body
+
+    def throttle_twice(request, **kwargs):
+        attempts.append(1)
+        if len(attempts) <= 2:
+            body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                               "message": "Rate exceeded"}).encode()
+            return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, Raw(body))
+        return None
+
+    client = aws.client("dynamodb")
+    client.meta.events.register_first("before-send.dynamodb.Query", throttle_twice)
+    try:
+        response = user.get("/api/conversations")
+    finally:
+        client.meta.events.unregister("before-send.dynamodb.Query", throttle_twice)
+    assert response.status == 200 and response.json() == {"results": [], "next_cursor": None}
+    assert len(attempts) == 3
