@@ -106,7 +106,8 @@ def run() -> dict[str, Any]:
 
         call("GET", "/api/data_sets")  # warm the authorizer cache: steady state is what a turn costs
         gateway.clear_authorizer_cache()
-        measure("authorizer (cache miss, once per token per TTL)", lambda: call("GET", "/api/data_sets"))
+        measure("list data sets on an authorizer cache miss (authorizer: 1 GetItem)",
+                lambda: call("GET", "/api/data_sets"))
         # warm every pool used below so the counts and durations are of warm instances
         warm = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
         call("GET", f"/api/task_status/{call('POST', f'/api/conversations/{warm}', {'question_message': 'hi'}).json()['task_id']}")
