@@ -442,6 +442,8 @@ class ExtractiveEngine:
                 parts.append(f"{name}: {'; '.join(fee_props)}.")
             else:
                 parts.append(f"No price is listed for {name}.")
+        if verdict is not None:  # a bare "SLA: yes" only repeats the Yes/No the answer opens with
+            facts = [f for f, (_, _, v) in zip(facts, matched) if v.strip().lower() not in _BARE_FLAGS]
         if facts:
             lead = "Details" if parts else name
             parts.append(f"{lead}: {'; '.join(facts)}.")
@@ -505,6 +507,9 @@ _CLAUSE_RE = re.compile(r"[,;:]\s+|\s+(?:and|but|or|while|whereas)\s+", re.I)
 
 _INCLUDED_IN_RE = re.compile(
     r"^\W*(?:(?:and|so|but|also)\s+)?(?:is|are)\s+(.+?)\s+(?:included|part of|available)\b", re.I)
+
+
+_BARE_FLAGS = {"yes", "no", "true", "false", "included", "not included"}
 
 
 def _feature_phrase(question: str) -> str | None:
