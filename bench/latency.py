@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, rss_tree_kb
+from parley_local.children import stop_process
 
 POLL_SECONDS = 0.05
 WARMUP_TURNS_8 = 8  # per client, before the measured 8-client turns
@@ -97,12 +98,7 @@ def start_stack(workdir: Path, args: list[str], env: dict[str, str]) -> tuple[su
 
 
 def stop_stack(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process, timeout=20)
 
 
 def one_turn(client: httpx.Client, conversation_id: int, question: str) -> dict[str, Any]:

@@ -38,6 +38,8 @@ from typing import Any
 
 import httpx
 
+from parley_local.children import stop_process
+
 SAMPLE_DATA_SET_ID = 1
 # Operations whose path id names something they change: never one that existed before the run.
 MUTATING = {
@@ -303,12 +305,7 @@ def own_stack(moto: bool) -> Iterator[dict[str, Any]]:
                 time.sleep(0.3)
             yield json.loads(state_path.read_text())
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=20)
 
 
 def _answers(url: str) -> bool:
