@@ -14,7 +14,7 @@ import binascii
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, to_attr, to_item
+from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_attr, to_item
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
 
@@ -90,20 +90,12 @@ class ConversationRepository:
 
     def read(self, conversation_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         """The conversation and its messages, oldest first: one Query (more only past 1 MB of messages)."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
-            "ConsistentRead": True,
-        }
-        while True:
-            with aws_errors("storage"):
-                response = ddb().query(**kwargs)
-            items.extend(from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = query_all(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}},
+            ConsistentRead=True,
+        )
         meta = next((i for i in items if i["sk"] == META), None)
         messages = [i for i in items if i["sk"].startswith("MSG#")]
         return meta, messages

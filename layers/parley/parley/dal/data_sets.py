@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from parley.config import settings
 from parley.dal.counters import next_value
-from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
+from parley.dal.dynamo import aws_errors, ddb, from_item, query_all, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 META = "META"
@@ -73,20 +73,12 @@ class DataSetRepository:
         return sorted(found, key=lambda item: item["id"])
 
     def list_all(self) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "all_data_sets",
-            "KeyConditionExpression": "list_pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": "DATASET"}},
-        }
-        found: list[dict[str, Any]] = []
-        while True:
-            with aws_errors("storage"):
-                response = ddb().query(**kwargs)
-            found.extend(from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return query_all(
+            TableName=self.table,
+            IndexName="all_data_sets",
+            KeyConditionExpression="list_pk = :p",
+            ExpressionAttributeValues={":p": {"S": "DATASET"}},
+        )
 
     def upsert(self, data_set_id: int, sk_and_items: list[tuple[str, dict[str, Any]]]) -> None:
         """BatchWriteItem in chunks of 25; a later duplicate key in one call wins."""
@@ -103,27 +95,20 @@ class DataSetRepository:
 
     def contents(self, data_set_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every product and document of a data set (used to rebuild its search index)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"DS#{data_set_id}"}},
-        }
         products: list[dict[str, Any]] = []
         documents: list[dict[str, Any]] = []
-        while True:
-            with aws_errors("storage"):
-                response = ddb().query(**kwargs)
-            for raw in response.get("Items", []):
-                item = from_item(raw)
-                sk = item.pop("sk")
-                item.pop("pk")
-                if sk.startswith("PRODUCT#"):
-                    products.append(item)
-                elif sk.startswith("DOC#"):
-                    documents.append(item)
-            if "LastEvaluatedKey" not in response:
-                return products, documents
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in query_all(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"DS#{data_set_id}"}},
+        ):
+            sk = item.pop("sk")
+            item.pop("pk")
+            if sk.startswith("PRODUCT#"):
+                products.append(item)
+            elif sk.startswith("DOC#"):
+                documents.append(item)
+        return products, documents
 
     def set_index(self, data_set_id: int, version: int, index_key: str, product_count: int,
                   document_count: int) -> None:

@@ -75,6 +75,18 @@ def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: from_attr(v) for k, v in item.items()}
 
 
+def query_all(**request: Any) -> list[dict[str, Any]]:
+    """Every item a Query matches, following LastEvaluatedKey past each 1 MB page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        with aws_errors("storage"):
+            response = ddb().query(**request)
+        items.extend(from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
 def update_if(**request: Any) -> dict[str, Any] | None:
     """One conditional UpdateItem: the attributes it returns ({} when none were asked for), or None when its
     condition did not hold."""

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
+from parley.dal.dynamo import aws_errors, ddb, from_item, query_all, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
@@ -117,19 +117,12 @@ class TaskRepository:
         """Unfinished tasks created before an epoch second, from every shard of `open_tasks`."""
         found: list[dict[str, Any]] = []
         for shard in range(OPEN_SHARDS):
-            kwargs: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": "open_tasks",
-                "KeyConditionExpression": "open_pk = :shard AND created_epoch < :before",
-                "ExpressionAttributeValues": {":shard": {"S": f"OPEN#{shard}"}, ":before": to_attr(created_before)},
-            }
-            while True:
-                with aws_errors("storage"):
-                    response = ddb().query(**kwargs)
-                found.extend(from_item(i) for i in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            found.extend(query_all(
+                TableName=self.table,
+                IndexName="open_tasks",
+                KeyConditionExpression="open_pk = :shard AND created_epoch < :before",
+                ExpressionAttributeValues={":shard": {"S": f"OPEN#{shard}"}, ":before": to_attr(created_before)},
+            ))
         return found
 
     def mark_requeued(self, task_id: str) -> bool:
