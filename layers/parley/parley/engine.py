@@ -32,14 +32,6 @@ NO_ANSWER_TEXT = (
 
 
 @dataclass
-class Turn:
-    """One earlier message of the conversation."""
-
-    role: str            # "user" | "agent" | "system"
-    text: str
-
-
-@dataclass
 class Source:
     type: str            # "product" | "document"
     id: str
@@ -55,11 +47,22 @@ class Source:
 
 
 @dataclass
+class Turn:
+    """One earlier message of the conversation, with what an agent answer drew on (for follow-ups)."""
+
+    role: str            # "user" | "agent" | "system"
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class Answer:
     text: str
     sources: list[Source] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
+    steps: list = field(default_factory=list)   # parley.agent.contracts.Step, in call order
 
 
 @runtime_checkable

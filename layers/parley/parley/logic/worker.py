@@ -16,7 +16,7 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Turn
+from parley.engine import ExtractiveEngine, Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
@@ -117,6 +117,13 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
         raise
 
 
+def turn_of(message: dict[str, Any]) -> Turn:
+    """An earlier message as engines see it: its text, and for an answer the sources and steps it showed."""
+    sources = [Source(str(s.get("type")), str(s.get("id")), str(s.get("title")), s.get("url"))
+               for s in message.get("sources") or [] if isinstance(s, dict)]
+    return Turn(role=message["role"], text=message["text"], sources=sources, steps=list(message.get("steps") or []))
+
+
 def answer(task: dict[str, Any]) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
@@ -131,7 +138,7 @@ def answer(task: dict[str, Any]) -> None:
     data_set = DataSetRepository().get(meta["data_set_id"])
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
-    history = [Turn(role=m["role"], text=m["text"]) for m in messages if m["id"] < question_id]
+    history = [turn_of(m) for m in messages if m["id"] < question_id]
     result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
@@ -141,6 +148,7 @@ def answer(task: dict[str, Any]) -> None:
         "created_at": now_iso(),
         "task_id": task["task_id"],
         "sources": [s.as_dict() for s in result.sources],
+        "steps": [step.as_dict() for step in result.steps],
         "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
     }
     try:
