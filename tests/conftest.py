@@ -18,8 +18,13 @@ from moto import mock_aws  # noqa: E402
 from parley import aws, config  # noqa: E402
 from parley.logic import accounts, index_cache  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
+from parley_local.iam import IamEmulation  # noqa: E402
 from parley_local.runtime import Gateway, HttpResponse  # noqa: E402
 from parley_local.template import Stack  # noqa: E402
+
+
+IAM = IamEmulation()
+IAM.install()  # every AWS call a function makes is checked against its template policy, as on AWS
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +44,7 @@ def cloud(gateway: Gateway):
         local_stack.use_emulated_aws(None)
         os.environ.pop("AWS_ENDPOINT_URL", None)
         local = local_stack.build(None, start_pump=False)
+        IAM.use_resources(local.physical)
         local.gateway = gateway
         local.pump.pool = gateway.pools[local.pump.consumer]
         gateway.clear_authorizer_cache()
@@ -120,3 +126,27 @@ def drain(cloud):
         return handled
 
     return run
+
+
+def _ran_every_unit_test(session: pytest.Session) -> bool:
+    """True when this run collected every unit test file, unfiltered (only then is an unused grant news)."""
+    from pathlib import Path
+
+    options = session.config.option
+    if options.keyword or options.markexpr or getattr(options, "lf", False) or options.deselect:
+        return False
+    collected = {Path(str(item.path)) for item in session.items}
+    unit = Path(__file__).parent / "unit"
+    return all(path in collected for path in unit.glob("test_*.py") if path.name != "__init__.py")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a whole-suite run, a grant that no function call needed fails the run (least privilege)."""
+    if exitstatus != 0 or not _ran_every_unit_test(session):
+        return
+    unused = IAM.unused()
+    if unused:
+        lines = [f"  {fn}: {action} on {resource}" for fn, grants in unused.items() for action, resource in grants]
+        session.config.get_terminal_writer().line(
+            "template.yaml grants what no call in the suite needed:\n" + "\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -15,66 +15,9 @@ from parley_local.template import ROOT, Stack
 STACK = Stack()
 BIN = Path(sys.executable).parent
 
-# What each function's code calls, and so all its policy may grant: (action, resource logical id[/suffix]).
-NEEDED = {
-    "AuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
-    "CreateConversationFunction": {("dynamodb:PutItem", "ConversationsTable"), ("dynamodb:GetItem", "DataSetsTable")},
-    "ListConversationsFunction": {("dynamodb:Query", "ConversationsTable/index/by_owner")},
-    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable")},
-    "SendMessageFunction": {
-        ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
-        ("dynamodb:GetItem", "ConversationsTable"), ("dynamodb:PutItem", "TasksTable"),
-        ("dynamodb:UpdateItem", "TasksTable"), ("sqs:SendMessage", "JobsQueue"),
-    },
-    "TaskStatusFunction": {("dynamodb:GetItem", "TasksTable")},
-    "ListDataSetsFunction": {("dynamodb:Query", "DataSetsTable/index/all_data_sets"),
-                             ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "GetDataSetFunction": {("dynamodb:GetItem", "DataSetsTable")},
-    "UpdateDataSetSettingsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable")},
-    "CreateDataSetFunction": {("dynamodb:UpdateItem", "DataSetsTable"), ("dynamodb:PutItem", "DataSetsTable")},
-    "LoadProductsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:PutItem", "TasksTable"),
-                             ("dynamodb:UpdateItem", "TasksTable"), ("s3:PutObject", "IndexBucket/ingest/*"),
-                             ("sqs:SendMessage", "JobsQueue")},
-    "CreateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"), ("dynamodb:PutItem", "AccountsTable"),
-                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "ListServiceAccountsFunction": {("dynamodb:Scan", "AccountsTable")},
-    "UpdateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"),
-                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "ResetServiceAccountTokenFunction": {("dynamodb:UpdateItem", "AccountsTable")},
-    "WorkerFunction": {
-        ("dynamodb:UpdateItem", "TasksTable"),
-        ("dynamodb:Query", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
-        ("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:Query", "DataSetsTable"),
-        ("dynamodb:BatchWriteItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable"),
-        ("s3:GetObject", "IndexBucket/ingest/*"), ("s3:DeleteObject", "IndexBucket/ingest/*"),
-        ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
-        ("bedrock:InvokeModel", "foundation-model/<BedrockModelIds>"),
-        ("secretsmanager:GetSecretValue", "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
-                                          ":secret:parley/*"),
-    },
-}
-NEEDED["ApiDocsFunction"] = set()
-NEEDED["SweeperFunction"] = {
-    ("dynamodb:Query", "TasksTable/index/open_tasks"), ("dynamodb:UpdateItem", "TasksTable"),
-    ("dynamodb:PutItem", "ConversationsTable"), ("sqs:SendMessage", "JobsQueue"),
-}
-NEEDED["LoadDocumentsFunction"] = NEEDED["LoadProductsFunction"]
-
-
-def resource_name(resource) -> str:
-    """`!GetAtt X.Arn` -> X; `!Sub "${X.Arn}/index/y"` -> X/index/y; a foundation-model ARN built from the
-    BedrockModelIds parameter -> foundation-model/<BedrockModelIds>; anything else is returned as text."""
-    text = json.dumps(resource)
-    if "foundation-model/${Id}" in text and "BedrockModelIds" in text:
-        return "foundation-model/<BedrockModelIds>"
-    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-        return resource["Fn::GetAtt"][0]
-    if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
-        text = resource["Fn::Sub"]
-        if text.startswith("${") and ".Arn}" in text:
-            return text[2:text.index(".Arn}")] + text[text.index(".Arn}") + 5:]
-        return text
-    return str(resource)
+# What each policy may grant is not listed here: the IAM emulation (local/parley_local/iam.py, installed by
+# tests/conftest.py) refuses every call a function's policy does not allow, and a whole-suite run fails on any
+# grant that no call needed. Here: the policies' form.
 
 
 def granted(function: str) -> set[tuple[str, str]]:
@@ -87,7 +30,7 @@ def granted(function: str) -> set[tuple[str, str]]:
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             for action in actions:
                 for resource in resources:
-                    pairs.add((action, resource_name(resource)))
+                    pairs.add((action, json.dumps(resource)))
     return pairs
 
 
@@ -110,15 +53,7 @@ def test_cfn_lint():
 def test_no_wildcards_in_any_policy(function):
     for action, resource in granted(function):
         assert "*" not in action, f"{function}: wildcard action {action}"
-        assert resource != "*" and not resource.endswith(":*"), f"{function}: wildcard resource {resource}"
-
-
-@pytest.mark.parametrize("function", sorted(STACK.functions()))
-def test_each_policy_grants_only_what_the_code_calls(function):
-    if function not in NEEDED:
-        pytest.fail(f"{function} is new: add what its code calls to NEEDED in this test")
-    extra = granted(function) - NEEDED[function]
-    assert not extra, f"{function} grants more than its code needs: {sorted(extra)}"
+        assert resource != '"*"' and not resource.endswith(':*"'), f"{function}: wildcard resource {resource}"
 
 
 def test_every_route_has_a_handler_module_and_runtime_settings():

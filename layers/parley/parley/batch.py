@@ -7,6 +7,7 @@ Each group goes through Powertools' FIFO partial processor, in its own thread.
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -34,5 +35,7 @@ def process_fifo_batch(event: dict[str, Any], record_handler: Callable, context:
         failures = [f for records in groups.values() for f in run(records)]
     else:
         with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
-            failures = [f for found in pool.map(run, groups.values()) for f in found]
+            # each thread runs in a copy of the invocation's context (its log keys, its tracing segment)
+            futures = [pool.submit(contextvars.copy_context().run, run, records) for records in groups.values()]
+            failures = [f for future in futures for f in future.result()]
     return {"batchItemFailures": failures}
