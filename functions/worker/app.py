@@ -11,8 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley.batch import process_fifo_batch
 from parley.config import settings
+from parley.dal import jobs
 from parley.log import logger
 from parley.logic import worker
+
 
 def record_handler(record: SQSRecord) -> None:
     try:
@@ -20,10 +22,9 @@ def record_handler(record: SQSRecord) -> None:
     except ValueError:
         logger.error("dropping a job that is not JSON", extra={"message_id": record.message_id})
         return
-    receive_count = int(record.attributes.approximate_receive_count or 1)
-    worker.handle(job if isinstance(job, dict) else {}, receive_count, settings().max_receive_count)
+    worker.handle(job if isinstance(job, dict) else {}, settings().max_tries)
 
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_fifo_batch(event, record_handler, context)
+    return process_fifo_batch(event, record_handler, context, delay=jobs.retry_after)

@@ -72,3 +72,10 @@ def test_queue_is_fifo_with_dead_letters_and_long_enough_visibility():
     _, event = STACK.sqs_consumer()
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert STACK.resources["TasksTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_dead_letter_backstop_leaves_room_for_records_received_behind_failed_ones():
+    """A record can be received with each try of the (up to BatchSize - 1) records ahead of it in its group."""
+    _, event = STACK.sqs_consumer()
+    receives = int(STACK.parameter_default("JobMaxReceiveCount"))
+    assert receives >= int(event["BatchSize"]) * int(STACK.parameter_default("JobMaxTries"))

@@ -83,8 +83,18 @@ def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int
         metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
-def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
-    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first."""
+class RetryLater(Exception):
+    """A job failed on try `tries` and is left for another delivery."""
+
+    def __init__(self, tries: int):
+        super().__init__(f"failed on try {tries}")
+        self.tries = tries
+
+
+def handle(job: dict[str, Any], max_tries: int) -> None:
+    """Run one job. Raises RetryLater to have it delivered again; on its last try (counted on the task, not
+    by SQS receives, which untried records behind a failed one spend too) the task is settled as FAILURE and
+    the job is done with."""
     task_id = job.get("task_id")
     kind = job.get("kind")
     if not isinstance(task_id, str) or kind not in ("answer", "load_products", "load_documents"):
@@ -95,6 +105,7 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
     if task is None:
         logger.info("task already finished or unknown", extra={"task_id": task_id})
         return
+    tries = int(task.get("attempts") or 1)
     try:
         if kind == "answer":
             answer(task)
@@ -102,19 +113,17 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
             load(task)
     except Exception as exc:
         hopeless = isinstance(exc, JobError) and not exc.retryable
-        last_try = hopeless or receive_count >= max_receives
-        logger.exception("job failed", extra={"task_id": task_id, "receive_count": receive_count,
-                                               "last_try": last_try})
-        if last_try:
-            generic = "The answer could not be produced." if kind == "answer" else "The load could not be completed."
-            code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
-            if kind == "answer":
-                fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
-            else:
-                tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
-        if hopeless:
-            return  # settled: the job is done with, not left for the dead-letter queue
-        raise
+        last_try = hopeless or tries >= max_tries
+        logger.exception("job failed", extra={"task_id": task_id, "tries": tries, "last_try": last_try})
+        if not last_try:
+            raise RetryLater(tries) from exc
+        generic = "The answer could not be produced." if kind == "answer" else "The load could not be completed."
+        code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
+        if kind == "answer":
+            fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+        else:
+            tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
+        # settled: raising now would only hold up the group and move the job to the dead-letter queue
 
 
 def turn_of(message: dict[str, Any]) -> Turn:
