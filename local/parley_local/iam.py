@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from parley_local.resources import ACCOUNT, REGION
-from parley_local.template import Stack
+from parley_local.template import PSEUDO_PARAMETERS, Stack
 
 PARTITION = "aws"
 current_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_function", default=None)
@@ -96,8 +96,7 @@ class _Resolver:
     def __init__(self, stack: Stack, physical: dict[str, dict[str, str]]):
         self.stack = stack
         self.physical = physical
-        self.pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                       "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None}
+        self.pseudo = {**PSEUDO_PARAMETERS, "AWS::NoValue": None}
         self.conditions = self.stack.template.get("Conditions", {})
 
     def ref(self, name: str, attribute: str = "Ref") -> Any:

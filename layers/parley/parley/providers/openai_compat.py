@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from parley import egress
 from parley.prompt import Prompt
 from parley.providers import secrets
 from parley.providers.base import ERROR, THROTTLED, TIMEOUT, Completion, ProviderError, call_with_retries
@@ -99,7 +100,14 @@ class OpenAICompatibleProvider:
             read = min(self.read_timeout, seconds_left)
             timeout = httpx.Timeout(read, connect=min(self.connect_timeout, read))
             try:
-                response = client.post(url, json=body, headers=headers, timeout=timeout)
+                target = egress.connect_target(url)  # checked again now: the settings may predate the policy
+            except egress.EgressRefused as refused:
+                raise ProviderError(ERROR, f"the base_url is not allowed: {refused}") from None
+            except OSError as exc:
+                raise ProviderError(ERROR, str(exc), retryable=True) from None
+            try:
+                response = client.post(target.url, json=body, headers={**headers, **target.headers},
+                                       extensions=target.extensions, timeout=timeout)
             except httpx.TimeoutException as exc:
                 raise ProviderError(TIMEOUT, type(exc).__name__, retryable=True) from None
             except httpx.HTTPError as exc:
