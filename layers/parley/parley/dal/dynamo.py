@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from parley import aws
 from parley.errors import ServiceUnavailable
@@ -85,6 +87,40 @@ def query_all(**request: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+UNPROCESSED_TRIES = 8
+UNPROCESSED_BASE_SECONDS = 0.05
+UNPROCESSED_MAX_SECONDS = 2.0
+sleep: Callable[[float], None] = time.sleep  # tests replace it to see the waits
+
+
+def unprocessed_delay(attempt: int) -> float:
+    """Full-jitter exponential backoff before resending what a batch call left unprocessed (attempt >= 1)."""
+    return random.uniform(0, min(UNPROCESSED_MAX_SECONDS, UNPROCESSED_BASE_SECONDS * 2 ** attempt))
+
+
+def batch_until_processed(call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str
+                          ) -> list[dict[str, Any]]:
+    """Send a BatchGetItem/BatchWriteItem, then resend what it left in `leftover` (UnprocessedKeys/Items,
+    DynamoDB's answer when a partition is throttled) after a growing, jittered wait. Returns every response."""
+    responses = []
+    for attempt in range(1, UNPROCESSED_TRIES + 1):
+        with aws_errors("storage"):
+            response = call(RequestItems=request)
+        responses.append(response)
+        request = response.get(leftover) or {}
+        if not request:
+            return responses
+        if attempt < UNPROCESSED_TRIES:
+            sleep(unprocessed_delay(attempt))
+    raise ServiceUnavailable("storage is temporarily unavailable, please retry")
+
+
+def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
+    """PutRequest/DeleteRequest entries in BatchWriteItem calls of 25."""
+    for start in range(0, len(requests), 25):
+        batch_until_processed(ddb().batch_write_item, {table: requests[start:start + 25]}, "UnprocessedItems")
 
 
 def update_if(**request: Any) -> dict[str, Any] | None:
