@@ -393,3 +393,38 @@ def test_a_question_behind_one_that_fails_every_try_is_still_answered(cloud, use
 
     dead = boto3.client("sqs").receive_message(QueueUrl=cloud.physical["JobsDeadLetterQueue"]["Ref"])
     assert dead.get("Messages", []) == []  # nothing settled or untried went to the dead-letter queue
+
+
+def test_token_metrics_of_groups_answered_side_by_side_keep_their_own_dimensions(monkeypatch, capsys):
+    """Threads of one worker instance emit at the same time: each document names its own data set."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Parley")
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleavings a busy worker would see
+    start = threading.Barrier(8)
+
+    def emit(data_set_id: int) -> None:
+        data_set = {"id": data_set_id, "answer_settings": {"provider": "openai", "model": f"model-{data_set_id}"}}
+        start.wait()
+        for _ in range(30):
+            worker_logic.record_usage(data_set, data_set_id * 100, data_set_id)
+
+    threads = [threading.Thread(target=emit, args=(i,)) for i in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.setswitchinterval(interval)
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    documents = [d for d in documents if "InputTokens" in d]
+    assert len(documents) == 8 * 30
+    for document in documents:
+        data_set_id = int(document["data_set_id"])
+        assert document["model"] == f"model-{data_set_id}"
+        values = {name: document[name] if isinstance(document[name], list) else [document[name]]
+                  for name in ("InputTokens", "OutputTokens")}
+        assert values == {"InputTokens": [data_set_id * 100], "OutputTokens": [data_set_id]}
+        dimensions = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert len(dimensions) == 1 and set(dimensions[0]) - {"service"} == {"data_set_id", "model"}

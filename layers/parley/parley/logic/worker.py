@@ -9,6 +9,7 @@ finishes the task) or nothing (and answers again).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from parley.dal import blobs
@@ -63,24 +64,29 @@ class _ProviderFailuresAsJobErrors:
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
-    """Token metrics per data set and model (EMF, one flush per answer since the dimensions differ)."""
+    """Token metrics per data set and model: one EMF document per answer, from an emitter of its own.
+
+    Powertools' `Metrics()` objects share their metrics and dimensions across instances, so threads
+    answering groups side by side would mix data sets; an emitter made for this call shares nothing."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
         return
-    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE; off when POWERTOOLS_METRICS_DISABLED
+    if is_metrics_disabled():
+        return
+    emitter = AmazonCloudWatchEMFProvider()  # namespace from POWERTOOLS_METRICS_NAMESPACE
     try:
-        metrics.add_dimension("data_set_id", str(data_set["id"]))
-        metrics.add_dimension("model", str(settings.get("model")))
-        metrics.add_metric("InputTokens", MetricUnit.Count, input_tokens)
-        metrics.add_metric("OutputTokens", MetricUnit.Count, output_tokens)
-        metrics.flush_metrics()
+        emitter.add_dimension("data_set_id", str(data_set["id"]))
+        emitter.add_dimension("model", str(settings.get("model")))
+        emitter.add_metric("InputTokens", MetricUnit.Count, input_tokens)
+        emitter.add_metric("OutputTokens", MetricUnit.Count, output_tokens)
+        # one write per document (print writes the newline apart): lines of other threads never split it
+        sys.stdout.write(json.dumps(emitter.serialize_metric_set(), separators=(",", ":")) + "\n")
     except Exception:  # metrics must never cost the client an answer
         logger.warning("could not emit token metrics", exc_info=True)
-    finally:
-        metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
 class RetryLater(Exception):
