@@ -147,3 +147,17 @@ def test_unprocessed_items_that_never_go_through_are_a_retryable_failure(admin, 
     monkeypatch.setattr(batch, "retry_delay", lambda tries: 0)
     drain(max_batches=1)
     assert admin.get(f"/api/task_status/{sent.json()['task_id']}").json()["state"] == "PENDING"  # retried later
+
+
+def test_a_replaced_index_snapshot_is_tagged_for_the_lifecycle_rule(admin, drain, cloud):
+    import boto3
+
+    first = DataSetRepository().get(1)["index_key"]
+    assert load(admin, drain, products("t", 1))["state"] == "SUCCESS"
+    current = DataSetRepository().get(1)["index_key"]
+    s3 = boto3.client("s3")
+    bucket = cloud.physical["IndexBucket"]["Ref"]
+    assert s3.get_object_tagging(Bucket=bucket, Key=first)["TagSet"] == [{"Key": "superseded", "Value": "true"}]
+    assert s3.get_object_tagging(Bucket=bucket, Key=current)["TagSet"] == []
+    rules = {r["Id"]: r for r in cloud.stack.resources["IndexBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireSupersededIndexSnapshots"]["TagFilters"] == [{"Key": "superseded", "Value": "true"}]

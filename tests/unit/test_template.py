@@ -79,3 +79,72 @@ def test_the_dead_letter_backstop_leaves_room_for_records_received_behind_failed
     _, event = STACK.sqs_consumer()
     receives = int(STACK.parameter_default("JobMaxReceiveCount"))
     assert receives >= int(event["BatchSize"]) * int(STACK.parameter_default("JobMaxTries"))
+
+
+# ------------------------------------------------------------------ operations
+
+
+def test_the_api_throttles_each_route_by_parameters_and_writes_access_logs():
+    props = STACK.resources["HttpApi"]["Properties"]
+    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+                                             "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+    logs = props["AccessLogSettings"]
+    assert logs["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert "$context.status" in logs["Format"] and "authorization" not in logs["Format"].lower().replace(
+        "authorizer", "")
+    assert STACK.resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_function_has_a_log_group_kept_for_the_retention_parameter():
+    assert STACK.parameter_default("LogRetentionDays") == 30
+    groups = {res["Properties"]["LogGroupName"]["Fn::Sub"]: res["Properties"]
+              for res in STACK.of_type("AWS::Logs::LogGroup").values() if "LogGroupName" in res["Properties"]}
+    for function in STACK.functions():
+        assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
+
+
+def test_tables_and_the_bucket_survive_stack_deletion():
+    for name in [*STACK.of_type("AWS::DynamoDB::Table"), *STACK.of_type("AWS::S3::Bucket")]:
+        resource = STACK.resources[name]
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain", name
+    for name, table in STACK.of_type("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, name
+
+
+def test_the_bucket_is_versioned_tls_only_and_expires_payloads_and_old_snapshots():
+    bucket = STACK.resources["IndexBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireLoadPayloads"]["Prefix"] == "ingest/"
+    assert rules["ExpireSupersededIndexSnapshots"]["TagFilters"] == [{"Key": "superseded", "Value": "true"}]
+    assert rules["ExpireOldVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    (policy,) = [p["Properties"] for p in STACK.of_type("AWS::S3::BucketPolicy").values()]
+    assert policy["Bucket"] == {"Ref": "IndexBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${IndexBucket.Arn}/*"} in statement["Resource"]
+
+
+def test_alarms_watch_dead_letters_api_errors_and_the_worker_and_notify_the_optional_topic():
+    alarms = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+              for a in STACK.of_type("AWS::CloudWatch::Alarm").values()}
+    assert set(alarms) == {("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/ApiGateway", "5xx"),
+                           ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")}
+    assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["JobsDeadLetterQueue", "QueueName"]}
+    for key in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")):
+        assert alarms[key]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                                                    {"Ref": "AWS::NoValue"}]}
+    assert STACK.parameter_default("AlarmTopicArn") == ""
+
+
+def test_the_workers_concurrency_is_capped_and_tracing_is_a_parameter():
+    _, event = STACK.sqs_consumer()
+    assert event["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}}
+    assert STACK.parameter_default("EnableTracing") == "false"
+    assert STACK.globals["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    assert STACK.globals["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingEnabled", "false", "true"]}

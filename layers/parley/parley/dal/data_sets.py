@@ -137,10 +137,11 @@ class DataSetRepository:
         return products, documents
 
     def publish(self, data_set_id: int, version: int, index_key: str, product_count: int,
-                document_count: int) -> bool:
+                document_count: int) -> str | None:
         """The switch-over: point the data set at a newer index snapshot and make the staged rows of
-        `version` part of it, in one conditional write. False when a newer version is already published."""
-        return update_if(
+        `version` part of it, in one conditional write. Returns the index key it replaced ("" for none), or
+        None when a newer version is already published."""
+        replaced = update_if(
             TableName=self.table,
             Key=_key(data_set_id),
             UpdateExpression="SET index_version = :v, index_key = :k, product_count = :p, "
@@ -153,7 +154,9 @@ class DataSetRepository:
                 ":d": to_attr(document_count),
                 ":now": to_attr(now_iso()),
             },
-        ) is not None
+            ReturnValues="UPDATED_OLD",
+        )
+        return None if replaced is None else str(replaced.get("index_key") or "")
 
     def settle_staged(self, data_set_id: int) -> None:
         """Copy the published staged rows over the live ones, and delete every staged row (those of loads

@@ -100,7 +100,13 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
     index = SearchIndex.build(all_products, all_documents)
     index_key = f"index/{data_set_id}/{version}.bm25"
     blobs.put(index_key, index.to_bytes())
-    if not repo.publish(data_set_id, version, index_key, len(all_products), len(all_documents)):
+    replaced = repo.publish(data_set_id, version, index_key, len(all_products), len(all_documents))
+    if replaced is None:
         raise RuntimeError("a newer index version was published meanwhile; the load is tried again")
     repo.settle_staged(data_set_id)
+    if replaced:
+        try:  # a lifecycle rule removes superseded snapshots a day later (template.yaml)
+            blobs.tag(replaced, {"superseded": "true"})
+        except Exception:
+            logger.warning("could not mark a superseded index snapshot", extra={"key": replaced})
     return {"upserted": len(entries), "product_count": len(all_products), "document_count": len(all_documents)}
