@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from parley import tracing
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 JAVASCRIPT = "text/javascript; charset=utf-8"
@@ -108,5 +110,6 @@ def not_found(_):
     return _detail(404, "Not found.")
 
 
+@tracing.handler
 def lambda_handler(event: dict, context) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal
 from parley.log import logger
 from parley.logic import accounts
@@ -15,6 +16,7 @@ def create_service_account(request: CreateServiceAccountRequest):
     return accounts.create(request.name.strip(), request.data_set_ids, request.is_admin), 201
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, query_int
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
@@ -17,6 +18,7 @@ def list_service_accounts():
     return accounts.list_page(limit, cursor)
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, path_id, principal
 from parley.log import logger
 from parley.logic import data_sets
@@ -15,6 +16,7 @@ def load_products(data_set_id: str, request: ProductsRequest):
     return data_sets.request_load(principal(app), path_id(data_set_id, "data set"), data_sets.PRODUCTS, items), 202
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, path_id, principal
 from parley.log import logger
 from parley.logic import conversations
@@ -15,6 +16,7 @@ def send_message(conversation_id: str, request: SendMessageRequest):
     return conversations.send(principal(app), conversation, request.question_message, request.data_set_id), 202
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, path_id, principal
 from parley.dal.data_sets import DataSetRepository
 from parley.errors import Forbidden, NotFound
@@ -21,6 +22,7 @@ def update_data_set_settings(data_set_id: str, request: AnswerSettings):
     return view(updated)
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -9,6 +9,7 @@ import json
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.batch import process_fifo_batch
 from parley.config import settings
 from parley.dal import jobs
@@ -25,6 +26,7 @@ def record_handler(record: SQSRecord) -> None:
     worker.handle(job if isinstance(job, dict) else {}, settings().max_tries)
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_fifo_batch(event, record_handler, context, delay=jobs.retry_after)
