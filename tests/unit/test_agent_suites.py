@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.agent_eval import Shop, ask_case, catalogs, check, load_suite, mentions
+from bench.agent_eval import Shop, ask_case, catalog_files, catalogs, check, load_suite, mentions
 from parley_local import stack as local_stack
 from parley_local.emulated import Api, emulated_cloud
 
@@ -51,3 +51,23 @@ def test_criteria_report_each_miss():
     assert len(missed) == 6
     assert check({"no_answer": True}, "The data set does not contain an answer to that.", []) == []
     assert check({"no_answer": True}, "It costs 20 EUR.", []) == ["does not say that the data set cannot answer"]
+
+
+PRODUCT_FIELDS = {"sku", "name", "description", "properties", "categories", "price", "currency", "regular_price",
+                  "sale_price", "in_stock", "stock_quantity", "url", "parent_sku", "options", "variants"}
+VARIANT_FIELDS = {"sku", "name", "options", "price", "regular_price", "sale_price", "in_stock", "stock_quantity",
+                  "properties"}
+
+
+@pytest.mark.parametrize("name", ["apparel", "hardware"])
+def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
+    products, documents = catalog_files(name)
+    skus = [p["sku"] for p in products] + [v["sku"] for p in products for v in p.get("variants", [])]
+    assert len(skus) == len(set(skus))
+    parents = {p["sku"] for p in products}
+    for product in products:
+        assert set(product) <= PRODUCT_FIELDS, product["sku"]
+        assert product.get("parent_sku", product["sku"]) in parents
+        for variant in product.get("variants", []):
+            assert set(variant) <= VARIANT_FIELDS and variant["options"], variant["sku"]
+    assert documents and all(d["title"] and d["content"] for d in documents)
