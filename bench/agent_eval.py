@@ -187,6 +187,8 @@ class Shop:
                 return {"text": f"(send refused {sent.status}: {sent.json()})", "sources": []}
             self._drain(self.local)
             state = self.api.get(f"/api/task_status/{sent.json()['task_id']}").json()
+            if state["state"] == "PENDING":   # the worker raised: the job waits in the queue for redelivery
+                return {"text": "(no answer: the worker failed on this question; see its log)", "sources": []}
             if state["state"] != "SUCCESS":
                 return {"text": f"(task {state['state']}: {state.get('result') or state})", "sources": []}
         history = self.api.get(path).json()["history"]
