@@ -49,6 +49,9 @@ def test_criteria_report_each_miss():
     assert check(expect, "No: there are three, in Blue, within 30 days.", [{"id": "SKU-1", "title": "x"}]) == []
     missed = check(expect, "Yes, Red ones, 2 of them.", [{"id": "SKU-2", "title": "x"}])
     assert len(missed) == 6
+    assert check({"yes_no": "no"}, "TV Basic is the cheaper one. No, it has no sports.", []) == []
+    assert check({"yes_no": "no"}, "It is here. It has sports. No, wait.", []) != []
+    assert check({"yes_no": "no"}, "Yes, in stock. No returns though.", []) != []
     assert check({"no_answer": True}, "The data set does not contain an answer to that.", []) == []
     assert check({"no_answer": True}, "It costs 20 EUR.", []) == ["does not say that the data set cannot answer"]
 
