@@ -41,15 +41,19 @@ def _is_variant(row: Record) -> bool:
 def products(table: Table) -> Parsed:
     result = Parsed("shopify", list(table.problems))
     columns = {name.lower(): name for name in table.header}
+    unnamed: list[tuple[int, str]] = []  # variants given a SKU made from their handle and options
     for handle, rows in _by_handle(table, result).items():
         try:
-            result.rows.append((rows[0].line, _product(handle, rows, columns, result)))
-        except RecordError as exc:
+            result.rows.append((rows[0].line, _product(handle, rows, columns, unnamed)))
+        except _RowError as exc:
             result.rows.append((exc.line, exc.message))
+    if unnamed:
+        result.notes.append(f"line(s) {', '.join(str(line) for line, _ in unnamed)} have no Variant SKU: they were "
+                            f"given <handle>-<option values> ({unnamed[0][1]}, ...)")
     return result
 
 
-class RecordError(Exception):
+class _RowError(Exception):
     def __init__(self, line: int, message: str):
         super().__init__(message)
         self.line, self.message = line, message
@@ -65,10 +69,11 @@ def _by_handle(table: Table, result: Parsed) -> dict[str, list[Record]]:
     return groups
 
 
-def _product(handle: str, rows: list[Record], columns: dict[str, str], result: Parsed) -> dict[str, Any]:
+def _product(handle: str, rows: list[Record], columns: dict[str, str],
+             unnamed: list[tuple[int, str]]) -> dict[str, Any]:
     first = rows[0]
     if not first.get("title"):
-        raise RecordError(first.line, f"Title: the first row of {handle} must hold the product's Title")
+        raise _RowError(first.line, f"Title: the first row of {handle} must hold the product's Title")
     item: dict[str, Any] = {
         "sku": handle, "name": first.get("title"), "description": strip_html(first.cells.get("body (html)", "")),
         "categories": [c for c in (first.get("product category"), first.get("type")) if c],
@@ -77,7 +82,7 @@ def _product(handle: str, rows: list[Record], columns: dict[str, str], result: P
     if first.get("image src"):
         item["properties"]["Image"] = first.get("image src")
     names = [first.get(f"option{n} name") for n in OPTIONS]
-    variants = [_variant(handle, item["name"], row, names, columns, result) for row in rows if _is_variant(row)]
+    variants = [_variant(handle, item["name"], row, names, columns, unnamed) for row in rows if _is_variant(row)]
     if len(variants) == 1 and _is_default(first):
         # A product without options: its one variant's price and stock are the product's.
         single = variants[0]
@@ -100,14 +105,14 @@ def _synthetic_sku(handle: str, options: dict[str, str]) -> str:
 
 
 def _variant(handle: str, title: str, row: Record, names: list[str], columns: dict[str, str],
-             result: Parsed) -> dict[str, Any]:
+             unnamed: list[tuple[int, str]]) -> dict[str, Any]:
     options = {names[n - 1] or f"Option{n}": row.get(f"option{n} value") for n in OPTIONS
                if row.get(f"option{n} value") and not _is_default(row)}
     sku = row.get("variant sku")
     if not sku:
         sku = _synthetic_sku(handle, options)
     if not row.get("variant sku") and options:
-        result.notes.append(f"line {row.line}: a variant of {handle} has no Variant SKU; it was given {sku}")
+        unnamed.append((row.line, sku))
     variant: dict[str, Any] = {"sku": sku, "options": options,
                                "properties": _properties(row, columns, "variant")}
     if options:
@@ -116,7 +121,7 @@ def _variant(handle: str, title: str, row: Record, names: list[str], columns: di
         variant.update(_offer(row))
         weight = _weight(row)
     except CellError as exc:
-        raise RecordError(row.line, str(exc)) from None
+        raise _RowError(row.line, str(exc)) from None
     if weight:
         variant["properties"]["Weight"] = weight
     if row.get("variant barcode"):

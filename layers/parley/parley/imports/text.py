@@ -7,6 +7,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any, Iterator
 
@@ -131,6 +132,7 @@ def slug(text: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ HTML
 
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
                      "blockquote", "pre", "section", "article", "header", "footer", "dl", "dt", "dd", "hr"})
 _HIDDEN = frozenset({"script", "style", "template", "head"})
@@ -164,15 +166,15 @@ class _TextOf(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.hidden:
-            self.parts.append(data)
+        if not self.hidden:  # in HTML a line break in the text is a space; only elements break lines
+            self.parts.append(data.replace("\n", " "))
 
 
 def strip_html(html: str) -> str:
     """Plain text of an HTML description: entities decoded, block elements on lines of their own, runs of
-    blank space collapsed (one blank line at most between paragraphs)."""
-    if "<" not in html and "&" not in html:
-        return _tidy(html)
+    blank space collapsed (one blank line at most between paragraphs). Text without tags keeps its lines."""
+    if not _TAG.search(html):
+        return _tidy(unescape(html))
     parser = _TextOf()
     parser.feed(html)
     parser.close()
