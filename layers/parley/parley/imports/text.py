@@ -57,6 +57,8 @@ def read_table(text: str) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [column.strip() for column in next(reader, [])]
+        if header:  # a byte order mark (WooCommerce writes one) is no part of the first column's name
+            header[0] = header[0].lstrip("\ufeff").strip()
     except csv.Error as exc:
         raise CellError("line 1", f"not valid CSV ({exc})") from None
     table = Table(header, [])
