@@ -167,9 +167,14 @@ WOO_HEADER = ("ID,Type,SKU,Name,Published,Short description,Description,In stock
 def test_woocommerce_attributes_the_variations_do_not_use_stay_properties_of_the_parent(tmp_path):
     path = write(tmp_path, "w.csv", WOO_HEADER +
                  '7,variable,LAMP,Desk Lamp,1,,,1,,,,"Home > Lighting",,Color,"Black, White",Material,Steel,2 years\n'
-                 "8,variation,LAMP-B,,1,,,1,4,,30,,id:7,Color,Black,Material,,\n"
-                 "9,variation,LAMP-W,,1,,,1,0,,30,,id:7,Color,White,Material,,\n")
-    lamp, black, white = cli.read_items(path, "products")
+                 "8,variation,LAMP-B,,1,,,1,4,,30,,id:7,Color,Black,,,\n"
+                 "9,variation,LAMP-W,,1,,,1,0,,30,,id:7,Color,White,,,\n"
+                 # a variation for any finish: the attribute is named without a value
+                 '10,variable,SHADE,Shade,1,,,1,,,,,,Finish,"Matte, Gloss",Size,"S, L",\n'
+                 "11,variation,SHADE-S,,1,,,1,,,9,,id:10,Finish,,Size,S,\n")
+    lamp, black, white, shade, shade_s = cli.read_items(path, "products")
+    assert shade["options"] == {"Finish": ["Matte", "Gloss"], "Size": ["S", "L"]} and shade["properties"] == {}
+    assert shade_s["options"] == {"Size": "S"} and shade_s["name"] == "Shade - S"
     assert lamp["options"] == {"Color": ["Black", "White"]}
     assert lamp["properties"] == {"Material": "Steel", "Warranty": "2 years"}
     assert black["name"] == "Desk Lamp - Black" and black["options"] == {"Color": "Black"}  # name made up

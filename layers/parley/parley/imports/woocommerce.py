@@ -115,7 +115,8 @@ def _options_used(rows: list[_Row], family: _Family) -> dict[str, set[str]]:
             parent = family.parent_sku(row)
         except CellError:
             continue  # reported with the row itself
-        used.setdefault(parent, set()).update(name for name, value in _attributes(row) if value)
+        # an attribute named with no value is "any value" of it: still one the variations are defined by
+        used.setdefault(parent, set()).update(name for name, _ in _attributes(row))
     return used
 
 
