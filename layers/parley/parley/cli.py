@@ -276,7 +276,7 @@ def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
     return described
 
 
-def _rows(path: Path, kind: str, fmt: str) -> Any:
+def _rows(path: Path, kind: str, fmt: str) -> imports.Parsed:
     """The file's rows as the `parley.imports` reader of its format reads them."""
     if fmt == "auto" and path.suffix.lower() not in (".jsonl", ".ndjson", ".csv"):
         raise UsageError(f"{path}: give a .jsonl (one JSON object per line) or a .csv file, or name its --format")

@@ -55,13 +55,8 @@ def parse_products(text: str, fmt: str) -> Parsed:
     reader = woocommerce if fmt == "woocommerce" else shopify
     if not reader.looks_like(table.header):
         raise UnreadableFile(f"line 1: the header is not that of {FORMAT_NAMES[fmt]} "
-                           f"(expected columns such as {', '.join(_marks(fmt))})")
+                             f"(expected columns such as {', '.join(reader.TYPICAL_COLUMNS)})")
     return reader.products(table)
-
-
-def _marks(fmt: str) -> tuple[str, ...]:
-    return ("ID", "Type", "SKU", "Name", "Regular price", "Parent") if fmt == "woocommerce" else (
-        "Handle", "Title", "Option1 Name", "Variant SKU", "Variant Price")
 
 
 def parse_documents(text: str, fmt: str) -> list[tuple[int, Any]]:

@@ -30,6 +30,7 @@ FORMULA_ESCAPE = re.compile(r"^'(?=[=+\-@\t\r])")
 SYNTHETIC_SKU = "wc-{id}"
 
 HEADER_MARKS = ("type", "sku", "name", "regular price")
+TYPICAL_COLUMNS = ("ID", "Type", "SKU", "Name", "Regular price", "Parent")
 
 
 def looks_like(header: list[str]) -> bool:
