@@ -121,7 +121,8 @@ def answer_text(exchange: Exchange) -> str:
             except ValueError:
                 pass
     if not exchange.results:  # the final, tool-less request carries the results as text
-        found = re.findall(r'"(?:name|title)": "([^"]+)"', exchange.question)[:NAMES_IN_ANSWER]
+        named = re.findall(r'"(?:name|title)": "([^"]+)"', exchange.question)
+        found = list(dict.fromkeys(named))[:NAMES_IN_ANSWER]
     if found:
         return "From the catalog: " + "; ".join(found) + "."
     if exchange.results or "Tool results" in exchange.question:

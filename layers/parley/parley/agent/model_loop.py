@@ -213,8 +213,8 @@ def run(model: ChatModel, system: str, messages: list[dict[str, Any]], knowledge
             if listener is not None:
                 listener.step(step)
         conversation.append({"role": "tool", "results": outcomes})
-        if clock() + longest_call > deadline:
-            break  # another call with tools would not fit: the final one is the last chance
+        if clock() + 2 * longest_call > deadline:
+            break  # no room for another step and the final call after it: make this the final one
 
     reply = ask(None, final_request(conversation, first_new))
     if reply.calls or not reply.text.strip():
