@@ -111,23 +111,25 @@ def _entry(product: dict[str, Any]) -> dict[str, Any]:
             "variants": [_variant(v) for v in product.get("variants") or [] if isinstance(v, dict)]}
 
 
-def group(products: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+def group(products: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     """Catalog entries, one at a time: items with a known `parent_sku` become variants of that parent."""
-    products = [p for p in products if isinstance(p, dict) and p.get("sku")]
-    skus = {str(p["sku"]) for p in products}
-    children: dict[str, list[dict[str, Any]]] = {}
-    for product in products:
+    listed = [(n, p) for n, p in enumerate(products) if isinstance(p, dict) and p.get("sku")]
+    skus = {str(p["sku"]) for _, p in listed}
+    children: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for position, product in listed:
         parent = product.get("parent_sku")
         if parent and str(parent) in skus and str(parent) != str(product["sku"]):
-            children.setdefault(str(parent), []).append(product)
-    nested = {str(c["sku"]) for kids in children.values() for c in kids} & set(children)
-    for product in products:
+            children.setdefault(str(parent), []).append((position, product))
+    nested = {str(c["sku"]) for kids in children.values() for _, c in kids} & set(children)
+    for position, product in listed:
         sku = str(product["sku"])
         parent = product.get("parent_sku")
         if parent and str(parent) in skus and str(parent) != sku and sku not in nested:
             continue  # listed under its parent
         entry = _entry(product)
-        entry["variants"].extend(_variant(child) for child in children.get(sku, ()))
+        kids = children.get(sku, ())
+        entry["variants"].extend(_variant(child) for _, child in kids)
+        entry["positions"] = [position, *(p for p, _ in kids)]
         _summarise_variants(entry)
         yield entry
 
@@ -172,6 +174,8 @@ class Attribute:
     values: dict[str, array] = field(default_factory=dict)   # norm(value or list item or yes/no) -> ids
     is_option: bool = False
     _by_number: array | None = None
+    _sorted: array | None = None
+    _sorted_ids: array | None = None
 
     def add(self, product_id: int, raw: object, value: Typed) -> None:
         if self.ids and self.ids[-1] == product_id:  # an option seen again on the same product
@@ -215,7 +219,19 @@ class Attribute:
             numbers = self.numbers
             self._by_number = array("I", sorted((p for p in range(len(numbers)) if numbers[p] == numbers[p]),
                                                 key=numbers.__getitem__))
+            self._sorted = array("d", (numbers[p] for p in self._by_number))
         return self._by_number
+
+    def sorted_numbers(self) -> array:
+        self.by_number()
+        return self._sorted
+
+    def sorted_ids(self) -> array:
+        """Product ids ascending by their number."""
+        if self._sorted_ids is None:
+            ids = self.ids
+            self._sorted_ids = array("I", (ids[p] for p in self.by_number()))
+        return self._sorted_ids
 
 
 class Catalog:
@@ -242,11 +258,15 @@ class Catalog:
         self._by_sku: dict[str, tuple[int, int]] | None = None   # built on first lookup
         self._by_name: dict[str, int] | None = None
         self.price_order = array("I")
+        self.record_product = array("i")          # the stored products' positions -> product id (or -1)
+        self._sorted_prices: array | None = None
+        self._aligned: tuple[int, bool] | None = None
         self._shared: dict[Any, Any] = {}        # one object per repeated value (categories, currencies)
         self._vocabulary = None
 
     def _share(self, value):
-        return self._shared.setdefault(value, value)
+        """Strings and tuples only: 1 == True would merge a number with a flag."""
+        return self._shared.setdefault(value, value) if isinstance(value, (str, tuple)) else value
 
     def add(self, entry: dict[str, Any]) -> None:
         product_id = len(self.skus)
@@ -298,6 +318,31 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.skus)
+
+    def sorted_prices(self) -> array:
+        if self._sorted_prices is None:
+            self._sorted_prices = array("d", (self.prices[i] for i in self.price_order))
+        return self._sorted_prices
+
+    def aligned_with(self, index: Any) -> bool:
+        """Whether the search index's product records are the stored products in the order the catalog saw
+        them (true when both were built from one list, as a load does): then a record number finds a product."""
+        if self._aligned is None or self._aligned[0] != id(index):
+            records, positions = index.records, self.record_product
+            ok = len(records) >= len(positions)
+            for r in {0, len(positions) - 1} if len(positions) else ():
+                if not ok:
+                    break
+                found = self.find_sku(records[r].id) if records[r].type == "product" else None
+                ok = found is not None and found[0] == positions[r]
+            self._aligned = (id(index), ok)
+        return self._aligned[1]
+
+    def text_terms(self, product_id: int) -> set[str]:
+        from parley.retrieval import tokenize
+
+        categories = " ".join(self.product_categories[product_id])
+        return set(tokenize(f"{self.names[product_id]} {self.descriptions[product_id]} {categories}"))
 
     # -- lookups -------------------------------------------------------------
 
@@ -360,7 +405,11 @@ class Catalog:
     @classmethod
     def build(cls, products: Iterable[dict[str, Any]]) -> "Catalog":
         catalog = cls()
+        products = list(products)
+        catalog.record_product = array("i", [-1]) * len(products)
         for entry in group(products):
+            for position in entry.pop("positions"):
+                catalog.record_product[position] = len(catalog)
             catalog.add(entry)
         return catalog._finish()
 
@@ -382,7 +431,7 @@ class Catalog:
                 put(values[start:start + _CHUNK])
 
         attributes = list(self.attributes.values())
-        put({"format": SNAPSHOT_FORMAT, "products": len(self), "chunk": _CHUNK,
+        put({"format": SNAPSHOT_FORMAT, "products": len(self), "chunk": _CHUNK, "records": len(self.record_product),
              "attributes": [[a.key, a.is_option, len(a.ids)] for a in attributes]})
         for name in self._COLUMNS:
             put_list(getattr(self, name))
@@ -392,6 +441,7 @@ class Catalog:
             put_list(attribute.ids.tolist())
             put_list(attribute.raw)
         put([[k, v] for k, v in self.variants.items()])
+        put_list(self.record_product.tolist())
         parts.append(packer.flush())
         return b"".join(parts)
 
@@ -419,7 +469,9 @@ class Catalog:
             payload["attributes"] = [(key, is_option, get_list(size), get_list(size))
                                      for key, is_option, size in header["attributes"]]
             payload["variants"] = json.loads(next(lines))
-            return cls._from_payload(payload)
+            catalog = cls._from_payload(payload)
+            catalog.record_product = array("i", get_list(int(header["records"])))
+            return catalog
         except (KeyError, TypeError, AttributeError, IndexError, ValueError, StopIteration, zlib.error) as exc:
             raise ValueError(f"corrupt catalog snapshot: {exc}") from exc
 

@@ -92,6 +92,18 @@ def parse_unit(text: str | None, key_unit: str | None) -> str | None:
     return found[0] if found else text
 
 
+def _is_quantity(text: str, unit: str | None) -> bool:
+    """Whether `number unit` is a measurement: a known unit (`10Mb/s`, `99.9% per month`) or one plain word after
+    a space (`200 channels`); not a name such as `5G` or `WiFi 6`."""
+    if not unit:
+        return True
+    words = unit.lower().split()
+    if "," in unit or not words or unit_of(words[0]) is None and (len(words) > 1 or not text[-len(unit) - 1].isspace()):
+        return False
+    glued_letter = len(words[0]) == 1 and unit[0].isupper() and not text[-len(unit) - 1].isspace()
+    return not glued_letter and len(words) <= 3
+
+
 def typed(raw: object, key: str = "") -> Typed:
     """The typed reading of one property value."""
     if isinstance(raw, bool):
@@ -105,7 +117,7 @@ def typed(raw: object, key: str = "") -> Typed:
     if lowered in TRUE_WORDS or lowered in FALSE_WORDS:
         return Typed("bool", flag=lowered in TRUE_WORDS, text=text)
     match = _NUMBER_RE.match(text)
-    if match and "," not in (match.group(2) or ""):
+    if match and _is_quantity(text, match.group(2)):
         return Typed("number", number=_number(match.group(1)), unit=parse_unit(match.group(2), unit_from_key(key)),
                      text=text)
     if "," in text or ";" in text:
