@@ -1,0 +1,47 @@
+"""The planner's words, taken from the catalog itself: attribute names, their values, categories, option values and
+product names, each as index terms (`retrieval.tokenize`), so "hoodie" finds `Hoodies` and "colors" finds `Color`.
+Built on a worker's first question about a data set, not at load."""
+
+from __future__ import annotations
+
+from array import array
+from typing import TYPE_CHECKING
+
+from parley.retrieval import tokenize
+
+if TYPE_CHECKING:
+    from parley.agent.catalog import Catalog
+
+MAX_VALUE_WORDS = 4      # longer property values are descriptions, not values a shopper names
+
+
+class Vocabulary:
+    def __init__(self, catalog: "Catalog"):
+        self.name_ids: dict[str, array] = {}          # name term -> product ids
+        for product_id, name in enumerate(catalog.names):
+            for term in set(tokenize(name)):
+                self.name_ids.setdefault(term, array("I")).append(product_id)
+        self.attribute_terms: dict[str, set[str]] = {}   # term -> attribute keys (norm)
+        self.value_phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}  # terms -> {(attribute, value)}
+        for key, attribute in catalog.attributes.items():
+            for term in tokenize(" ".join(attribute.words) + " " + attribute.label):
+                self.attribute_terms.setdefault(term, set()).add(key)
+            if attribute.kind in ("text", "list") or attribute.is_option:
+                for value in attribute.values:
+                    terms = tuple(tokenize(value))
+                    if terms and len(terms) <= MAX_VALUE_WORDS and value not in ("yes", "no"):
+                        self.value_phrases.setdefault(terms, set()).add((key, value))
+        self.category_phrases: dict[tuple[str, ...], str] = {}
+        for key in catalog.categories:
+            terms = tuple(tokenize(key))
+            if terms:
+                self.category_phrases.setdefault(terms, key)
+        self.products = len(catalog)
+
+    def name_df(self, term: str) -> int:
+        return len(self.name_ids.get(term, ()))
+
+    def distinctive(self, term: str) -> bool:
+        """A name word that tells products apart: not in most names (a brand every name starts with is not)."""
+        df = self.name_df(term)
+        return 0 < df and (df * 2 <= self.products or self.products <= 2)
