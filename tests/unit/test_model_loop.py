@@ -192,14 +192,14 @@ def test_a_bad_argument_goes_back_as_a_tool_error_and_the_model_recovers(scripte
     answer, _, sent = ask(scripted, provider_name, "bad_argument", "bikes", streamed)
     bad, good = answer.steps
     assert bad.tool == "search_items" and bad.arguments == {"query": 12345}
-    assert bad.error == "query must be of type string" and bad.result_count == 0
+    assert bad.error == "arguments.query must be of type string" and bad.result_count == 0
     assert good.error is None and good.result_count == 2
     assert answer.text.startswith("From the catalog: Trail Hardtail 29") and len(sent) == 3
     if provider_name == "bedrock":
         [result] = [b["toolResult"] for b in sent[1]["messages"][-1]["content"]]
         assert result["status"] == "error" and "must be of type string" in result["content"][0]["text"]
     else:
-        assert json.loads(sent[1]["messages"][-1]["content"]) == {"error": "query must be of type string"}
+        assert json.loads(sent[1]["messages"][-1]["content"]) == {"error": "arguments.query must be of type string"}
 
 
 @pytest.mark.parametrize("streamed", MODES)
@@ -316,9 +316,9 @@ def test_unknown_tools_non_object_arguments_and_broken_tools_are_tool_errors():
     step, _, _ = run_call(ToolCall("3", "broken", {}), tools, knowledge)
     assert step.error == "the tool failed" and "disk" not in step.error
     step, _, _ = run_call(ToolCall("4", "search_items", {"query": "x", "colour": "red"}), tools, knowledge)
-    assert "unknown property 'colour'" in step.error
+    assert step.error.startswith("arguments.colour is not a known argument")
     step, _, _ = run_call(ToolCall("5", "search_items", {"query": "trail", "limit": 50}), tools, knowledge)
-    assert step.error == "limit must be at most 10"
+    assert step.error == "arguments.limit must be at most 10"
 
 
 def test_a_trickling_server_cannot_hold_a_call_past_the_answers_deadline(monkeypatch):

@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-from parley.agent import schema
 from parley.agent.contracts import AnswerListener, Knowledge, Step, Tool, ToolError, ToolResult
+from parley.agent.tools import validate
 from parley.engine import Answer, Source
 from parley.log import logger
 
@@ -128,9 +128,10 @@ def run_call(call: ToolCall, tools: dict[str, Tool], knowledge: Knowledge) -> tu
     elif not isinstance(call.arguments, dict):
         error = "the arguments are not a JSON object"
     else:
-        error = schema.problem(tool.input_schema, call.arguments)
+        error = None
     if tool is not None and error is None:
         try:
+            validate(call.arguments, tool.input_schema)  # whatever the tool checks itself
             result = tool.run(knowledge, call.arguments)
         except ToolError as exc:
             error = str(exc) or "the tool could not run with these arguments"

@@ -36,6 +36,15 @@ def default_tools() -> list[Tool]:
     return list(TOOLS)
 
 
+def knowledge_of(index: Any) -> Knowledge:
+    """Knowledge from a bare search index, as workers before issue 11's switch pass it: the catalog read back
+    from the index's product records."""
+    from parley.agent.catalog import Catalog
+
+    records = index.records if index is not None else []
+    return Knowledge(catalog=Catalog.from_records(records), index=index)
+
+
 class LanguageModelEngine:
     """An :class:`~parley.engine.AnswerEngine` that answers with a model calling the data set's tools."""
 
@@ -60,8 +69,8 @@ class LanguageModelEngine:
         deadline = self.clock() + self.budget_seconds
         if self.not_after is not None:
             deadline = min(deadline, self.not_after)
-        if not isinstance(knowledge, Knowledge):  # a bare search index, from workers before issue 11
-            knowledge = Knowledge(catalog=None, index=knowledge)
+        if not isinstance(knowledge, Knowledge):
+            knowledge = knowledge_of(knowledge)
         prompt = build(question, history or [], self.system_prompt)
         tools = default_tools() if self.tools is None else list(self.tools)
         return run(self.provider, prompt.system, prompt.messages, knowledge, tools, max_steps=self.max_steps,

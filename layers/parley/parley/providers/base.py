@@ -61,7 +61,7 @@ def within(seconds: float, work: Callable[[], T]) -> T:
 
     threading.Thread(target=run, name="provider-call", daemon=True).start()
     if not done.wait(seconds):
-        raise ProviderError(TIMEOUT, "the answer's time ran out")
+        raise ProviderError(TIMEOUT, "the answer's time ran out", retryable=True)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]  # type: ignore[return-value]
