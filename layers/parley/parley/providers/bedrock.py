@@ -142,7 +142,7 @@ class BedrockProvider:
                 raise error from None
 
         return call_with_retries(attempt, deadline, sleep=self.sleep,
-                                 what={"provider": "bedrock", "model": self.model})  # one with neither text nor calls is the loop's to judge
+                                 what={"provider": "bedrock", "model": self.model})
 
     @staticmethod
     def _parse(response: dict[str, Any]) -> ModelReply:

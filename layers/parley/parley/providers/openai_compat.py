@@ -140,7 +140,7 @@ class OpenAICompatibleProvider:
                 raise ProviderError(ERROR, f"the server could not be reached ({type(exc).__name__})",
                                     retryable=not streamed) from None
 
-        return call_with_retries(attempt, deadline, sleep=self.sleep, what=what)  # one with neither text nor calls is the loop's to judge
+        return call_with_retries(attempt, deadline, sleep=self.sleep, what=what)
 
 
 def _call(call_id: str, name: str, raw: str) -> ToolCall:
