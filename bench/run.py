@@ -1,7 +1,7 @@
 """`make bench`: runs every benchmark section in its own process, prints one table and rewrites
 BENCHMARKS.md (figures, machine, date, command). Sections: cold start, AWS requests per operation, cost
 per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size,
-answer accuracy by question type.
+answer accuracy by question type, the tool-calling loop.
 
     .venv/bin/python -m bench.run            # the whole harness (< 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # fewer rounds and sizes, for trying the harness itself
@@ -488,6 +488,26 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 "all pass", cell["passed"] == cell["cases"])
         md.append("")
 
+    # 9. the tool-calling loop
+    loop = results.get("model_loop") or {"error": "not run"}
+    md.append("## 9. Tool-calling loop (scripted model)\n")
+    if "error" in loop:
+        row("9 model loop", "calls and tokens per answer", "FAILED: " + loop["error"][-200:])
+        md.append(f"Failed: ```{loop['error']}```\n")
+    else:
+        from bench.model_loop import OVERHEAD_TARGET_MS, markdown as loop_markdown
+
+        md.extend(loop_markdown(loop))
+        for scenario in sorted({r["scenario"] for r in loop["rows"]}):
+            picked = [r for r in loop["rows"] if r["scenario"] == scenario]
+            calls = sum(r["calls_mean"] for r in picked) / len(picked)
+            tokens = sorted(r["tokens_median"] for r in picked)[len(picked) // 2]
+            row("9 model loop", f"{scenario}: model calls / tokens per answer", f"{calls:.2f} / {tokens:.0f}")
+        over = loop["overhead_ms"]
+        row("9 model loop", "loop overhead per step, excluding model and tools (p50)", f"{over['p50']:.2f} ms",
+            f"<= {OVERHEAD_TARGET_MS:.0f} ms", over["p50"] <= OVERHEAD_TARGET_MS)
+        md.append("")
+
     header = ["# Benchmarks", "",
               f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
               f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
@@ -524,6 +544,7 @@ def main() -> None:
         "fiberup_eval": ([], 120),
         "deploy_size": ([], 400),
         "agent_eval": ([], 400),
+        "model_loop": ([], 180),
     }
     only = {s for s in args.only.split(",") if s}
     results = {}
