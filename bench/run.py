@@ -182,13 +182,18 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
         rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
 
+    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
+        """Reports a section that did not run (its summary row and its error) and says so."""
+        if "error" not in result:
+            return False
+        row(sec, metric, "FAILED: " + result["error"][-200:])
+        md.append(f"Failed: ```{result['error']}```\n")
+        return True
+
     # 1. cold start
     cold = results["cold_start"]
     md.append("## 1. Cold start\n")
-    if "error" in cold:
-        row("1 cold start", "all functions", "FAILED: " + cold["error"][-200:])
-        md.append(f"Failed: ```{cold['error']}```\n")
-    else:
+    if not failed(cold, "1 cold start", "all functions"):
         b = cold["boto3_import_s"]
         row("1 cold start", "import boto3 (baseline)", f_ms(b))
         env = cold.get("environment") or {}
@@ -242,10 +247,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 2. AWS requests
     aws = results["aws_calls"]
     md.append("## 2. AWS requests per operation\n")
-    if "error" in aws:
-        row("2 AWS requests", "all operations", "FAILED: " + aws["error"][-200:])
-        md.append(f"Failed: ```{aws['error']}```\n")
-    else:
+    if not failed(aws, "2 AWS requests", "all operations"):
         md.append("Counted with botocore `before-call`/`after-call` hooks on every client (handlers' and the "
                   "queue pump's) while the real handlers run through `parley_local.runtime.Gateway` / "
                   "`QueuePump` against moto in-process; steady state (authorizer result cached, warm "
@@ -340,10 +342,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
 
     # 4. latency
     md.append("## 4. Turn latency on the local stack\n")
-    if "error" in lat:
-        row("4 latency", "all", "FAILED: " + lat["error"][-200:])
-        md.append(f"Failed: ```{lat['error']}```\n")
-    else:
+    if not failed(lat, "4 latency", "all"):
         md.append(f"`python -m parley_local` over HTTP (started by the harness through `bench/_timed_stack.py`, "
                   "which records every invocation's duration and time in AWS requests), clients polling the task "
                   f"every {lat['poll_seconds'] * 1000:.0f} ms; a turn is POST question -> task SUCCESS -> GET "
@@ -399,10 +398,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 5. retrieval at scale
     ret = results["retrieval_scale"]
     md.append("## 5. Retrieval at scale\n")
-    if "error" in ret:
-        row("5 retrieval", "all", "FAILED: " + ret["error"][-200:])
-        md.append(f"Failed: ```{ret['error']}```\n")
-    else:
+    if not failed(ret, "5 retrieval", "all"):
         md.append("Synthetic catalogs (Zipf-distributed vocabulary of 30k made-up words plus common domain words; "
                   "one 60-sentence document per 100 products, chunked by the index). Build and queries in one "
                   "fresh process per size (peak RSS = its ru_maxrss, catalog included); cold load = "
@@ -478,10 +474,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 8. answer accuracy
     acc = results.get("agent_eval") or {"error": "not run"}
     md.append("## 8. Answer accuracy by question type\n")
-    if "error" in acc:
-        row("8 accuracy", "question suites", "FAILED: " + acc["error"][-200:])
-        md.append(f"Failed: ```{acc['error']}```\n")
-    else:
+    if not failed(acc, "8 accuracy", "question suites"):
         md.extend(accuracy_markdown(acc))
         for name, cell in acc["by_catalog"].items():
             row("8 accuracy", f"{name} suite", f"{cell['passed']}/{cell['cases']} ({cell['accuracy']:.0%})",
@@ -491,10 +484,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 9. the tool-calling loop
     loop = results.get("model_loop") or {"error": "not run"}
     md.append("## 9. Tool-calling loop (scripted model)\n")
-    if "error" in loop:
-        row("9 model loop", "calls and tokens per answer", "FAILED: " + loop["error"][-200:])
-        md.append(f"Failed: ```{loop['error']}```\n")
-    else:
+    if not failed(loop, "9 model loop", "calls and tokens per answer"):
         from bench.model_loop import OVERHEAD_TARGET_MS, markdown as loop_markdown
 
         md.extend(loop_markdown(loop))
