@@ -20,7 +20,7 @@ request is answered the same way however often it is sent:
 ``provider_error``       calls a tool, then fails the next call for good (HTTP 400 / ModelErrorException)
 ``flaky``                calls a tool, then fails the next call once with a 503 and answers on the retry
 
-Run beside ``make dev``: ``python -m parley_local.scripted_model --port 8811``, then set a data set's
+Run beside ``make dev``: ``make scripted-model`` (port 8811), then set a data set's
 answer settings to ``{"provider": "openai", "model": "scripted-one_tool", "base_url":
 "http://127.0.0.1:8811/v1", "api_key_secret": "..."}`` (any key), or for Bedrock point the worker at it with
 ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:8811``.
