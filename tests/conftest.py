@@ -16,7 +16,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 from moto import mock_aws  # noqa: E402
 
 from parley import aws, config  # noqa: E402
-from parley.logic import accounts, index_cache  # noqa: E402
+from parley.logic import accounts, knowledge_cache  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
 from parley_local.runtime import Gateway, HttpResponse  # noqa: E402
 from parley_local.template import Stack  # noqa: E402
@@ -42,11 +42,11 @@ def cloud(gateway: Gateway):
         local.gateway = gateway
         local.pump.pool = gateway.pools[local.pump.consumer]
         gateway.clear_authorizer_cache()
-        index_cache.clear()
+        knowledge_cache.clear()
         yield local
         aws.reset_clients()
         config.reset()
-        index_cache.clear()
+        knowledge_cache.clear()
         gateway.clear_authorizer_cache()
 
 

@@ -37,6 +37,17 @@ class Vocabulary:
             if terms:
                 self.category_phrases.setdefault(terms, key)
         self.products = len(catalog)
+        self._category_sizes = {key: len(ids) for key, ids in catalog.categories.items()}
+
+    def category_size(self, key: str) -> int:
+        return self._category_sizes.get(key, 0)
+
+    def describes(self, term: str) -> bool:
+        """Whether a word names an attribute, a value or a category (so it is not taken for a product name)."""
+        if term in self.attribute_terms:
+            return True
+        return any(term in phrase for phrase in self.value_phrases) or any(
+            term in phrase for phrase in self.category_phrases)
 
     def name_df(self, term: str) -> int:
         return len(self.name_ids.get(term, ()))

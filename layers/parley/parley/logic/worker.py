@@ -16,12 +16,12 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Source, Turn
+from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
 from parley.logic.conversations import fail_answer
-from parley.logic.index_cache import index_for
+from parley.logic.knowledge_cache import knowledge_for
 
 
 class JobError(Exception):
@@ -41,7 +41,9 @@ def engine_for(data_set: dict[str, Any]):
     """The data set's answer engine: the offline one unless its settings name a language-model provider."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
-        return ExtractiveEngine()
+        from parley.agent.planner import PlannerEngine
+
+        return PlannerEngine()
     from parley import providers  # model clients load only in workers that answer with a model
 
     return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings))
@@ -53,11 +55,11 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine):
         self.engine = engine
 
-    def answer(self, question, history, index):
+    def answer(self, question, history, knowledge, listener=None):
         from parley.providers import ProviderError
 
         try:
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
         except ProviderError as exc:
             raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
 
@@ -139,7 +141,7 @@ def answer(task: dict[str, Any]) -> None:
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    result = engine_for(data_set).answer(question["text"], history, knowledge_for(data_set))
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
