@@ -21,7 +21,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from parley.agent.values import Typed, key_words, label, typed
+from parley.agent.values import Typed, key_words, label, typed, unit_from_key
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
 _MAGIC = b"\x89PCAT\r\n"
@@ -34,6 +34,13 @@ _PRICE_FIELDS = ("price", "regular_price", "sale_price")
 def norm(text: object) -> str:
     """How names, categories and values are compared: lowercase words."""
     return " ".join(re.findall(r"[^\W_]+", str(text).lower()))
+
+
+def attribute_key(name: object) -> str:
+    """Attributes are one when their names differ only in form: `Color` and `Colors`, `color_name`/`Color name`."""
+    from parley.retrieval import tokenize
+
+    return " ".join(tokenize(str(name).replace("_", " "))) or norm(name)
 
 
 def _number(value: object) -> float | None:
@@ -205,6 +212,16 @@ class Attribute:
     def numeric(self) -> bool:
         return self.kinds.get("number", 0) * 2 >= len(self.ids) and self.kinds.get("number", 0) > 0
 
+    @property
+    def name_terms(self) -> tuple[str, ...]:
+        """The words naming the attribute, without a unit it ends in (`contract_term_months` -> contract, term)."""
+        from parley.retrieval import tokenize
+
+        words = list(self.words)
+        if len(words) > 1 and unit_from_key(self.key):
+            words = words[:-1]
+        return tuple(tokenize(" ".join(words)))
+
     def raw_of(self, product_id: int) -> object | None:
         pos = bisect_left(self.ids, product_id)
         return self.raw[pos] if pos < len(self.ids) and self.ids[pos] == product_id else None
@@ -303,9 +320,9 @@ class Catalog:
                 attribute.add(product_id, self._share(value), typed(value, key))
 
     def _attribute(self, key: str, option: bool = False) -> Attribute:
-        found = self.attributes.get(norm(key))
+        found = self.attributes.get(attribute_key(key))
         if found is None:
-            found = self.attributes[norm(key)] = Attribute(key, label(key), tuple(key_words(norm(key))))
+            found = self.attributes[attribute_key(key)] = Attribute(key, label(key), tuple(key_words(norm(key))))
         found.is_option = found.is_option or option
         return found
 
@@ -347,7 +364,7 @@ class Catalog:
     # -- lookups -------------------------------------------------------------
 
     def attribute(self, name: str) -> Attribute | None:
-        return self.attributes.get(norm(name))
+        return self.attributes.get(attribute_key(name))
 
     def find_sku(self, sku: str) -> tuple[int, int] | None:
         """(product id, variant number or -1) of a product's or a variant's SKU."""

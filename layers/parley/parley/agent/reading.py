@@ -131,7 +131,8 @@ def _flag_filters(reading: Reading, catalog: Catalog) -> None:
 
 
 def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = None) -> list[int]:
-    """Products whose distinctive name words the question holds close together, best covered first."""
+    """Products whose name words the question holds close together, best covered first. Words that also name a
+    category, attribute or value ("lawn mower", "cordless") count only beside a word of the product's own."""
     vocabulary = catalog.vocabulary
     positions: dict[str, list[int]] = {}
     for number, term in enumerate(terms):
@@ -140,21 +141,13 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     candidates: dict[int, set[str]] = {}
     for term in positions:
         ids = vocabulary.name_ids.get(term, ())
-        if len(ids) <= 200:
+        if len(ids) <= 200 and not vocabulary.describes(term):
             for product_id in ids:
-                candidates.setdefault(product_id, set()).add(term)
-    scored = []
-    for product_id, matched in candidates.items():
-        own = [t for t in dict.fromkeys(tokenize(catalog.names[product_id])) if vocabulary.distinctive(t)]
-        spots = min((sorted(min(positions[t], key=lambda p: abs(p - anchor)) for t in matched)
-                     for anchor in positions[min(matched, key=vocabulary.name_df)]),
-                    key=lambda found: found[-1] - found[0])
-        coverage = len(matched) / max(1, len(own))
-        unique = len(matched) == 1 and vocabulary.name_df(next(iter(matched))) == 1 \
-            and not vocabulary.describes(next(iter(matched)))
-        close = spots[-1] - spots[0] <= len(spots)
-        if coverage >= 0.5 and close and (coverage == 1 and len(own) > 1 or len(matched) >= 2 or unique):
-            scored.append((-coverage, -len(matched), spots[0], product_id, set(spots)))
+                candidates.setdefault(product_id, set())
+    for product_id in candidates:
+        candidates[product_id] = set(tokenize(catalog.names[product_id])) & set(positions)
+    scored = [found for product_id, matched in candidates.items()
+              if (found := _mention(product_id, matched, positions, catalog)) is not None]
     chosen, claimed = [], set()
     for _, _, _, product_id, spots in sorted(scored):
         if spots - claimed:
@@ -163,6 +156,24 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     if used is not None:
         used |= claimed
     return [product_id for _, product_id in sorted(chosen)]
+
+
+def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog):
+    """(sort key..., product id, positions) when the matched words name this product, else None."""
+    vocabulary = catalog.vocabulary
+    own = [t for t in dict.fromkeys(tokenize(catalog.names[product_id])) if vocabulary.distinctive(t)]
+    specific = [t for t in own if not vocabulary.describes(t)]
+    found = [t for t in specific if t in matched]
+    spots = min((sorted(min(positions[t], key=lambda p: abs(p - anchor)) for t in matched)
+                 for anchor in positions[min(found or matched, key=vocabulary.name_df)]),
+                key=lambda at: at[-1] - at[0])
+    if spots[-1] - spots[0] > len(spots):
+        return None
+    unique = any(vocabulary.name_df(t) == 1 for t in found)
+    coverage = len(found) / max(1, len(specific))
+    if unique or (found and coverage >= 0.5 and (len(matched) >= 2 or coverage == 1 and len(own) > 1)):
+        return (-coverage - unique, -len(matched), spots[0], product_id, set(spots))
+    return None
 
 
 def _phrases(terms: list[str], table: dict, skip: set[int]):

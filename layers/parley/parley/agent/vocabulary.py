@@ -24,7 +24,7 @@ class Vocabulary:
         self.attribute_terms: dict[str, set[str]] = {}   # term -> attribute keys (norm)
         self.value_phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}  # terms -> {(attribute, value)}
         for key, attribute in catalog.attributes.items():
-            for term in tokenize(" ".join(attribute.words) + " " + attribute.label):
+            for term in attribute.name_terms:
                 self.attribute_terms.setdefault(term, set()).add(key)
             if attribute.kind in ("text", "list") or attribute.is_option:
                 for value in attribute.values:
