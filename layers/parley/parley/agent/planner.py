@@ -111,6 +111,10 @@ class PlannerEngine:
 
     def _plan(self, question: str, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
         reading = read(question, catalog)
+        if reading.leftover and _about_documents(reading, calls.knowledge.index):
+            return self._documents(reading, calls)
+        if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
+            return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
         earlier = _earlier_products(history, catalog)
         if not reading.products and earlier and (reading.points_back or _is_elliptic(reading)):
             reading.products = _resolve_reference(reading, earlier, catalog)
@@ -118,9 +122,28 @@ class PlannerEngine:
             return self._compare(reading, catalog, calls)
         if reading.products:
             return self._about_products(reading, catalog, calls)
+        if reading.asks_existence and reading.leftover:
+            return _absent(reading)
+        if reading.attributes and reading.narrows and not (reading.lists or reading.counts or reading.sort):
+            return self._about_the_one(reading, catalog, calls)
         if reading.narrows or reading.sort or (reading.counts and reading.lists):
             return self._search(reading, catalog, calls)
         return None
+
+    def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
+        """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
+        found = calls("search_products", self._arguments(reading, 2))
+        if found is None or found.content["total"] != 1:
+            return self._search(reading, catalog, calls) if found else None
+        reading.products = [catalog.find_sku(found.content["items"][0]["sku"])[0]]
+        return self._about_products(reading, catalog, calls)
+
+    def _documents(self, reading: Reading, calls: _Calls) -> str | None:
+        found = calls("search_documents", {"query": reading.question, "limit": 3})
+        if found is None or not found.count:
+            return None
+        calls.sources[:] = found.sources[:2]
+        return document_answer(reading, found.content["passages"], calls.knowledge.index)
 
     def _arguments(self, reading: Reading, limit: int) -> dict[str, Any]:
         args: dict[str, Any] = {"limit": limit}
@@ -191,6 +214,46 @@ class PlannerEngine:
         if cheaper and (reading.asks_price or not wanted):
             lines.append(f"{cheaper} is the cheaper one.")
         return " ".join(lines)
+
+
+def _about_documents(reading: Reading, index: Any) -> bool:
+    """Whether the words the catalog does not explain are best found in a document (a policy, a guide)."""
+    if index is None or not len(index):
+        return False
+    weights = {t: 1.0 for t in reading.leftover}
+    top = index.search_terms(weights, 1)
+    return bool(top) and top[0][0].type == "document"
+
+
+def _unknown(reading: Reading, index: Any) -> bool:
+    """A word found nowhere in the data set ("satellite", "CEO") while nothing else of the question is known."""
+    if index is None:
+        return True
+    nothing_known = not (reading.narrows or reading.sort or reading.attributes)
+    return any(index.df(t) == 0 for t in reading.leftover) and (nothing_known or reading.asks_existence)
+
+
+def _absent(reading: Reading) -> str:
+    words = " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
+                     tokenize(w)[0] in reading.leftover)
+    return f"No, the catalog has no {words or 'such products'}."
+
+
+def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any) -> str:
+    """The two sentences of the best passages that hold most of the question's words, with their document."""
+    from parley.retrieval import split_sentences
+
+    wanted = set(reading.terms)
+    first = passages[0]
+    sentences = []
+    for passage in passages:
+        if passage["id"] == first["id"]:
+            sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
+    scored = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
+        tokenize(sentences[i]))), i))
+    chosen = sorted(scored[:2])
+    where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
+    return f"According to {where}: {' '.join(sentences[i] for i in chosen)}"
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:

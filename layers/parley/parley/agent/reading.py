@@ -67,6 +67,8 @@ class Reading:
     picked_by: tuple[str, str] | None = None                 # the sort that chose among earlier products
     attributes: list[str] = field(default_factory=list)      # attributes the question names
     used: set[int] = field(default_factory=set)              # term positions explained by the catalog
+    name_spots: set[int] = field(default_factory=set)        # term positions naming products
+    leftover: list[str] = field(default_factory=list)        # content words the catalog does not explain
 
     @property
     def narrows(self) -> bool:
@@ -104,7 +106,8 @@ class Reading:
 def read(question: str, catalog: Catalog) -> Reading:
     reading = Reading(question, _WORD_RE.findall(question.lower()), tokenize(question))
     vocabulary = catalog.vocabulary
-    reading.products = named_products(reading.terms, catalog, reading.used)
+    reading.products = named_products(reading.terms, catalog, reading.name_spots)
+    reading.used |= reading.name_spots
     _categories(reading, vocabulary)
     _values(reading, catalog, vocabulary)
     _limits(reading, catalog)
@@ -113,7 +116,30 @@ def read(question: str, catalog: Catalog) -> Reading:
     reading.attributes = named_attributes(reading, catalog)
     if not reading.products:
         _flag_filters(reading, catalog)
+    reading.leftover = _leftover(reading, catalog)
     return reading
+
+
+_QUESTION_WORDS = frozenset(tokenize(
+    "include includes included come comes with offer offers sell carry stock buy get order cost costs price priced "
+    "pay much many cheap expensive tell about compare difference different between available sale anything "
+    "something everything thing things product products item items plan plans package packages option options "
+    "kind type sort range model models version one ones need want looking show list give me us you do does have "
+    "has there shop store catalog right now currently please also still"))
+
+
+def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
+    """Content words of the question that no product name, category, attribute or value of the catalog holds
+    ("satellite", "warranty claim", "CEO")."""
+    vocabulary = catalog.vocabulary
+    out = []
+    for number, term in enumerate(reading.terms):
+        if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
+            continue
+        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.describes(term):
+            continue
+        out.append(term)
+    return out
 
 
 def _flag_filters(reading: Reading, catalog: Catalog) -> None:
@@ -121,7 +147,7 @@ def _flag_filters(reading: Reading, catalog: Catalog) -> None:
     terms = set(reading.terms)
     for key in reading.attributes:
         attribute = catalog.attribute(key)
-        words = set(tokenize(" ".join(attribute.words)))
+        words = set(attribute.name_terms)
         if attribute.kind != "bool" or not words or not words <= terms:
             continue
         first = min(reading.terms.index(w) for w in words)
@@ -304,10 +330,10 @@ def _by_dimension(catalog: Catalog, adjectives: list[str]) -> str | None:
 def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     """Attributes whose name words the question holds ("what colors" -> Color), most words matched first."""
     vocabulary = catalog.vocabulary
-    terms = [t for n, t in enumerate(reading.terms) if n not in reading.used]
+    terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots]
     scores: dict[str, int] = {}
-    for term in terms:
+    for term in dict.fromkeys(terms):
         for key in vocabulary.attribute_terms.get(term, ()):
             scores[key] = scores.get(key, 0) + 1
-    ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].words)), -scores[k]))
+    ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)), -scores[k]))
     return [catalog.attributes[k].key for k in ranked]

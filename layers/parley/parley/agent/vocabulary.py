@@ -37,6 +37,10 @@ class Vocabulary:
             if terms:
                 self.category_phrases.setdefault(terms, key)
         self.products = len(catalog)
+        self._describing = set(self.attribute_terms)
+        for phrases in (self.value_phrases, self.category_phrases):
+            for phrase in phrases:
+                self._describing.update(phrase)
         self._category_sizes = {key: len(ids) for key, ids in catalog.categories.items()}
 
     def category_size(self, key: str) -> int:
@@ -44,10 +48,7 @@ class Vocabulary:
 
     def describes(self, term: str) -> bool:
         """Whether a word names an attribute, a value or a category (so it is not taken for a product name)."""
-        if term in self.attribute_terms:
-            return True
-        return any(term in phrase for phrase in self.value_phrases) or any(
-            term in phrase for phrase in self.category_phrases)
+        return term in self._describing
 
     def name_df(self, term: str) -> int:
         return len(self.name_ids.get(term, ()))
