@@ -11,7 +11,7 @@ from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, named_products, read
-from parley.agent.values import show, typed, unit_from_key
+from parley.agent.values import dimension_of, show, typed, unit_from_key
 from parley.engine import NO_ANSWER_TEXT, Answer, ExtractiveEngine, Source, Turn
 from parley.retrieval import tokenize
 
@@ -111,10 +111,13 @@ class PlannerEngine:
 
     def _plan(self, question: str, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
         reading = read(question, catalog)
-        if reading.leftover and _about_documents(reading, calls.knowledge.index):
-            return self._documents(reading, calls)
+        _drop_products_outside_category(reading, catalog)
         if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
             return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
+        if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
+            return self._existence(reading, catalog, calls)
+        if reading.leftover and _about_documents(reading, calls.knowledge.index):
+            return self._documents(reading, calls)
         earlier = _earlier_products(history, catalog)
         if not reading.products and earlier and (reading.points_back or _is_elliptic(reading)):
             reading.products = _resolve_reference(reading, earlier, catalog)
@@ -122,13 +125,26 @@ class PlannerEngine:
             return self._compare(reading, catalog, calls)
         if reading.products:
             return self._about_products(reading, catalog, calls)
-        if reading.asks_existence and reading.leftover:
-            return _absent(reading)
-        if reading.attributes and reading.narrows and not (reading.lists or reading.counts or reading.sort):
+        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence):
             return self._about_the_one(reading, catalog, calls)
         if reading.narrows or reading.sort or (reading.counts and reading.lists):
             return self._search(reading, catalog, calls)
+        if reading.leftover or reading.attributes:
+            return self._documents(reading, calls)
         return None
+
+    def _existence(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str:
+        """"Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""
+        args = self._arguments(reading, self.list_limit)
+        args["query"] = " ".join(reading.leftover)
+        found = calls("search_products", args)
+        if found is None or not found.content["total"]:
+            return _absent(reading)
+        names = {t for i in found.content["items"] for t in tokenize(i["name"])}
+        if not set(reading.leftover) <= names:  # only a description mentions it: not what the shop sells
+            calls.sources.clear()
+            return _absent(reading)
+        return f"Yes, {_names(catalog, found.content['items'], found.content['total'], [])}."
 
     def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
         """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
@@ -216,6 +232,17 @@ class PlannerEngine:
         return " ".join(lines)
 
 
+def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
+    """"a prepaid SIM": when the question names a category, a product it seems to name outside it is a misreading."""
+    if reading.category and reading.products:
+        inside = set(catalog.categories.get(reading.category, ()))
+        kept = [p for p in reading.products if p in inside]
+        if kept or not any(catalog.product_categories[p] for p in reading.products):
+            reading.products = kept or reading.products
+        else:
+            reading.products = []
+
+
 def _about_documents(reading: Reading, index: Any) -> bool:
     """Whether the words the catalog does not explain are best found in a document (a policy, a guide)."""
     if index is None or not len(index):
@@ -284,37 +311,107 @@ def _plain_label(attribute) -> str:
     return " ".join(words)
 
 
+_YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
+
+
 def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str | None:
-    name = detail["name"]
+    """What the question asks about one product, in a sentence; None for a feature yes/no the typed values do not
+    settle (the extractive engine weighs the text then)."""
     if reading.picked_by:
-        key, order = reading.picked_by
-        if key == "price":
-            word = "cheapest" if order == "asc" else "most expensive"
-            return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
-        attribute = catalog.attribute(key)
-        value = show(typed(detail["properties"].get(attribute.key), attribute.key))
-        word = "highest" if order == "desc" else "lowest"
-        return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
+        picked = _picked_text(catalog, detail, reading.picked_by)
+        asked = [_attribute_fact(reading, catalog, detail, k) for k in reading.attributes]
+        return " ".join([picked] + [a for a in asked if a][:1])
     if reading.on_sale:
-        if detail.get("on_sale"):
-            return f"Yes, {name} is on sale: {detail['sale_price']:.2f} instead of {detail['regular_price']:.2f}."
-        return f"No, {name} is not on sale; it costs {price_text(detail, _price_unit(catalog, detail['sku']))}."
+        return _sale_text(catalog, detail)
     if reading.in_stock is not None and "in_stock" in detail:
         left = f" ({detail['stock_quantity']} left)" if detail.get("stock_quantity", -1) > 0 else ""
-        return f"Yes, {name} is in stock{left}." if detail["in_stock"] else f"No, {name} is out of stock."
+        return f"Yes, {detail['name']} is in stock{left}." if detail["in_stock"] else \
+            f"No, {detail['name']} is out of stock."
     for key in reading.attributes:
-        if key in detail["options"] or catalog.attribute(key).label in detail["options"]:
-            values = detail["options"].get(key) or detail["options"][catalog.attribute(key).label]
-            return f"{name} comes in {_series(values)} ({catalog.attribute(key).label.lower()})."
-        if key in detail["properties"]:
-            if reading.terms and reading.words[0] in ("does", "do", "is", "are", "can", "has", "have"):
-                return None  # a yes/no about a feature: the extractive engine weighs the evidence
-            value = show(typed(detail["properties"][key], key))
-            return f"{name}: {catalog.attribute(key).label.lower()} {value}."
+        fact = _attribute_fact(reading, catalog, detail, key)
+        if fact:
+            return fact
     if reading.asks_price:
-        money = price_text(detail, _price_unit(catalog, detail["sku"]))
-        return f"{name} costs {money}." if money else f"No price is listed for {name}."
+        return _price_fact(catalog, detail)
+    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+        return None
+    return _summary_text(catalog, detail)
+
+
+def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
+    key, order = picked_by
+    name = detail["name"]
+    if key == "price":
+        word = "cheapest" if order == "asc" else "most expensive"
+        return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
+    attribute = catalog.attribute(key)
+    value = show(typed(_property(catalog, detail, key), attribute.key))
+    word = "highest" if order == "desc" else "lowest"
+    return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
+
+
+def _sale_text(catalog: Catalog, detail: dict[str, Any]) -> str:
+    name = detail["name"]
+    if detail.get("on_sale"):
+        return f"Yes, {name} is on sale: {detail['sale_price']:.2f} instead of {detail['regular_price']:.2f}."
+    return f"No, {name} is not on sale; it costs {price_text(detail, _price_unit(catalog, detail['sku']))}."
+
+
+def _property(catalog: Catalog, detail: dict[str, Any], key: str) -> Any:
+    """A product's value of an attribute, whatever spelling of the name the product used."""
+    wanted = catalog.attribute(key)
+    for name, value in detail["properties"].items():
+        if catalog.attribute(name) is wanted:
+            return value
     return None
+
+
+def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], key: str) -> str | None:
+    attribute = catalog.attribute(key)
+    name, label = detail["name"], _plain_label(attribute)
+    for option, values in detail["options"].items():
+        if catalog.attribute(option) is attribute:
+            return f"{name} comes in {_series(values)} ({label})."
+    raw = _property(catalog, detail, key)
+    if raw is None:
+        return None
+    value = typed(raw, attribute.key)
+    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+        if value.kind != "bool":
+            return None
+        related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+                   if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
+                   and (v := _property(catalog, detail, a.key)) is not None]
+        details = f" Details: {'; '.join(related)}." if related else ""
+        return f"{'Yes' if value.flag else 'No'}, {name}: {label} {show(value)}.{details}"
+    return f"{name}: {label} {show(value)}."
+
+
+def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
+    money = price_text(detail, _price_unit(catalog, detail["sku"]))
+    if money:
+        return f"{detail['name']} costs {money}."
+    priced = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+              if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
+              and (v := _property(catalog, detail, a.key)) is not None]
+    if priced:
+        return f"{detail['name']}: {'; '.join(priced)}."
+    return f"No price is listed for {detail['name']}."
+
+
+def _summary_text(catalog: Catalog, detail: dict[str, Any]) -> str:
+    from parley.retrieval import split_sentences
+
+    parts = [detail["name"]]
+    first = split_sentences(detail.get("description") or "")
+    text = f"{detail['name']}: {first[0]}" if first else detail["name"]
+    money = price_text(detail, _price_unit(catalog, detail["sku"]))
+    parts = [text if text.endswith((".", "!", "?")) else text + "."]
+    if money:
+        parts.append(f"It costs {money}.")
+    for option, values in detail["options"].items():
+        parts.append(f"{option}: {', '.join(values)}.")
+    return " ".join(parts)
 
 
 def _series(values: list[str]) -> str:
@@ -371,7 +468,7 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]
-    own = [t for t in reading.terms if catalog.vocabulary.name_df(t)]
+    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)]
     if own:  # "and the premium version?": a product sharing a name with the earlier ones and naming the new word
         related = _related_by_name(catalog, earlier, own)
         if related:

@@ -15,14 +15,17 @@ from parley.retrieval import tokenize
 
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(tokenize("most highest largest biggest longest fastest heaviest maximum max greatest "
-                                 "priciest best"))
-_ASCENDING = frozenset(tokenize("least lowest smallest shortest slowest lightest minimum min fewest cheapest"))
+                                 "priciest widest tallest deepest thickest strongest more higher larger bigger "
+                                 "longer faster heavier wider taller deeper"))
+_ASCENDING = frozenset(tokenize("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
+                                "narrowest thinnest less lower smaller shorter slower lighter narrower fewer"))
 # a superlative with no attribute named picks one by the dimension of its units
-_DIMENSIONS = {"fastest": ("speed",), "slowest": ("speed",), "quickest": ("speed",),
-               "longest": ("duration", "length"), "shortest": ("duration", "length"),
-               "heaviest": ("weight",), "lightest": ("weight",),
-               "largest": ("size", "length"), "biggest": ("size", "length"), "smallest": ("size", "length"),
-               "strongest": ("power",), "most powerful": ("power",)}
+_DIMENSIONS = {"fast": ("speed",), "slow": ("speed",), "quick": ("speed",),
+               "long": ("duration", "length"), "short": ("duration", "length"),
+               "heav": ("weight",), "light": ("weight",), "weigh": ("weight",),
+               "larg": ("size", "length"), "big": ("size", "length"), "small": ("size", "length"),
+               "wid": ("length",), "narrow": ("length",), "tall": ("length",),
+               "strong": ("power",), "powerful": ("power",)}
 _CHEAP = re.compile(r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheaper|"
                     r"less expensive)\b", re.I)
 _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|dearest|pricier|"
@@ -43,6 +46,7 @@ _AT_MOST = re.compile(r"\b(?:under|below|less than|cheaper than|at most|up to|no
 _AT_LEAST = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|from|faster than|longer than|"
                        r"bigger than|larger than)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _BETWEEN = re.compile(r"\bbetween\s*[€$£]?\s*" + _NUMBER + r"\s*(?:and|-|to)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
+_QUANTITY = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*([a-z%]+(?:/[a-z]+)?)\b", re.I)
 _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
                        r"both|the first|the second|the last|the other)\b", re.I)
@@ -125,7 +129,9 @@ _QUESTION_WORDS = frozenset(tokenize(
     "pay much many cheap expensive tell about compare difference different between available sale anything "
     "something everything thing things product products item items plan plans package packages option options "
     "kind type sort range model models version one ones need want looking show list give me us you do does have "
-    "has there shop store catalog right now currently please also still"))
+    "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
+    "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
+    "same per"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
@@ -241,8 +247,9 @@ def _unit_attribute(catalog: Catalog, unit: str | None, reading: Reading) -> str
     if not found:
         return None
     wanted = found[0]
+    exact = len(unit.strip()) == 1   # "36V" is volts; "5G" is not grams
     matches = [a for a in catalog.attributes.values() if a.numeric and (a.unit == wanted or (
-        a.unit and dimension_of(a.unit) == found[1] and found[1] not in ("money", "count")))]
+        not exact and a.unit and dimension_of(a.unit) == found[1] and found[1] not in ("money", "count")))]
     terms = set(reading.terms)
     if found[1] == "money":  # "under 30 euros" is the price unless a fee is named
         matches = [a for a in matches if terms & set(tokenize(" ".join(a.words[:-1])))]
@@ -260,6 +267,13 @@ def _limits(reading: Reading, catalog: Catalog) -> None:
         if between and between.start() <= match.start() < between.end():
             continue
         _limit(reading, catalog, op, float(match.group(1).replace(",", ".")), match.group(2))
+    taken = [m.span() for m, _ in spans] + ([between.span()] if between else [])
+    for match in _QUANTITY.finditer(reading.question):
+        if not any(a <= match.start() < b for a, b in taken) and unit_of(match.group(2)):
+            attribute = _unit_attribute(catalog, match.group(2), reading)
+            if attribute and dimension_of(match.group(2)) != "money":
+                reading.filters.append({"attribute": attribute, "op": "eq",
+                                        "value": float(match.group(1).replace(",", "."))})
     if between:
         low, high = sorted(float(between.group(n).replace(",", ".")) for n in (1, 2))
         _limit(reading, catalog, "gte", low, between.group(3))
@@ -310,7 +324,7 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         rest = [t for t in reading.terms[number + 1:number + 4] if t not in _COLLECTIVE]
         key = _named_numeric(reading, catalog, rest[:2]) if rest else None
         if key is None:
-            key = _by_dimension(catalog, [w for w in _DIMENSIONS if w in lowered])
+            key = _by_dimension(catalog, [w for w in _DIMENSIONS if w in term])
         if key is None and term in tokenize("priciest best"):
             key = "price"
         if key:
@@ -335,5 +349,11 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     for term in dict.fromkeys(terms):
         for key in vocabulary.attribute_terms.get(term, ()):
             scores[key] = scores.get(key, 0) + 1
-    ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)), -scores[k]))
-    return [catalog.attributes[k].key for k in ranked]
+    yes_no = reading.words[:1] in (["does"], ["do"], ["is"], ["are"], ["can"], ["has"], ["have"])
+    ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)),
+                                           (catalog.attributes[k].kind == "bool") != yes_no, -scores[k]))
+    named = [catalog.attributes[k].key for k in ranked]
+    if not named:  # "how heavy is it", "how long does it run": the attribute measured in that dimension
+        by_dimension = _by_dimension(catalog, [w for w in _DIMENSIONS if any(t.startswith(w) for t in terms)])
+        named = [by_dimension] if by_dimension else []
+    return named
