@@ -13,6 +13,7 @@ from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, T
 from parley.agent.reading import Reading, named_products, read
 from parley.agent.values import dimension_of, show, typed, unit_from_key
 from parley.engine import NO_ANSWER_TEXT, Answer, ExtractiveEngine, Source, Turn
+from parley.agent.vocabulary import words
 from parley.retrieval import tokenize
 
 LIST_LIMIT = 10
@@ -270,7 +271,7 @@ def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any
     """The two sentences of the best passages that hold most of the question's words, with their document."""
     from parley.retrieval import split_sentences
 
-    wanted = set(reading.terms)
+    wanted = set(reading.index_terms)
     first = passages[0]
     sentences = []
     for passage in passages:
@@ -481,6 +482,6 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
 def _related_by_name(catalog: Catalog, earlier: list[int], words: list[str]) -> list[int]:
     names = catalog.vocabulary.name_ids
     candidates = set.intersection(*(set(names.get(w, ())) for w in words))
-    base = set(tokenize(" ".join(catalog.names[i] for i in earlier)))
-    ranked = sorted(candidates - set(earlier), key=lambda i: (-len(base & set(tokenize(catalog.names[i]))), i))
+    base = set(words(" ".join(catalog.names[i] for i in earlier)))
+    ranked = sorted(candidates - set(earlier), key=lambda i: (-len(base & set(words(catalog.names[i]))), i))
     return ranked[:1]

@@ -11,13 +11,14 @@ from typing import Any
 
 from parley.agent.catalog import Catalog
 from parley.agent.values import dimension_of, unit_of
+from parley.agent.vocabulary import fold, words
 from parley.retrieval import tokenize
 
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-_DESCENDING = frozenset(tokenize("most highest largest biggest longest fastest heaviest maximum max greatest "
+_DESCENDING = frozenset(words("most highest largest biggest longest fastest heaviest maximum max greatest "
                                  "priciest widest tallest deepest thickest strongest more higher larger bigger "
                                  "longer faster heavier wider taller deeper"))
-_ASCENDING = frozenset(tokenize("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
+_ASCENDING = frozenset(words("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
                                 "narrowest thinnest less lower smaller shorter slower lighter narrower fewer"))
 # a superlative with no attribute named picks one by the dimension of its units
 _DIMENSIONS = {"fast": ("speed",), "slow": ("speed",), "quick": ("speed",),
@@ -51,7 +52,7 @@ _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
                        r"both|the first|the second|the last|the other)\b", re.I)
 _PRICE_WORDS = re.compile(r"\b(price|prices|cost|costs|how much|expensive|cheap|pay|fee)\b", re.I)
-_COLLECTIVE = frozenset(tokenize("product products item items thing things plan plans option options one ones "
+_COLLECTIVE = frozenset(words("product products item items thing things plan plans option options one ones "
                                  "kind kinds type types model models version versions"))
 
 
@@ -59,7 +60,8 @@ _COLLECTIVE = frozenset(tokenize("product products item items thing things plan 
 class Reading:
     question: str
     words: list[str]
-    terms: list[str]
+    terms: list[str]                                         # folded, for the catalog's vocabulary
+    index_terms: list[str]                                   # the same words as the search index has them
     products: list[int] = field(default_factory=list)       # named products, in question order
     category: str | None = None
     filters: list[dict[str, Any]] = field(default_factory=list)
@@ -108,7 +110,7 @@ class Reading:
 
 
 def read(question: str, catalog: Catalog) -> Reading:
-    reading = Reading(question, _WORD_RE.findall(question.lower()), tokenize(question))
+    reading = Reading(question, _WORD_RE.findall(question.lower()), words(question), tokenize(question))
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
     reading.used |= reading.name_spots
@@ -124,7 +126,7 @@ def read(question: str, catalog: Catalog) -> Reading:
     return reading
 
 
-_QUESTION_WORDS = frozenset(tokenize(
+_QUESTION_WORDS = frozenset(words(
     "include includes included come comes with offer offers sell carry stock buy get order cost costs price priced "
     "pay much many cheap expensive tell about compare difference different between available sale anything "
     "something everything thing things product products item items plan plans package packages option options "
@@ -144,7 +146,7 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
             continue
         if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.describes(term):
             continue
-        out.append(term)
+        out.append(reading.index_terms[number])
     return out
 
 
@@ -153,7 +155,7 @@ def _flag_filters(reading: Reading, catalog: Catalog) -> None:
     terms = set(reading.terms)
     for key in reading.attributes:
         attribute = catalog.attribute(key)
-        words = set(attribute.name_terms)
+        words = set(map(fold, attribute.name_terms))
         if attribute.kind != "bool" or not words or not words <= terms:
             continue
         first = min(reading.terms.index(w) for w in words)
@@ -177,7 +179,7 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
             for product_id in ids:
                 candidates.setdefault(product_id, set())
     for product_id in candidates:
-        candidates[product_id] = set(tokenize(catalog.names[product_id])) & set(positions)
+        candidates[product_id] = set(words(catalog.names[product_id])) & set(positions)
     scored = [found for product_id, matched in candidates.items()
               if (found := _mention(product_id, matched, positions, catalog)) is not None]
     chosen, claimed = [], set()
@@ -193,8 +195,8 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
 def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog):
     """(sort key..., product id, positions) when the matched words name this product, else None."""
     vocabulary = catalog.vocabulary
-    own = [t for t in dict.fromkeys(tokenize(catalog.names[product_id])) if vocabulary.distinctive(t)]
-    specific = [t for t in own if not vocabulary.describes(t)]
+    own = [t for t in dict.fromkeys(words(catalog.names[product_id])) if vocabulary.distinctive(t)]
+    specific = [t for t in own if not vocabulary.describes(t)] or own   # "Mobile Unlimited": all describe
     found = [t for t in specific if t in matched]
     spots = min((sorted(min(positions[t], key=lambda p: abs(p - anchor)) for t in matched)
                  for anchor in positions[min(found or matched, key=vocabulary.name_df)]),
@@ -252,10 +254,10 @@ def _unit_attribute(catalog: Catalog, unit: str | None, reading: Reading) -> str
         not exact and a.unit and dimension_of(a.unit) == found[1] and found[1] not in ("money", "count")))]
     terms = set(reading.terms)
     if found[1] == "money":  # "under 30 euros" is the price unless a fee is named
-        matches = [a for a in matches if terms & set(tokenize(" ".join(a.words[:-1])))]
+        matches = [a for a in matches if terms & set(words(" ".join(a.words[:-1])))]
     if not matches:
         return None
-    return max(matches, key=lambda a: (len(terms & set(tokenize(" ".join(a.words)))), a.unit == wanted,
+    return max(matches, key=lambda a: (len(terms & set(words(" ".join(a.words)))), a.unit == wanted,
                                        len(a.ids))).key
 
 
@@ -284,7 +286,7 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
     attribute = _unit_attribute(catalog, unit, reading)
     if attribute is None:
         if unit and unit_of(unit) is None and unit.lower() not in ("euros", "dollars", "pounds", "bucks"):
-            attribute = _named_numeric(reading, catalog, tokenize(unit))
+            attribute = _named_numeric(reading, catalog, words(unit))
         if attribute is None and (not unit or dimension_of(unit) in (None, "money")):
             if op == "lte":
                 reading.max_price = number
@@ -296,7 +298,7 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
 
 
 def _named_numeric(reading: Reading, catalog: Catalog, terms: list[str]) -> str | None:
-    found = [a for a in catalog.attributes.values() if a.numeric and set(terms) & set(tokenize(" ".join(a.words)))]
+    found = [a for a in catalog.attributes.values() if a.numeric and set(terms) & set(words(" ".join(a.words)))]
     return max(found, key=lambda a: len(a.ids)).key if found else None
 
 
@@ -325,7 +327,7 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         key = _named_numeric(reading, catalog, rest[:2]) if rest else None
         if key is None:
             key = _by_dimension(catalog, [w for w in _DIMENSIONS if w in term])
-        if key is None and term in tokenize("priciest best"):
+        if key is None and term in words("priciest best"):
             key = "price"
         if key:
             reading.sort = (key, order)

@@ -13,33 +13,47 @@ if TYPE_CHECKING:
     from parley.agent.catalog import Catalog
 
 MAX_VALUE_WORDS = 4      # longer property values are descriptions, not values a shopper names
+SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlimited"); longer ones may be names
+
+
+def fold(term: str) -> str:
+    """One more step than the index's stemming, for matching words to the catalog: `hoodie`/`hoodies`
+    (-> hoodi/hoody) and `beanie`/`beanies` meet."""
+    return term.rstrip("eiy") if len(term) > 4 and term.isalpha() else term
+
+
+def words(text: str) -> list[str]:
+    """The folded index terms of a text."""
+    return [fold(t) for t in tokenize(text)]
 
 
 class Vocabulary:
     def __init__(self, catalog: "Catalog"):
         self.name_ids: dict[str, array] = {}          # name term -> product ids
         for product_id, name in enumerate(catalog.names):
-            for term in set(tokenize(name)):
+            for term in set(words(name)):
                 self.name_ids.setdefault(term, array("I")).append(product_id)
         self.attribute_terms: dict[str, set[str]] = {}   # term -> attribute keys (norm)
         self.value_phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}  # terms -> {(attribute, value)}
         for key, attribute in catalog.attributes.items():
-            for term in attribute.name_terms:
+            for term in map(fold, attribute.name_terms):
                 self.attribute_terms.setdefault(term, set()).add(key)
             if attribute.kind in ("text", "list") or attribute.is_option:
                 for value in attribute.values:
-                    terms = tuple(tokenize(value))
+                    terms = tuple(words(value))
                     if terms and len(terms) <= MAX_VALUE_WORDS and value not in ("yes", "no"):
                         self.value_phrases.setdefault(terms, set()).add((key, value))
         self.category_phrases: dict[tuple[str, ...], str] = {}
         for key in catalog.categories:
-            terms = tuple(tokenize(key))
+            terms = tuple(words(key))
             if terms:
                 self.category_phrases.setdefault(terms, key)
         self.products = len(catalog)
         self._describing = set(self.attribute_terms)
-        for phrases in (self.value_phrases, self.category_phrases):
-            for phrase in phrases:
+        for phrase in self.category_phrases:
+            self._describing.update(phrase)
+        for phrase in self.value_phrases:
+            if len(phrase) <= SHORT_VALUE_WORDS:
                 self._describing.update(phrase)
         self._category_sizes = {key: len(ids) for key, ids in catalog.categories.items()}
 
