@@ -12,7 +12,7 @@ from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, named_products, read
 from parley.agent.values import dimension_of, show, typed, unit_from_key
-from parley.engine import NO_ANSWER_TEXT, Answer, ExtractiveEngine, Source, Turn
+from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn
 from parley.agent.vocabulary import words
 from parley.retrieval import tokenize
 
@@ -100,7 +100,8 @@ class PlannerEngine:
         if question and catalog is not None and len(catalog):
             text = self._plan(question, history or [], catalog, calls)
         if text is None:
-            fallback = self.fallback.answer(question, history or [], knowledge.index)
+            hints = catalog.vocabulary.hints() if catalog is not None and len(catalog) else NO_HINTS
+            fallback = self.fallback.answer(question, history or [], knowledge.index, hints)
             text, sources = fallback.text, fallback.sources
         else:
             sources = calls.sources[:MAX_SOURCES]

@@ -20,13 +20,6 @@ _DESCENDING = frozenset(words("most highest largest biggest longest fastest heav
                                  "longer faster heavier wider taller deeper"))
 _ASCENDING = frozenset(words("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
                                 "narrowest thinnest less lower smaller shorter slower lighter narrower fewer"))
-# a superlative with no attribute named picks one by the dimension of its units
-_DIMENSIONS = {"fast": ("speed",), "slow": ("speed",), "quick": ("speed",),
-               "long": ("duration", "length"), "short": ("duration", "length"),
-               "heav": ("weight",), "light": ("weight",), "weigh": ("weight",),
-               "larg": ("size", "length"), "big": ("size", "length"), "small": ("size", "length"),
-               "wid": ("length",), "narrow": ("length",), "tall": ("length",),
-               "strong": ("power",), "powerful": ("power",)}
 _CHEAP = re.compile(r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheaper|"
                     r"less expensive)\b", re.I)
 _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|dearest|pricier|"
@@ -326,7 +319,7 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         rest = [t for t in reading.terms[number + 1:number + 4] if t not in _COLLECTIVE]
         key = _named_numeric(reading, catalog, rest[:2]) if rest else None
         if key is None:
-            key = _by_dimension(catalog, [w for w in _DIMENSIONS if w in term])
+            key = _by_dimension(catalog, [term])
         if key is None and term in words("priciest best"):
             key = "price"
         if key:
@@ -334,12 +327,14 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
             return
 
 
-def _by_dimension(catalog: Catalog, adjectives: list[str]) -> str | None:
-    for adjective in adjectives:
-        for dimension in _DIMENSIONS[adjective]:
-            found = [a for a in catalog.attributes.values() if a.numeric and dimension_of(a.unit) == dimension]
+def _by_dimension(catalog: Catalog, terms: list[str]) -> str | None:
+    """The attribute a measuring word asks for ("fastest" -> the most common speed attribute)."""
+    vocabulary = catalog.vocabulary
+    for term in terms:
+        for dimension in vocabulary.dimensions(term):
+            found = vocabulary.measured_in(dimension)
             if found:
-                return max(found, key=lambda a: len(a.ids)).key
+                return catalog.attributes[found[0]].key
     return None
 
 
@@ -356,6 +351,6 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
                                            (catalog.attributes[k].kind == "bool") != yes_no, -scores[k]))
     named = [catalog.attributes[k].key for k in ranked]
     if not named:  # "how heavy is it", "how long does it run": the attribute measured in that dimension
-        by_dimension = _by_dimension(catalog, [w for w in _DIMENSIONS if any(t.startswith(w) for t in terms)])
+        by_dimension = _by_dimension(catalog, terms)
         named = [by_dimension] if by_dimension else []
     return named

@@ -7,12 +7,14 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING
 
+from parley.agent.values import DIMENSION_WORDS, dimension_of
 from parley.retrieval import tokenize
 
 if TYPE_CHECKING:
     from parley.agent.catalog import Catalog
 
 MAX_VALUE_WORDS = 4      # longer property values are descriptions, not values a shopper names
+SAMPLE_NAMES = 1000
 SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlimited"); longer ones may be names
 
 
@@ -55,7 +57,54 @@ class Vocabulary:
         for phrase in self.value_phrases:
             if len(phrase) <= SHORT_VALUE_WORDS:
                 self._describing.update(phrase)
+        self._hints = None
+        # name words most products share (a brand): no help in telling products apart (a sample is enough)
+        sample = catalog.names[:SAMPLE_NAMES]
+        counts: dict[str, int] = {}
+        for name in sample:
+            for term in set(tokenize(name)):
+                counts[term] = counts.get(term, 0) + 1
+        self._common = {t for t, n in counts.items() if n * 2 > len(sample) and len(sample) > 2}
         self._category_sizes = {key: len(ids) for key, ids in catalog.categories.items()}
+        self._attribute_words = {key: set(tokenize(" ".join(a.words))) for key, a in catalog.attributes.items()}
+        self._dimension_words: dict[str, list[str]] = {}
+        for dimension, words_ in DIMENSION_WORDS.items():
+            for term in words(words_):
+                self._dimension_words.setdefault(term, []).append(dimension)
+        self._by_dimension: dict[str, list[str]] = {}
+        for key, attribute in sorted(catalog.attributes.items(), key=lambda kv: -len(kv[1].ids)):
+            dimension = dimension_of(attribute.unit)
+            if attribute.numeric and dimension:
+                self._by_dimension.setdefault(dimension, []).append(key)
+
+    def dimensions(self, term: str) -> list[str]:
+        """The dimensions a folded question word asks for ("fastest" -> speed)."""
+        return self._dimension_words.get(term, [])
+
+    def measured_in(self, dimension: str) -> list[str]:
+        """Keys of the numeric attributes in that dimension, most values first."""
+        return self._by_dimension.get(dimension, [])
+
+    def related(self) -> dict[str, tuple[str, ...]]:
+        """Question word -> index terms of the attributes it points at ("fast" -> download, mbps, upload; "data" ->
+        data, gb): how the extractive engine finds the facts a question asks for, from this catalog's names."""
+        out: dict[str, set[str]] = {}
+        for dimension, words_ in DIMENSION_WORDS.items():
+            for key in self._by_dimension.get(dimension, []):
+                for word in tokenize(words_):
+                    out.setdefault(word, set()).update(self._attribute_words[key])
+        for key, terms in self._attribute_words.items():
+            for term in terms:
+                out.setdefault(term, set()).update(terms)
+        return {word: tuple(sorted(terms - {word})) for word, terms in out.items() if terms - {word}}
+
+    def hints(self):
+        """What the extractive engine needs from this vocabulary (computed once)."""
+        if self._hints is None:
+            from parley.engine import Hints
+
+            self._hints = Hints(self.related(), frozenset(self._common))
+        return self._hints
 
     def category_size(self, key: str) -> int:
         return self._category_sizes.get(key, 0)
