@@ -127,7 +127,8 @@ class PlannerEngine:
             return self._compare(reading, catalog, calls)
         if reading.products:
             return self._about_products(reading, catalog, calls)
-        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence):
+        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence
+                                                           or reading.lists_many):
             return self._about_the_one(reading, catalog, calls)
         if reading.narrows or reading.sort or (reading.counts and reading.lists):
             return self._search(reading, catalog, calls)
@@ -321,7 +322,8 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     settle (the extractive engine weighs the text then)."""
     if reading.picked_by:
         picked = _picked_text(catalog, detail, reading.picked_by)
-        asked = [_attribute_fact(reading, catalog, detail, k) for k in reading.attributes]
+        asked = [_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
+                 if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])]
         return " ".join([picked] + [a for a in asked if a][:1])
     if reading.on_sale:
         return _sale_text(catalog, detail)

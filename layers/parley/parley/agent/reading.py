@@ -27,9 +27,10 @@ _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b", re.I)
 _COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|versus|vs\.?)\b", re.I)
 _EXISTENCE = re.compile(r"^\s*(?:and\s+)?(?:do|does)\s+(?:you|they|the (?:shop|store))\s+(?:sell|have|offer|carry|"
-                        r"stock|provide)|^\s*(?:and\s+)?(?:is|are)\s+there\b|^\s*can i (?:buy|get|order)\b|"
+                        r"stock|provide)|^\s*(?:and\s+)?(?:is|are)\s+there\b|^\s*can i buy\b|"
                         r"^\s*have you got\b", re.I)
 _LIST = re.compile(r"^\s*(?:and\s+)?(?:which|what)\b|\b(list|show me|all|any|options)\b", re.I)
+_LIST_MANY = re.compile(r"^\s*(?:and\s+)?which\b|\b(list|show me|all|any)\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|discount(?:ed|s)?|reduced|on offer|deals?|markdowns?|clearance)\b", re.I)
 _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
@@ -92,6 +93,11 @@ class Reading:
     @property
     def lists(self) -> bool:
         return self.has(_LIST)
+
+    @property
+    def lists_many(self) -> bool:
+        """"which jackets ...", "list ...": several products wanted, not a fact about one ("what battery ...")."""
+        return self.has(_LIST_MANY)
 
     @property
     def points_back(self) -> bool:
@@ -196,6 +202,8 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
                 key=lambda at: at[-1] - at[0])
     if spots[-1] - spots[0] > len(spots):
         return None
+    if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
+        return None   # a bare number ("under 20") names no product
     unique = any(vocabulary.name_df(t) == 1 for t in found)
     coverage = len(found) / max(1, len(specific))
     if unique or (found and coverage >= 0.5 and (len(matched) >= 2 or coverage == 1 and len(own) > 1)):

@@ -20,8 +20,8 @@ SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlim
 
 def fold(term: str) -> str:
     """One more step than the index's stemming, for matching words to the catalog: `hoodie`/`hoodies`
-    (-> hoodi/hoody) and `beanie`/`beanies` meet."""
-    return term.rstrip("eiy") if len(term) > 4 and term.isalpha() else term
+    (-> hoodi/hoody), `size`/`sizes` (-> size/siz) and `beanie`/`beanies` meet."""
+    return term.rstrip("eiy") or term if len(term) >= 4 and term.isalpha() else term
 
 
 def words(text: str) -> list[str]:
