@@ -21,12 +21,13 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from parley.agent.values import Typed, key_words, label, typed
+from parley.agent.values import Typed, key_words, label, typed, unit_from_key
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
 _MAGIC = b"\x89PCAT\r\n"
 NAN = float("nan")
 _DESCRIPTION_CHARS = 400
+_TYPED_CACHE = 100_000
 _CHUNK = 4096   # values per snapshot line
 _PRICE_FIELDS = ("price", "regular_price", "sale_price")
 
@@ -34,6 +35,13 @@ _PRICE_FIELDS = ("price", "regular_price", "sale_price")
 def norm(text: object) -> str:
     """How names, categories and values are compared: lowercase words."""
     return " ".join(re.findall(r"[^\W_]+", str(text).lower()))
+
+
+def attribute_key(name: object) -> str:
+    """Attributes are one when their names differ only in form: `Color` and `Colors`, `color_name`/`Color name`."""
+    from parley.retrieval import tokenize
+
+    return " ".join(tokenize(str(name).replace("_", " "))) or norm(name)
 
 
 def _number(value: object) -> float | None:
@@ -176,6 +184,7 @@ class Attribute:
     _by_number: array | None = None
     _sorted: array | None = None
     _sorted_ids: array | None = None
+    _dense: array | None = None
 
     def add(self, product_id: int, raw: object, value: Typed) -> None:
         if self.ids and self.ids[-1] == product_id:  # an option seen again on the same product
@@ -205,6 +214,16 @@ class Attribute:
     def numeric(self) -> bool:
         return self.kinds.get("number", 0) * 2 >= len(self.ids) and self.kinds.get("number", 0) > 0
 
+    @property
+    def name_terms(self) -> tuple[str, ...]:
+        """The words naming the attribute, without a unit it ends in (`contract_term_months` -> contract, term)."""
+        from parley.retrieval import tokenize
+
+        words = list(self.words)
+        if len(words) > 1 and unit_from_key(self.key):
+            words = words[:-1]
+        return tuple(tokenize(" ".join(words)))
+
     def raw_of(self, product_id: int) -> object | None:
         pos = bisect_left(self.ids, product_id)
         return self.raw[pos] if pos < len(self.ids) and self.ids[pos] == product_id else None
@@ -225,6 +244,15 @@ class Attribute:
     def sorted_numbers(self) -> array:
         self.by_number()
         return self._sorted
+
+    def dense(self, products: int) -> array:
+        """Every product's number by id (NaN where it has none), for sorting many matches (computed once)."""
+        if self._dense is None or len(self._dense) != products:
+            dense = array("d", [NAN]) * products
+            for product_id, number in zip(self.ids, self.numbers):
+                dense[product_id] = number
+            self._dense = dense
+        return self._dense
 
     def sorted_ids(self) -> array:
         """Product ids ascending by their number."""
@@ -262,6 +290,8 @@ class Catalog:
         self._sorted_prices: array | None = None
         self._aligned: tuple[int, bool] | None = None
         self._shared: dict[Any, Any] = {}        # one object per repeated value (categories, currencies)
+        self._by_raw_key: dict[str, Attribute] = {}
+        self._typed: dict[tuple, Typed] = {}     # repeated values are typed once
         self._vocabulary = None
 
     def _share(self, value):
@@ -296,24 +326,37 @@ class Catalog:
             if not ids or ids[-1] != product_id:
                 ids.append(product_id)
         for key, raw in entry["properties"].items():
-            self._attribute(key).add(product_id, self._share(raw), typed(raw, key))
+            self._attribute(key).add(product_id, self._share(raw), self._typed_value(raw, key))
         for key, values in entry["options"].items():
             attribute = self._attribute(key, option=True)
             for value in values:
-                attribute.add(product_id, self._share(value), typed(value, key))
+                attribute.add(product_id, self._share(value), self._typed_value(value, key))
+
+    def _typed_value(self, raw: Any, key: str) -> Typed:
+        cache_key = (raw.__class__, raw, key)
+        found = self._typed.get(cache_key)
+        if found is None:
+            found = typed(raw, key)
+            if len(self._typed) < _TYPED_CACHE:
+                self._typed[cache_key] = found
+        return found
 
     def _attribute(self, key: str, option: bool = False) -> Attribute:
-        found = self.attributes.get(norm(key))
+        cached = self._by_raw_key.get(key)
+        if cached is not None and (cached.is_option or not option):
+            return cached
+        found = self.attributes.get(attribute_key(key))
         if found is None:
-            found = self.attributes[norm(key)] = Attribute(key, label(key), tuple(key_words(norm(key))))
+            found = self.attributes[attribute_key(key)] = Attribute(key, label(key), tuple(key_words(norm(key))))
         found.is_option = found.is_option or option
+        self._by_raw_key[key] = found
         return found
 
     def _finish(self) -> "Catalog":
         prices = self.prices
         self.price_order = array("I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]),
                                              key=prices.__getitem__))
-        self._shared = {}
+        self._shared, self._typed, self._by_raw_key = {}, {}, {}
         return self
 
     def __len__(self) -> int:
@@ -347,7 +390,7 @@ class Catalog:
     # -- lookups -------------------------------------------------------------
 
     def attribute(self, name: str) -> Attribute | None:
-        return self.attributes.get(norm(name))
+        return self.attributes.get(attribute_key(name))
 
     def find_sku(self, sku: str) -> tuple[int, int] | None:
         """(product id, variant number or -1) of a product's or a variant's SKU."""
@@ -502,7 +545,7 @@ class Catalog:
         for key, is_option, ids, raws in payload["attributes"]:
             attribute = catalog._attribute(key, option=is_option)
             for product_id, raw in zip(ids, raws):
-                attribute.add(product_id, catalog._share(raw), typed(raw, key))
+                attribute.add(product_id, catalog._share(raw), catalog._typed_value(raw, key))
         return catalog._finish()
 
     @classmethod

@@ -7,7 +7,6 @@ fields."""
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -173,28 +172,31 @@ def _sets(catalog: Catalog, index: Any, query: ProductQuery) -> Iterable[set[int
 
 
 def _sort_order(catalog: Catalog, sort: str) -> tuple[Any, Any]:
-    """(ids in ascending order of the sort value, value of an id) for price or a numeric attribute."""
+    """(ids in ascending order of the sort value, every product's value by id: NaN where it has none)."""
     if sort == "price":
-        return catalog.price_order, catalog.prices.__getitem__
+        return catalog.price_order, catalog.prices
     attribute = resolve_attribute(catalog, sort)
     if not attribute.numeric:
         raise ToolError(f"cannot sort by {attribute.key!r}: its values are not numbers")
-    return attribute.sorted_ids(), attribute.number_of
+    return attribute.sorted_ids(), attribute.dense(len(catalog))
 
 
-def _top(order: Any, value_of: Any, matches: set[int] | None, descending: bool, limit: int) -> list[int]:
+def _top(order: Any, values: Any, matches: set[int] | None, descending: bool, limit: int) -> list[int]:
+    """The first `limit` matches in sort order (ties by id); matches without a value come last."""
     if matches is not None and len(matches) * 8 < len(order):
-        known = [i for i in matches if not math.isnan(value_of(i))]
-        known.sort(key=lambda i: (-value_of(i), i) if descending else (value_of(i), i))
-        unknown = sorted(i for i in matches if math.isnan(value_of(i)))
-        return (known + unknown)[:limit]
+        ids = sorted(matches)
+        known = [i for i in ids if values[i] == values[i]]
+        known.sort(key=values.__getitem__, reverse=descending)
+        if len(known) < limit:
+            known += [i for i in ids if values[i] != values[i]]
+        return known[:limit]
     picked = []
     for i in (reversed(order) if descending else order):
         if matches is None or i in matches:
             picked.append(i)
             if len(picked) == limit:
                 return picked
-    if matches is not None:  # matches without a value come last
+    if matches is not None:
         chosen = set(picked)
         picked.extend(sorted(i for i in matches if i not in chosen)[:limit - len(picked)])
     return picked
@@ -210,8 +212,8 @@ def run(catalog: Catalog, index: Any, query: ProductQuery) -> tuple[int, list[in
     limit = max(0, query.limit)
     sort = query.sort if query.sort not in (None, "relevance") else None
     if sort:
-        order, value_of = _sort_order(catalog, sort)
-        return total, _top(order, value_of, matches, query.order == "desc", limit)
+        order, values = _sort_order(catalog, sort)
+        return total, _top(order, values, matches, query.order == "desc", limit)
     if query.query and matches:
         return total, _by_relevance(catalog, index, query.query, matches, limit)
     ids = range(len(catalog)) if matches is None else sorted(matches)

@@ -33,6 +33,18 @@ _units("share", "% percent")
 _units("money", "eur € euro euros; usd $ dollar dollars; gbp £; chf; sek; nok; dkk; pln; cad; aud; jpy ¥")
 _units("count", "x pcs pieces units pack")
 
+# English words that ask for a measurement, by dimension ("how fast", "the heaviest"): "long" may be a duration or
+# a length, tried in that order
+DIMENSION_WORDS = {
+    "speed": "fast faster fastest quick quicker quickest slow slower slowest speed",
+    "duration": "long longer longest short shorter shortest duration",
+    "length": "long longer longest short shorter shortest wide wider widest narrow narrower narrowest tall taller "
+              "tallest length width height",
+    "weight": "heavy heavier heaviest light lighter lightest weigh weighs weight",
+    "size": "big bigger biggest large larger largest small smaller smallest size capacity",
+    "power": "strong stronger strongest powerful power",
+}
+
 TRUE_WORDS = frozenset("yes true y included available".split())
 FALSE_WORDS = frozenset("no false n none excluded unavailable".split())
 _NUMBER_RE = re.compile(

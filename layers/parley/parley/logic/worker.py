@@ -16,12 +16,12 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Source, Turn
+from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
 from parley.logic.conversations import fail_answer
-from parley.logic.index_cache import index_for
+from parley.logic.knowledge_cache import knowledge_for
 
 
 class JobError(Exception):
@@ -46,7 +46,9 @@ def engine_for(data_set: dict[str, Any], not_after: float | None = None):
     `not_after` (monotonic seconds) is when a model answer must be done by."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
-        return ExtractiveEngine()
+        from parley.agent.planner import PlannerEngine
+
+        return PlannerEngine()
     from parley import providers  # model clients load only in workers that answer with a model
 
     return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings, not_after))
@@ -148,7 +150,7 @@ def answer(task: dict[str, Any], not_after: float | None = None) -> None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
     engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
-    result = engine.answer(question["text"], history, index_for(data_set))
+    result = engine.answer(question["text"], history, knowledge_for(data_set))
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any, Callable, Sequence
 
-from parley.agent.contracts import AnswerListener, Knowledge, Tool
+from parley.agent.contracts import AnswerListener, Tool
 from parley.agent.model_loop import DEFAULT_MAX_STEPS, ChatModel, StepLimitReached, run
 from parley.engine import Answer, Turn
 from parley.prompt import build
@@ -34,15 +34,6 @@ def default_tools() -> list[Tool]:
     from parley.agent.tools import TOOLS  # the catalog agent's tools (issue 11)
 
     return list(TOOLS)
-
-
-def knowledge_of(index: Any) -> Knowledge:
-    """Knowledge from a bare search index, as workers before issue 11's switch pass it: the catalog read back
-    from the index's product records."""
-    from parley.agent.catalog import Catalog
-
-    records = index.records if index is not None else []
-    return Knowledge(catalog=Catalog.from_records(records), index=index)
 
 
 class LanguageModelEngine:
@@ -69,8 +60,6 @@ class LanguageModelEngine:
         deadline = self.clock() + self.budget_seconds
         if self.not_after is not None:
             deadline = min(deadline, self.not_after)
-        if not isinstance(knowledge, Knowledge):
-            knowledge = knowledge_of(knowledge)
         prompt = build(question, history or [], self.system_prompt)
         tools = default_tools() if self.tools is None else list(self.tools)
         return run(self.provider, prompt.system, prompt.messages, knowledge, tools, max_steps=self.max_steps,
