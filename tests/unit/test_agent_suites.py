@@ -28,8 +28,8 @@ def test_suite_case(shops, name, case):
 
 
 def test_every_catalog_has_a_suite_covering_the_issue_types():
-    assert {"fiberup", "apparel", "hardware"} <= set(catalogs())
-    for name in ("apparel", "hardware"):
+    assert {"fiberup", "apparel", "hardware", "books"} <= set(catalogs())
+    for name in ("apparel", "hardware", "books"):
         types = {case["type"] for case in load_suite(name)}
         assert types == {"list", "filter", "superlative", "count", "compare", "attribute", "existence",
                          "sale_stock", "follow_up", "fact", "document", "no_answer"}, name
@@ -49,6 +49,9 @@ def test_criteria_report_each_miss():
     assert check(expect, "No: there are three, in Blue, within 30 days.", [{"id": "SKU-1", "title": "x"}]) == []
     missed = check(expect, "Yes, Red ones, 2 of them.", [{"id": "SKU-2", "title": "x"}])
     assert len(missed) == 6
+    assert check({"yes_no": "no"}, "TV Basic is the cheaper one. No, it has no sports.", []) == []
+    assert check({"yes_no": "no"}, "It is here. It has sports. No, wait.", []) != []
+    assert check({"yes_no": "no"}, "Yes, in stock. No returns though.", []) != []
     assert check({"no_answer": True}, "The data set does not contain an answer to that.", []) == []
     assert check({"no_answer": True}, "It costs 20 EUR.", []) == ["does not say that the data set cannot answer"]
 
@@ -59,7 +62,7 @@ VARIANT_FIELDS = {"sku", "name", "options", "price", "regular_price", "sale_pric
                   "properties"}
 
 
-@pytest.mark.parametrize("name", ["apparel", "hardware"])
+@pytest.mark.parametrize("name", ["apparel", "hardware", "books"])
 def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
     products, documents = catalog_files(name)
     skus = [p["sku"] for p in products] + [v["sku"] for p in products for v in p.get("variants", [])]
