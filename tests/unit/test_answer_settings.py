@@ -112,7 +112,7 @@ def test_switching_to_a_provider_and_back_answers_correctly_each_time(admin, dra
         assert admin.patch(SETTINGS, {"provider": "extractive"}).status == 200
         status, reply = ask(admin, drain, conversation, "What are the roaming charges outside the EU?")
         assert status["state"] == "SUCCESS" and len(scripted.requests) == 2     # the model was not asked
-        assert "roaming" in reply["text"].lower() and reply["sources"] and reply["steps"] == []
+        assert "roaming" in reply["text"].lower() and reply["sources"]
 
         assert admin.patch(SETTINGS, settings).status == 200
         status, reply = ask(admin, drain, conversation, "How do I cancel my contract?")
