@@ -356,3 +356,25 @@ def test_a_trickling_server_cannot_hold_a_call_past_the_answers_deadline(monkeyp
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+class PreambleModel:
+    """Says something before asking for a tool, then answers (as Claude models on Bedrock often do)."""
+
+    model = "preamble"
+
+    def reply(self, system, messages, tools, deadline, on_text=None):
+        if messages[-1]["role"] == "user":
+            return ModelReply("Let me check the catalog.", [ToolCall("c1", "search_items", {"query": "tea"})], 5, 1)
+        return ModelReply("  Assam Breakfast is 7.90.  ", [], 5, 1)
+
+
+def test_text_before_a_tool_call_is_part_of_the_answer_and_what_was_streamed_is_what_is_stored():
+    listener = Recorder()
+    answer = run(PreambleModel(), "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
+                 deadline=time.monotonic() + 5, listener=listener)
+    assert answer.text == "Let me check the catalog.\n\nAssam Breakfast is 7.90."
+    assert "".join(listener.deltas) == answer.text and len(listener.steps) == 1
+    quiet = run(PreambleModel(), "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
+                deadline=time.monotonic() + 5)
+    assert quiet.text == answer.text and quiet.steps[0].tool == "search_items"

@@ -12,6 +12,9 @@ The loop is bounded twice: at most `max_steps` model calls with tools offered, a
 the tool results so far written into the question, for its final answer; a model that still gives no text
 ends in :class:`StepLimitReached`. A bad argument, an unknown tool or a failed tool is returned to the model as
 a tool error and never fails the answer.
+
+A listener's `delta` is called from the thread that runs the model call (each call runs under a hard
+deadline in a thread of its own, see `parley.providers.base.within`), its `step` from the caller's thread.
 """
 
 from __future__ import annotations
@@ -91,16 +94,12 @@ class _Text:
         self._current: list[str] = []
 
     def on_text(self, delta: str) -> None:
-        if not delta:
-            return
-        if not self._current and self.parts:
-            delta = "\n\n" + delta.lstrip() if delta.strip() else ""
-            if not delta:
-                return
-        elif not self._current:
+        if not self._current:  # a reply's first text: no leading blanks, a paragraph apart from earlier text
             delta = delta.lstrip()
             if not delta:
                 return
+            if self.parts:
+                delta = "\n\n" + delta
         self._current.append(delta)
         if self.listener is not None:
             self.listener.delta(delta)
@@ -174,7 +173,7 @@ def run(model: ChatModel, system: str, messages: list[dict[str, Any]], knowledge
         tools: Sequence[Tool], *, max_steps: int = DEFAULT_MAX_STEPS, deadline: float,
         listener: AnswerListener | None = None, clock: Callable[[], float] = time.monotonic) -> Answer:
     """Answer the last user message of `messages` (earlier turns before it), using `tools`."""
-    from parley.providers.base import ERROR, ProviderError
+    from parley.providers.base import ERROR, ProviderError  # not at the top: parley.providers imports this module
 
     conversation = list(messages)
     first_new = len(conversation)
