@@ -54,6 +54,14 @@ class ToolCall:
     arguments: Any  # the decoded JSON object, or the model's raw text when it was not valid JSON
 
 
+def decoded_arguments(raw: str) -> Any:
+    """A model's arguments text as JSON; the text itself when it is not JSON (then a bad argument)."""
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return raw
+
+
 @dataclass
 class ToolOutcome:
     call: ToolCall

@@ -1,8 +1,8 @@
-"""What both providers share: the error a provider call ends in, its result, and retrying within a deadline.
+"""What both providers share: the error a provider call ends in, and retrying within a hard deadline.
 
 Deadlines are `time.monotonic()` seconds, and hard: each attempt runs in a thread of its own and the caller
 stops waiting at the deadline (a client's read timeout applies per chunk, so a server that trickles its
-reply would otherwise hold the answer far past it). A provider call is retried on throttling, 5xx and timeouts with
+reply would otherwise hold the answer far past it). A call is retried on throttling, 5xx and timeouts with
 exponential backoff and full jitter (a server's Retry-After is the least wait), but only while another
 attempt still fits before the deadline; then the last error is final and the worker turns it into the
 task's FAILURE.

@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from parley.agent.contracts import Tool
-from parley.agent.model_loop import ModelReply, ToolCall
+from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
 from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError, call_with_retries
 
 DEFAULT_MAX_TOKENS = 1024
@@ -86,13 +86,6 @@ def _content(message: dict[str, Any]) -> list[dict[str, Any]]:
         arguments = call.arguments if isinstance(call.arguments, dict) else {}
         blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": arguments}})
     return blocks
-
-
-def _decoded(raw: str) -> Any:
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return raw
 
 
 class BedrockProvider:
@@ -178,6 +171,6 @@ class BedrockProvider:
                         delta["toolUse"].get("input", "")
             elif "metadata" in event:
                 usage = event["metadata"].get("usage") or {}
-        found = [ToolCall(call_id, name, _decoded(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
+        found = [ToolCall(call_id, name, decoded_arguments(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
         return ModelReply("".join(text).strip(), found, int(usage.get("inputTokens") or 0),
                           int(usage.get("outputTokens") or 0))

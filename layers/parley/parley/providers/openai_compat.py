@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from parley.agent.contracts import Tool
-from parley.agent.model_loop import ModelReply, ToolCall
+from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
 from parley.providers import secrets
 from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError, call_with_retries
 
@@ -143,19 +143,12 @@ class OpenAICompatibleProvider:
         return call_with_retries(attempt, deadline, sleep=self.sleep, what=what)
 
 
-def _call(call_id: str, name: str, raw: str) -> ToolCall:
-    try:
-        arguments: Any = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        arguments = raw  # reported back to the model as a bad argument
-    return ToolCall(call_id, name, arguments)
-
-
 def parse_completion(data: bytes) -> ModelReply:
     try:
         reply = json.loads(data)
         message = reply["choices"][0]["message"]
-        calls = [_call(c.get("id", ""), c["function"]["name"], c["function"].get("arguments") or "")
+        calls = [ToolCall(c.get("id", ""), c["function"]["name"],
+                          decoded_arguments(c["function"].get("arguments") or ""))
                  for c in message.get("tool_calls") or []]
         text = (message.get("content") or "").strip()
         usage = reply.get("usage") or {}
@@ -193,6 +186,6 @@ def read_chunks(lines: Iterable[str], on_text: Callable[[str], None], streamed: 
                     call[2] += function.get("arguments") or ""
     except (ValueError, TypeError, AttributeError):
         raise ProviderError(ERROR, "the server's stream is not chat completion chunks") from None
-    found = [_call(*parts) for _, parts in sorted(calls.items())]
+    found = [ToolCall(call_id, name, decoded_arguments(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
     return ModelReply("".join(text).strip(), found, int(usage.get("prompt_tokens") or 0),
                       int(usage.get("completion_tokens") or 0))
