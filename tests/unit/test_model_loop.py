@@ -378,3 +378,50 @@ def test_text_before_a_tool_call_is_part_of_the_answer_and_what_was_streamed_is_
     quiet = run(PreambleModel(), "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
                 deadline=time.monotonic() + 5)
     assert quiet.text == answer.text and quiet.steps[0].tool == "search_items"
+
+
+def test_text_from_a_call_still_streaming_after_the_answer_ended_is_not_passed_on():
+    answered, late_text_sent = threading.Event(), threading.Event()
+
+    class AbandonedStream:
+        """Answers, while a call it left behind (as one abandoned at the deadline is) streams on."""
+
+        model = "abandoned"
+
+        def reply(self, system, messages, tools, deadline, on_text=None):
+            def straggler():
+                answered.wait(5)
+                on_text("late words")
+                late_text_sent.set()
+            threading.Thread(target=straggler, daemon=True).start()
+            on_text("On time.")
+            return ModelReply("On time.", [], 1, 1)
+
+    listener = Recorder()
+    answer = run(AbandonedStream(), "sys", [{"role": "user", "text": "q"}], Knowledge(TEAS, None), TOOLS,
+                 deadline=time.monotonic() + 5, listener=listener)
+    answered.set()
+    assert late_text_sent.wait(5)
+    assert answer.text == "On time." and listener.deltas == ["On time."]
+
+
+def test_openai_chunks_assemble_interleaved_tool_calls_and_a_broken_stream_is_a_provider_error():
+    from parley.providers.openai_compat import read_chunks
+
+    def chunk(delta):
+        return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]})
+
+    lines = [": keep-alive", "",
+             chunk({"tool_calls": [{"index": 1, "id": "b", "function": {"name": "get_item", "arguments": ""}}]}),
+             chunk({"tool_calls": [{"index": 0, "id": "a",
+                                    "function": {"name": "search_items", "arguments": '{"qu'}}]}),
+             chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"sku": "T-11"}'}}]}),
+             chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ery": "tea"}'}}]}),
+             'data: {"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 9}}', "data: [DONE]"]
+    reply = read_chunks(lines, lambda text: None, [])
+    assert [(c.id, c.name, c.arguments) for c in reply.calls] == [("a", "search_items", {"query": "tea"}),
+                                                                  ("b", "get_item", {"sku": "T-11"})]
+    assert (reply.text, reply.input_tokens, reply.output_tokens) == ("", 40, 9)
+    with pytest.raises(ProviderError) as failure:
+        read_chunks(["data: {not json"], lambda text: None, [])
+    assert failure.value.code == ERROR and "not chat completion chunks" in failure.value.reason

@@ -100,8 +100,11 @@ class _Text:
         self.listener = listener
         self.parts: list[str] = []
         self._current: list[str] = []
+        self.closed = False
 
     def on_text(self, delta: str) -> None:
+        if self.closed:
+            return
         if not self._current:  # a reply's first text: no leading blanks, a paragraph apart from earlier text
             delta = delta.lstrip()
             if not delta:
@@ -205,26 +208,29 @@ def run(model: ChatModel, system: str, messages: list[dict[str, Any]], knowledge
     def answer() -> Answer:
         return Answer(text.value, list(sources.values()), tokens[0], tokens[1], steps)
 
-    for _ in range(max_steps):
-        reply = ask(tools or None, conversation)
-        if not reply.calls:
-            if reply.text.strip():
-                return answer()
-            raise ProviderError(ERROR, "the model returned no text")
-        conversation.append({"role": "assistant", "text": reply.text, "calls": reply.calls})
-        outcomes = []
-        for step, outcome, found in run_calls(reply.calls, by_name, knowledge):
-            steps.append(step)
-            outcomes.append(outcome)
-            for source in found:
-                sources.setdefault((source.type, source.id), source)
-            if listener is not None:
-                listener.step(step)
-        conversation.append({"role": "tool", "results": outcomes})
-        if clock() + 2 * longest_call > deadline:
-            break  # no room for another step and the final call after it: make this the final one
+    try:
+        for _ in range(max_steps):
+            reply = ask(tools or None, conversation)
+            if not reply.calls:
+                if reply.text.strip():
+                    return answer()
+                raise ProviderError(ERROR, "the model returned no text")
+            conversation.append({"role": "assistant", "text": reply.text, "calls": reply.calls})
+            outcomes = []
+            for step, outcome, found in run_calls(reply.calls, by_name, knowledge):
+                steps.append(step)
+                outcomes.append(outcome)
+                for source in found:
+                    sources.setdefault((source.type, source.id), source)
+                if listener is not None:
+                    listener.step(step)
+            conversation.append({"role": "tool", "results": outcomes})
+            if clock() + 2 * longest_call > deadline:
+                break  # no room for another step and the final call after it: make this the final one
 
-    reply = ask(None, final_request(conversation, first_new))
-    if reply.calls or not reply.text.strip():
-        raise StepLimitReached()
-    return answer()
+        reply = ask(None, final_request(conversation, first_new))
+        if reply.calls or not reply.text.strip():
+            raise StepLimitReached()
+        return answer()
+    finally:
+        text.closed = True  # a call abandoned at the deadline may still be streaming: its text is dropped
