@@ -12,7 +12,7 @@ from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, named_products, read
 from parley.agent.values import dimension_of, show, typed, unit_from_key
-from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn
+from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.agent.vocabulary import words
 from parley.retrieval import tokenize
 
@@ -208,7 +208,18 @@ class PlannerEngine:
         if not facts:
             calls.sources.clear()
             return None
+        if reading.words[0] in _YES_NO_START and reading.attributes:
+            self._supporting_document(reading, catalog, calls)
         return " ".join(facts)
+
+    @staticmethod
+    def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
+        """A verdict on a feature cites the document about that feature too (an SLA's terms), when one matches."""
+        terms = set(catalog.attribute(reading.attributes[0]).name_terms)
+        found = calls("search_documents", {"query": reading.question, "limit": 1})
+        if found and found.count and not terms <= set(tokenize(found.content["passages"][0]["text"])):
+            unrelated = {(s.type, s.id) for s in found.sources}
+            calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
 
     def _compare(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
         products = [calls("get_product", {"sku": catalog.skus[i]}) for i in reading.products[:4]]
@@ -236,8 +247,9 @@ class PlannerEngine:
 
 
 def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
-    """"a prepaid SIM": when the question names a category, a product it seems to name outside it is a misreading."""
-    if reading.category and reading.products:
+    """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
+    misreading of the category's words."""
+    if reading.category and reading.products and (reading.asks_existence or reading.lists_many):
         inside = set(catalog.categories.get(reading.category, ()))
         kept = [p for p in reading.products if p in inside]
         if kept or not any(catalog.product_categories[p] for p in reading.products):
@@ -381,14 +393,21 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
         return None
     value = typed(raw, attribute.key)
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
-        if value.kind != "bool":
-            return None
-        related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
-                   if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
-                   and (v := _property(catalog, detail, a.key)) is not None]
-        details = f" Details: {'; '.join(related)}." if related else ""
-        return f"{'Yes' if value.flag else 'No'}, {name}: {label} {show(value)}.{details}"
+        return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
     return f"{name}: {label} {show(value)}."
+
+
+def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
+    """"Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
+    name, phrase = detail["name"], feature_phrase(reading.question)
+    if phrase and len(phrase.split()) <= 4:
+        verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
+    else:
+        verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
+    related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+               if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
+               and (v := _property(catalog, detail, a.key)) is not None]
+    return verdict + (f" Details: {'; '.join(related)}." if related else "")
 
 
 def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:

@@ -174,7 +174,7 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     candidates: dict[int, set[str]] = {}
     for term in positions:
         ids = vocabulary.name_ids.get(term, ())
-        if len(ids) <= 200 and not vocabulary.describes(term):
+        if len(ids) <= 200:
             for product_id in ids:
                 candidates.setdefault(product_id, set())
     for product_id in candidates:
