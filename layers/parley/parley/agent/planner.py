@@ -272,7 +272,11 @@ def _unknown(reading: Reading, index: Any) -> bool:
     if index is None:
         return True
     nothing_known = not (reading.narrows or reading.sort or reading.attributes)
-    return any(index.df(t) == 0 for t in reading.leftover) and (nothing_known or reading.asks_existence)
+    unknown = [t for t in reading.leftover if index.df(t) == 0]
+    # "how loud is it in decibels?": a fact asked in words the data never uses
+    asks_unknown_fact = len(unknown) == len(reading.leftover) and not (
+        reading.lists_many or reading.counts or reading.sort or reading.attributes)
+    return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
 
 
 def _absent(reading: Reading) -> str:
@@ -334,15 +338,13 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     settle (the extractive engine weighs the text then)."""
     if reading.picked_by:
         picked = _picked_text(catalog, detail, reading.picked_by)
-        asked = [_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
-                 if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])]
-        return " ".join([picked] + [a for a in asked if a][:1])
+        asked = [a for a in (_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
+                             if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])) if a][:1]
+        return " ".join(asked + [picked] if asked and asked[0].startswith(("Yes", "No")) else [picked] + asked)
     if reading.on_sale:
         return _sale_text(catalog, detail)
     if reading.in_stock is not None and "in_stock" in detail:
-        left = f" ({detail['stock_quantity']} left)" if detail.get("stock_quantity", -1) > 0 else ""
-        return f"Yes, {detail['name']} is in stock{left}." if detail["in_stock"] else \
-            f"No, {detail['name']} is out of stock."
+        return _stock_text(reading, catalog, detail)
     for key in reading.attributes:
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
@@ -352,6 +354,24 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
         return None
     return _summary_text(catalog, detail)
+
+
+def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
+    """Stock of the product, or of the variant whose options the question names ("in Forest Green, size L")."""
+    name, item = detail["name"], detail
+    named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
+             for v in f["value"]}
+    if named:
+        for variant in detail["variants"]:
+            values = {str(v).lower() for v in variant["options"].values()}
+            if named <= {" ".join(words(v)) for v in values} | values:
+                item = variant
+                name = f"{detail['name']} ({', '.join(variant['options'].values())})"
+                break
+    if item.get("in_stock", -1) in (-1, None):
+        return f"{name}: the catalog does not say whether it is in stock."
+    left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
+    return f"Yes, {name} is in stock{left}." if item["in_stock"] else f"No, {name} is out of stock."
 
 
 def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
