@@ -10,11 +10,11 @@ from typing import Any
 from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
-from parley.agent.reading import Reading, named_products, read
+from parley.agent.reading import Reading, read
 from parley.agent.values import dimension_of, show, typed, unit_from_key
-from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.agent.vocabulary import words
-from parley.retrieval import tokenize
+from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
+from parley.retrieval import split_sentences, tokenize
 
 LIST_LIMIT = 10
 MAX_SOURCES = 10
@@ -287,8 +287,6 @@ def _absent(reading: Reading) -> str:
 
 def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any) -> str:
     """The two sentences of the best passages that hold most of the question's words, with their document."""
-    from parley.retrieval import split_sentences
-
     wanted = set(reading.index_terms)
     first = passages[0]
     sentences = []
@@ -443,8 +441,6 @@ def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
 
 
 def _summary_text(catalog: Catalog, detail: dict[str, Any]) -> str:
-    from parley.retrieval import split_sentences
-
     parts = [detail["name"]]
     first = split_sentences(detail.get("description") or "")
     text = f"{detail['name']}: {first[0]}" if first else detail["name"]
