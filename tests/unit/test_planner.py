@@ -205,3 +205,13 @@ def test_a_conversation_through_the_worker_stores_the_answer_and_its_steps(admin
     steps = [m["steps"] for m in stored if m["role"] == "agent"]
     assert steps[0][0]["tool"] == "search_products" and steps[0][0]["arguments"]["sort"] == "Weight"
     assert steps[1][0]["tool"] == "get_product" and steps[1][0]["arguments"] == {"sku": "BT-TRAIL"}
+
+
+def test_api_handlers_do_not_load_the_answering_package():
+    import subprocess
+    import sys
+
+    probe = ("import sys; import parley.logic.data_sets, parley.logic.conversations, parley.logic.tasks; "
+             "print([m for m in sys.modules if m.startswith(('parley.agent', 'parley.retrieval'))])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

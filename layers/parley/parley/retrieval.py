@@ -188,6 +188,7 @@ def render_product(product: Mapping) -> str:
     try:
         unit = (product.get("properties") or {}).get("price_unit") if isinstance(
             product.get("properties"), Mapping) else None
+        unit = unit or product.get("currency")   # "EUR per month" says more than "EUR"
         price = format_price(product.get("price"), str(unit) if unit else None)
     except (TypeError, ValueError):
         price = str(product.get("price"))

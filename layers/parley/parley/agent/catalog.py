@@ -7,7 +7,7 @@ their product, which then shows its options and its price range. Each product's 
 
 Per attribute the catalog keeps a column (ids, raw values, numbers, and a value -> ids map), per category the ids
 in it, and the product ids ordered by price; a query then touches only what it filters or sorts on. The snapshot
-(`to_bytes`) is the grouped entries as zlib'd JSON, never pickle.
+(`to_bytes`) is the columns as zlib'd JSON lines, never pickle.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from parley.agent.values import Typed, key_words, label, typed, unit_from_key
+from parley.retrieval import tokenize
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
 _MAGIC = b"\x89PCAT\r\n"
@@ -39,8 +40,6 @@ def norm(text: object) -> str:
 
 def attribute_key(name: object) -> str:
     """Attributes are one when their names differ only in form: `Color` and `Colors`, `color_name`/`Color name`."""
-    from parley.retrieval import tokenize
-
     return " ".join(tokenize(str(name).replace("_", " "))) or norm(name)
 
 
@@ -217,8 +216,6 @@ class Attribute:
     @property
     def name_terms(self) -> tuple[str, ...]:
         """The words naming the attribute, without a unit it ends in (`contract_term_months` -> contract, term)."""
-        from parley.retrieval import tokenize
-
         words = list(self.words)
         if len(words) > 1 and unit_from_key(self.key):
             words = words[:-1]
@@ -382,8 +379,6 @@ class Catalog:
         return self._aligned[1]
 
     def text_terms(self, product_id: int) -> set[str]:
-        from parley.retrieval import tokenize
-
         categories = " ".join(self.product_categories[product_id])
         return set(tokenize(f"{self.names[product_id]} {self.descriptions[product_id]} {categories}"))
 
@@ -417,13 +412,13 @@ class Catalog:
         return None if value != value else value
 
     def properties_of(self, product_id: int) -> dict[str, object]:
-        """Every property of a product (options excluded), in the order attributes were first seen."""
+        """A product's property values, in the order attributes were first seen. An attribute that is an option
+        anywhere (Color) is shown with the options (`options_of`)."""
         out = {}
         for attribute in self.attributes.values():
-            if not attribute.is_option or attribute.kinds.get("_property"):
-                raw = attribute.raw_of(product_id)
-                if raw is not None and not attribute.is_option:
-                    out[attribute.key] = raw
+            raw = None if attribute.is_option else attribute.raw_of(product_id)
+            if raw is not None:
+                out[attribute.key] = raw
         return out
 
     def options_of(self, product_id: int) -> dict[str, list[str]]:

@@ -132,18 +132,18 @@ _QUESTION_WORDS = frozenset(words(
     "kind type sort range model models version one ones need want looking show list give me us you do does have "
     "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
     "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
-    "same per"))
+    "same per use uses used under below over above than between within from least most less more"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
-    """Content words of the question that no product name, category, attribute or value of the catalog holds
-    ("satellite", "warranty claim", "CEO")."""
+    """Content words of the question that no product name, category or attribute of the catalog holds, nor a value
+    the question names ("satellite", "CEO", "wash")."""
     vocabulary = catalog.vocabulary
     out = []
     for number, term in enumerate(reading.terms):
         if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
-        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.describes(term):
+        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term):
             continue
         out.append(reading.index_terms[number])
     return out
@@ -174,7 +174,7 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     candidates: dict[int, set[str]] = {}
     for term in positions:
         ids = vocabulary.name_ids.get(term, ())
-        if len(ids) <= 200 and not vocabulary.describes(term):
+        if len(ids) <= 200:
             for product_id in ids:
                 candidates.setdefault(product_id, set())
     for product_id in candidates:
@@ -358,7 +358,8 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)),
                                            (catalog.attributes[k].kind == "bool") != yes_no, -scores[k]))
     named = [catalog.attributes[k].key for k in ranked]
-    if not named:  # "how heavy is it", "how long does it run": the attribute measured in that dimension
-        by_dimension = _by_dimension(catalog, terms)
-        named = [by_dimension] if by_dimension else []
-    return named
+    if not named:  # "how heavy is it", "how wide is the belt": the attributes measured in that dimension
+        vocabulary = catalog.vocabulary
+        named = [catalog.attributes[k].key for t in terms for d in vocabulary.dimensions(t)
+                 for k in vocabulary.measured_in(d)]
+    return list(dict.fromkeys(named))
