@@ -38,6 +38,10 @@ dev: install $(DYNAMODB_LOCAL)  ## serve the API locally (DynamoDB Local on disk
 test: install $(DYNAMODB_LOCAL)  ## install and run the whole suite (unit, template checks, local stack over HTTP)
 	$(PY) -m pytest -q $(ARGS)
 
+.PHONY: scripted-model
+scripted-model: install  ## a scripted language model (OpenAI-compatible and Bedrock) on :8811, beside `make dev` (docs/providers.md)
+	$(PY) -m parley_local.scripted_model $(ARGS)
+
 load: install  ## drive a running `make dev` stack with many conversations and check nothing was lost
 	$(PY) -m parley_local.load $(ARGS)
 

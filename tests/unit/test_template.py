@@ -49,6 +49,7 @@ NEEDED = {
         ("s3:GetObject", "IndexBucket/ingest/*"), ("s3:DeleteObject", "IndexBucket/ingest/*"),
         ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
         ("bedrock:InvokeModel", "foundation-model/<BedrockModelIds>"),
+        ("bedrock:InvokeModelWithResponseStream", "foundation-model/<BedrockModelIds>"),  # ConverseStream
         ("secretsmanager:GetSecretValue", "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
                                           ":secret:parley/*"),
     },

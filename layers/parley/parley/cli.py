@@ -232,7 +232,7 @@ def cmd_data_sets_show(args: argparse.Namespace) -> int:
 
 def cmd_data_sets_settings(args: argparse.Namespace) -> int:
     settings = {name: getattr(args, name) for name in ("provider", "model", "system_prompt", "temperature",
-                                                        "max_tokens", "base_url", "api_key_secret")
+                                                        "max_tokens", "max_steps", "base_url", "api_key_secret")
                 if getattr(args, name) is not None}
     with _client(args) as client:
         updated = client.update_data_set_settings(args.id, settings)
@@ -773,6 +773,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds_settings.add_argument("--system-prompt", dest="system_prompt")
     ds_settings.add_argument("--temperature", type=float)
     ds_settings.add_argument("--max-tokens", dest="max_tokens", type=int)
+    ds_settings.add_argument("--max-steps", dest="max_steps", type=int,
+                             help="model calls per answer, 1 to 20 (default 6)")
     ds_settings.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     ds_settings.add_argument("--api-key-secret", dest="api_key_secret",
                              help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)")

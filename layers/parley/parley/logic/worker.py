@@ -16,12 +16,12 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Source, Turn
+from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
 from parley.logic.conversations import fail_answer
-from parley.logic.index_cache import index_for
+from parley.logic.knowledge_cache import knowledge_for
 
 
 class JobError(Exception):
@@ -37,14 +37,21 @@ class JobError(Exception):
         self.retryable = retryable
 
 
-def engine_for(data_set: dict[str, Any]):
-    """The data set's answer engine: the offline one unless its settings name a language-model provider."""
+# Time kept back from a model answer to store it and finish the task before Lambda stops the worker.
+WRITE_RESERVE_SECONDS = 5.0
+
+
+def engine_for(data_set: dict[str, Any], not_after: float | None = None):
+    """The data set's answer engine: the offline one unless its settings name a language-model provider.
+    `not_after` (monotonic seconds) is when a model answer must be done by."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
-        return ExtractiveEngine()
+        from parley.agent.planner import PlannerEngine
+
+        return PlannerEngine()
     from parley import providers  # model clients load only in workers that answer with a model
 
-    return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings))
+    return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings, not_after))
 
 
 class _ProviderFailuresAsJobErrors:
@@ -53,13 +60,15 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine):
         self.engine = engine
 
-    def answer(self, question, history, index):
-        from parley.providers import ProviderError
+    def answer(self, question, history, knowledge, listener=None):
+        from parley.providers import ProviderError, StepLimitReached
 
         try:
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
         except ProviderError as exc:
             raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
+        except StepLimitReached as exc:  # the same model on the same question would run away again
+            raise JobError(exc.code, exc.message, retryable=False) from exc
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
@@ -83,8 +92,9 @@ def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int
         metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
-def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
-    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first."""
+def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after: float | None = None) -> None:
+    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first.
+    `not_after` (monotonic seconds) is when the invocation's time runs out, from the Lambda context."""
     task_id = job.get("task_id")
     kind = job.get("kind")
     if not isinstance(task_id, str) or kind not in ("answer", "load_products", "load_documents"):
@@ -97,7 +107,7 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
         return
     try:
         if kind == "answer":
-            answer(task)
+            answer(task, not_after)
         else:
             load(task)
     except Exception as exc:
@@ -124,7 +134,7 @@ def turn_of(message: dict[str, Any]) -> Turn:
     return Turn(role=message["role"], text=message["text"], sources=sources, steps=list(message.get("steps") or []))
 
 
-def answer(task: dict[str, Any]) -> None:
+def answer(task: dict[str, Any], not_after: float | None = None) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
     meta, messages = conversations.read(conversation_id)
@@ -139,7 +149,8 @@ def answer(task: dict[str, Any]) -> None:
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
+    result = engine.answer(question["text"], history, knowledge_for(data_set))
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
