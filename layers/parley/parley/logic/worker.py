@@ -20,8 +20,9 @@ from parley.engine import ExtractiveEngine, Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
-from parley.logic.conversations import fail_answer
+from parley.logic.conversations import fail_answer, message_view
 from parley.logic.index_cache import index_for
+from parley.logic.streaming import AnswerStream
 
 
 class JobError(Exception):
@@ -53,13 +54,23 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine):
         self.engine = engine
 
-    def answer(self, question, history, index):
+    def answer(self, question, history, index, listener=None):
         from parley.providers import ProviderError
 
         try:
-            return self.engine.answer(question, history, index)
+            return answer_with(self.engine, question, history, index, listener)
         except ProviderError as exc:
             raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
+
+
+def answer_with(engine, question, history, knowledge, listener):
+    """Call an engine, passing the streaming listener only to engines that take one (issue 11 switches every
+    engine to `answer(question, history, knowledge, listener=None)`)."""
+    import inspect
+
+    if listener is not None and "listener" in inspect.signature(engine.answer).parameters:
+        return engine.answer(question, history, knowledge, listener=listener)
+    return engine.answer(question, history, knowledge)
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
@@ -110,6 +121,7 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
             code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
             if kind == "answer":
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+                AnswerStream(task["conversation_id"], task_id, task["owner_id"]).failed(code, message)
             else:
                 tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
         if hopeless:
@@ -139,7 +151,15 @@ def answer(task: dict[str, Any]) -> None:
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    stream = AnswerStream(conversation_id, task["task_id"], meta["owner_id"])
+    stream.started()
+    result = answer_with(engine_for(data_set), question["text"], history, index_for(data_set), stream)
+    # An engine that did not stream (the offline one) shows its steps, then its whole answer as one delta.
+    if not stream.streamed_steps:
+        for step in result.steps:
+            stream.step(step)
+    if not stream.streamed_text:
+        stream.delta(result.text)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
@@ -155,9 +175,11 @@ def answer(task: dict[str, Any]) -> None:
         transact([conversations.put_message_op(conversation_id, reply), tasks.finish_op(task["task_id"], SUCCESS)])
     except TransactionCancelled as cancelled:
         if cancelled.codes[:1] == ["ConditionalCheckFailed"]:
-            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply first
+            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply (and streams it)
         elif cancelled.codes[1:2] != ["ConditionalCheckFailed"]:
             raise  # otherwise the task was already finished: nothing left to do
+        return
+    stream.completed(message_view(reply))  # after the write: a client told "completed" can read it back
 
 
 def load(task: dict[str, Any]) -> None:
