@@ -164,3 +164,49 @@ def test_a_failed_turn_streams_task_failed(ws, user, drain, monkeypatch):
         events = events_until_done(socket)
     assert [e["type"] for e in events] == ["task.started", "task.failed"]
     assert events[-1]["error"] == {"code": "provider_error", "message": "The language model failed."}
+
+
+def test_a_streaming_engine_gets_the_listener_steps_come_first_and_quick_deltas_are_merged(ws, user, drain,
+                                                                                         monkeypatch):
+    from parley.agent.contracts import Step
+    from parley.engine import Answer
+
+    words = [f"word{i} " for i in range(100)]
+    step = Step("search_products", {"query": "plans"}, 3, 1.5)
+
+    class StreamingEngine:
+        def answer(self, question, history, knowledge, listener=None):
+            listener.step(step)
+            for word in words:
+                listener.delta(word)
+            return Answer(text="".join(words), steps=[step])
+
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: StreamingEngine())
+    conversation = new_conversation(user)
+    with open_socket(ws, user.token) as socket:
+        call(socket, {"action": "subscribe", "conversation_id": conversation})
+        user.post(f"/api/conversations/{conversation}", {"question_message": "What plans are there?"})
+        drain()
+        events = events_until_done(socket)
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["task.started", "step"] and kinds[-1] == "message.completed"
+    assert set(kinds[2:-1]) == {"delta"} and len(kinds[2:-1]) < len(words)  # merged while a post was in flight
+    assert events[1] == {"type": "step", "conversation_id": conversation, "task_id": events[0]["task_id"],
+                         "tool": "search_products", "arguments": {"query": "plans"}, "result_count": 3}
+    assert "".join(e["text"] for e in events[2:-1]) == "".join(words) == events[-1]["message"]["text"]
+
+
+def test_nobody_subscribed_costs_one_query_and_no_post(ws, user, drain, monkeypatch):
+    from parley.dal import connections
+
+    posts, queries = [], []
+    monkeypatch.setattr(connections, "post_to_connection", lambda *args: posts.append(args) or True)
+    real_subscribers = connections.ConnectionRepository.subscribers
+    monkeypatch.setattr(connections.ConnectionRepository, "subscribers",
+                        lambda self, conversation_id: queries.append(conversation_id) or real_subscribers(
+                            self, conversation_id))
+    conversation = new_conversation(user)
+    user.post(f"/api/conversations/{conversation}", {"question_message": "What plans are there?"})
+    drain()
+    assert queries == [conversation] and posts == []
+    assert user.get(f"/api/conversations/{conversation}").json()["history"][-1]["role"] == "agent"

@@ -9,6 +9,7 @@ connection is stored exactly as without streaming.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Mapping
 
 from parley.auth import Principal
@@ -81,7 +82,14 @@ def handle_message(connection_id: str, body: str | None) -> dict[str, Any]:
 class AnswerStream:
     """One turn's events, sent to every connection of the conversation's owner subscribed to it.
 
-    Implements AnswerListener (`step`, `delta`). Costs one Query when nobody is subscribed, and no post."""
+    Implements AnswerListener (`step`, `delta`). Costs one Query when nobody is subscribed, and no post.
+    Events are posted by a sender thread, in order, so a slow post never holds up the answer; deltas that
+    arrive while a post is in flight, or within DELTA_INTERVAL_SECONDS of the last delta, go out as one
+    (a model's token-by-token stream becomes a few messages, each billed by API Gateway). Use it as a
+    context manager: leaving it sends what is left (waiting at most FLUSH_TIMEOUT_SECONDS)."""
+
+    DELTA_INTERVAL_SECONDS = 0.05
+    FLUSH_TIMEOUT_SECONDS = 10.0
 
     def __init__(self, conversation_id: int, task_id: str, owner_id: int):
         self.conversation_id = conversation_id
@@ -89,6 +97,10 @@ class AnswerStream:
         self.streamed_steps = False
         self.streamed_text = False
         self.targets: list[str] = []
+        self._queue: list[dict[str, Any]] = []
+        self._wake = threading.Condition()
+        self._closed = False
+        self._sender: threading.Thread | None = None
         config = settings()
         if not (config.websocket_endpoint and config.connections_table):
             return
@@ -99,31 +111,68 @@ class AnswerStream:
             return
         self.targets = [s["connection_id"] for s in subscribers if s.get("account_id") == owner_id]
 
+    def __enter__(self) -> "AnswerStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def started(self) -> None:
-        self._publish("task.started", {})
+        self._enqueue("task.started", {})
 
     def step(self, step: Any) -> None:
         self.streamed_steps = True
-        self._publish("step", {"tool": step.tool, "arguments": step.arguments, "result_count": step.result_count})
+        self._enqueue("step", {"tool": step.tool, "arguments": step.arguments, "result_count": step.result_count})
 
     def delta(self, text: str) -> None:
         if text:
             self.streamed_text = True
-            self._publish("delta", {"text": text})
+            self._enqueue("delta", {"text": text})
 
     def completed(self, message: dict[str, Any]) -> None:
-        self._publish("message.completed", {"message": message})
+        self._enqueue("message.completed", {"message": message})
 
     def failed(self, code: str, message: str) -> None:
-        self._publish("task.failed", {"error": {"code": code, "message": message}})
+        self._enqueue("task.failed", {"error": {"code": code, "message": message}})
 
-    def _publish(self, kind: str, fields: dict[str, Any]) -> None:
+    def close(self) -> None:
+        """Send what is queued, then stop the sender."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._sender is not None:
+            self._sender.join(self.FLUSH_TIMEOUT_SECONDS)
+
+    def _enqueue(self, kind: str, fields: dict[str, Any]) -> None:
         if not self.targets:
             return
+        with self._wake:
+            last = self._queue[-1] if self._queue else None
+            if kind == "delta" and last is not None and last["type"] == "delta":
+                last["text"] += fields["text"]
+            else:
+                self._queue.append({"type": kind, "conversation_id": self.conversation_id, "task_id": self.task_id,
+                                    **fields})
+            self._wake.notify()
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_all, name="answer-stream", daemon=True)
+                self._sender.start()
+
+    def _send_all(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return
+                event = self._queue.pop(0)
+            self._publish(json.dumps(event, default=str).encode())
+            if event["type"] == "delta":  # let the next deltas gather for a moment
+                with self._wake:
+                    self._wake.wait_for(lambda: self._closed, timeout=self.DELTA_INTERVAL_SECONDS)
+
+    def _publish(self, data: bytes) -> None:
         from parley.dal.connections import post_to_connection
 
-        data = json.dumps({"type": kind, "conversation_id": self.conversation_id, "task_id": self.task_id,
-                           **fields}, default=str).encode()
         for connection_id in list(self.targets):
             try:
                 delivered = post_to_connection(connection_id, data)

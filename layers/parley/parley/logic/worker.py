@@ -121,7 +121,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
             code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
             if kind == "answer":
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
-                AnswerStream(task["conversation_id"], task_id, task["owner_id"]).failed(code, message)
+                with AnswerStream(task["conversation_id"], task_id, task["owner_id"]) as stream:
+                    stream.failed(code, message)
             else:
                 tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
         if hopeless:
@@ -137,6 +138,12 @@ def turn_of(message: dict[str, Any]) -> Turn:
 
 
 def answer(task: dict[str, Any]) -> None:
+    """Answer a question, streaming the turn's events to the owner's subscribed connections."""
+    with AnswerStream(task["conversation_id"], task["task_id"], task["owner_id"]) as stream:
+        answer_streamed(task, stream)
+
+
+def answer_streamed(task: dict[str, Any], stream: AnswerStream) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
     meta, messages = conversations.read(conversation_id)
@@ -151,7 +158,6 @@ def answer(task: dict[str, Any]) -> None:
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    stream = AnswerStream(conversation_id, task["task_id"], meta["owner_id"])
     stream.started()
     result = answer_with(engine_for(data_set), question["text"], history, index_for(data_set), stream)
     # An engine that did not stream (the offline one) shows its steps, then its whole answer as one delta.
