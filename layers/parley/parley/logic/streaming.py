@@ -88,7 +88,7 @@ class AnswerStream:
     (a model's token-by-token stream becomes a few messages, each billed by API Gateway). Use it as a
     context manager: leaving it sends what is left (waiting at most FLUSH_TIMEOUT_SECONDS)."""
 
-    DELTA_INTERVAL_SECONDS = 0.05
+    DELTA_INTERVAL_SECONDS = 0.1
     FLUSH_TIMEOUT_SECONDS = 10.0
 
     def __init__(self, conversation_id: int, task_id: str, owner_id: int):
