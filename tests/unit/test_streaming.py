@@ -210,3 +210,42 @@ def test_nobody_subscribed_costs_one_query_and_no_post(ws, user, drain, monkeypa
     drain()
     assert queries == [conversation] and posts == []
     assert user.get(f"/api/conversations/{conversation}").json()["history"][-1]["role"] == "agent"
+
+
+def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, user, gateway, drain, monkeypatch):
+    import threading
+
+    import httpx
+
+    from parley import client as client_module
+    from parley.client import ParleyClient
+
+    def through_gateway(request: httpx.Request) -> httpx.Response:
+        answer = gateway.handle(request.method, str(request.url.raw_path, "ascii"), list(request.headers.items()),
+                                request.content)
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+    monkeypatch.setattr(client_module, "STREAM_CHECK_SECONDS", 0.2)
+    monkeypatch.setenv("WEBSOCKET_ENDPOINT", "http://127.0.0.1:9/ws")  # the worker's posts all fail
+    config.reset()
+    reset_management_client()
+
+    def worker() -> None:
+        for _ in range(100):
+            if drain():
+                return
+            time.sleep(0.05)
+
+    subscribed = []
+    real_subscribe = ParleyClient._subscribe
+    monkeypatch.setattr(ParleyClient, "_subscribe",
+                        lambda self, *args: subscribed.append(real_subscribe(self, *args)) or subscribed[-1])
+    with ParleyClient("http://parley.test", user.token, transport=httpx.MockTransport(through_gateway),
+                      ws_url=ws.url) as client:
+        background = threading.Thread(target=worker)
+        background.start()
+        events = list(client.stream("What plans are there?", 1, timeout=30))
+        background.join()
+    assert subscribed[0] is not None  # the socket was open and subscribed; no event came through it
+    assert [e["type"] for e in events] == ["message.completed"]
+    assert events[0]["message"]["role"] == "agent" and events[0]["message"]["text"]

@@ -48,6 +48,7 @@ _STATE_RELATIVE = Path(".parley-data") / "local.json"
 
 FIRST_POLL_DELAY = 0.1
 MAX_POLL_DELAY = 2.0
+STREAM_CHECK_SECONDS = 5.0  # a stream quiet this long checks the task once (its final event may be lost)
 
 _ACCOUNT_FIELDS = frozenset({"name", "data_set_ids", "is_active"})
 
@@ -418,14 +419,21 @@ class ParleyClient:
                         wait = None if deadline is None else deadline - self._clock()
                         if wait is not None and wait <= 0:
                             raise TaskTimeout(task_id, timeout)
-                        event = json.loads(socket.recv(timeout=wait))
+                        try:
+                            raw = socket.recv(timeout=STREAM_CHECK_SECONDS if wait is None
+                                              else min(wait, STREAM_CHECK_SECONDS))
+                        except TimeoutError:
+                            # Quiet for a while: make sure the task has not finished unseen (a final event
+                            # lost with a broken connection); if it has, fetch the result by polling.
+                            if self.task_status(task_id).get("state") != "PENDING":
+                                break
+                            continue
+                        event = json.loads(raw)
                         if event.get("task_id") != task_id:
                             continue  # an earlier turn of this conversation, or a reply to the subscription
                         yield event
                         if event.get("type") in ("message.completed", "task.failed"):
                             return
-                except TimeoutError:
-                    raise TaskTimeout(task_id, timeout) from None
                 except (OSError, ValueError, _socket_errors()):
                     pass  # the stream broke: the answer is still stored, so fall back to polling for it
         yield self._final_event(conversation_id, task_id, question, deadline, timeout)

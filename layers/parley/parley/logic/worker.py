@@ -151,8 +151,10 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream) -> None:
     if meta is None or question is None:
         raise JobError("conversation_missing", "The conversation or its question no longer exists.",
                        retryable=False)
-    if any(m["id"] == question_id + 1 for m in messages):
+    stored = next((m for m in messages if m["id"] == question_id + 1), None)
+    if stored is not None:
         tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind
+        stream.completed(message_view(stored))
         return
     data_set = DataSetRepository().get(meta["data_set_id"])
     if data_set is None:
