@@ -172,3 +172,23 @@ def test_parley_ask_prints_the_streamed_answer_and_no_stream_polls(local_stack, 
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith("Yes") and "sources:" in outputs[0]
+
+
+def test_parley_chat_streams_each_answer_into_one_conversation(local_stack, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setenv("PARLEY_API_URL", local_stack.url)
+    monkeypatch.setenv("PARLEY_API_TOKEN", local_stack.token)
+    monkeypatch.setenv("PARLEY_WS_URL", ws_url(local_stack))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{SLA_QUESTION}\nHow is roaming charged?\n"))
+    streamed = []
+    real_stream = ParleyClient.stream
+    monkeypatch.setattr(ParleyClient, "stream", lambda self, *a, **kw: (
+        streamed.append(event) or event for event in real_stream(self, *a, **kw)))
+    assert cli.main(["chat", "--data-set", "1"]) == 0
+    out = capsys.readouterr().out
+    answers = [line.split("agent> ", 1)[1] for line in out.splitlines() if "agent> " in line]
+    assert len(answers) == 2 and answers[0].startswith("Yes")
+    assert [e["type"] for e in streamed] == ["task.started", "delta", "message.completed"] * 2
+    assert len({e["conversation_id"] for e in streamed}) == 1
+    assert streamed[-1]["message"]["text"].startswith(answers[1])

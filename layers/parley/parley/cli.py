@@ -1,7 +1,8 @@
 """`parley`: ask questions, chat, manage service accounts and data sets, and load products and documents.
 
 The API is found through --url / --token, else PARLEY_API_URL / PARLEY_API_TOKEN, else the local stack that
-`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE).
+`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE). `ask` and `chat`
+stream answers over the WebSocket API found in PARLEY_WS_URL or the local stack's state (else they poll).
 
 Exit codes: 0 done, 1 the API (or AWS) refused or failed, 2 bad usage or a bad input file.
 """
