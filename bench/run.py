@@ -96,6 +96,32 @@ def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[s
     return result
 
 
+def catalog_tools_section(tools: dict[str, Any], md: list[str], row) -> None:
+    """5b. The typed catalog and its tools at scale (bench/catalog_tools.py)."""
+    md.append("## 5b. Catalog tools at scale\n")
+    if "error" in tools:
+        row("5b catalog tools", "all", "FAILED: " + tools["error"][-200:])
+        md.append(f"Failed: ```{tools['error']}```\n")
+        return
+    size = f"{tools['products'] // 1000}k"
+    md.append(f"The synthetic catalog of section 5 ({tools['products']:,} products) as a typed catalog beside its index, "
+              "in one fresh process: `search_products` with one filter (numeric range, value, category or price "
+              f"range) and a sort (price or a numeric attribute) over {tools['queries']} queries; `get_product` by "
+              "SKU. Build = index + catalog; peak RSS = the process's ru_maxrss after building both and packing the "
+              "knowledge snapshot.\n")
+    row("5b catalog tools", f"{size} search_products p50 / p95",
+        f"{f_ms(tools['search_products_p50_s'])} / {f_ms(tools['search_products_p95_s'])}", "p50 <= 20 ms, p95 <= 50 ms",
+        tools["search_products_p50_s"] <= 0.020 and tools["search_products_p95_s"] <= 0.050)
+    row("5b catalog tools", f"{size} get_product p50", f_ms(tools["get_product_p50_s"]), "<= 1 ms",
+        tools["get_product_p50_s"] <= 0.001)
+    row("5b catalog tools", f"{size} build (index + catalog)",
+        f"{tools['build_s']:.1f} s ({tools['index_build_s']:.1f} + {tools['catalog_build_s']:.1f})")
+    row("5b catalog tools", f"{size} peak memory", f"{tools['peak_rss_mb']:.0f} MB")
+    row("5b catalog tools", f"{size} catalog snapshot / load",
+        f"{tools['catalog_bytes'] / 1e6:.1f} MB / {tools['catalog_from_bytes_s']:.2f} s")
+    md.append("")
+
+
 def f_ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
 
@@ -412,6 +438,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             row("5 retrieval", "largest size query p50", f_ms(last["parley"]["query_p50_s"]), "(quick run)")
         md.append("")
 
+    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
+
     # 6. quality
     qual = results["fiberup_eval"]
     md.append("## 6. Retrieval quality\n")
@@ -516,6 +544,7 @@ def main() -> None:
         "latency": (["--turns", "8", "--concurrent-turns", "2"] if args.quick else ["--turns", "30", "--concurrent-turns", "8"], 400),
         "retrieval_scale": (["--sizes", "1000,10000" if args.quick else "1000,10000,100000"], 500),
         "fiberup_eval": ([], 120),
+        "catalog_tools": (["--size", "10000" if args.quick else "100000"], 600),
         "deploy_size": ([], 400),
         "streaming": (["--turns", "5" if args.quick else "20"], 400),
     }

@@ -166,10 +166,10 @@ def test_one_bad_record_does_not_fail_its_batch_mates(cloud, user, monkeypatch):
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if "5G" in question:
                 raise RuntimeError("boom")
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
     monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: FailsOnFiveG(real(data_set)))
     result = invoke(cloud, batch, receive_count=1)
@@ -237,12 +237,12 @@ def test_a_slow_turn_in_one_conversation_does_not_hold_up_another_in_the_same_ba
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if question.startswith("Does FiberUP"):
                 waited.append(fast_answered.wait(timeout=20))  # a long model call, in effect
             else:
                 fast_answered.set()
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
     monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: SlowUntilTheOtherIsAnswered(real(data_set)))
     assert invoke(cloud, batch) == {"batchItemFailures": []}
@@ -263,10 +263,10 @@ def test_within_one_conversation_a_failure_fails_the_later_records_to_keep_order
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if question == "first?":
                 raise RuntimeError("transient")
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
     monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: FailsFirst(real(data_set)))
     failed = invoke(cloud, batch, receive_count=1)["batchItemFailures"]

@@ -560,6 +560,11 @@ class SearchIndex:
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         return _uint32_array(self._ids_of(tid)), _uint32_array(self._tfs[lo:hi])
 
+    def record_ids(self, term: str) -> array:
+        """Record numbers containing ``term`` (ascending; the cached array, not a copy)."""
+        tid = self._terms.get(term)
+        return _uint32_array() if tid is None else self._ids_of(tid)
+
     def _ids_of(self, tid: int) -> array:
         ids = self._ids.get(tid)
         if ids is None:

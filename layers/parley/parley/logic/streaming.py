@@ -94,8 +94,6 @@ class AnswerStream:
     def __init__(self, conversation_id: int, task_id: str, owner_id: int):
         self.conversation_id = conversation_id
         self.task_id = task_id
-        self.streamed_steps = False
-        self.streamed_text = False
         self.targets: list[str] = []
         self._queue: list[dict[str, Any]] = []
         self._wake = threading.Condition()
@@ -121,12 +119,10 @@ class AnswerStream:
         self._enqueue("task.started", {})
 
     def step(self, step: Any) -> None:
-        self.streamed_steps = True
         self._enqueue("step", {"tool": step.tool, "arguments": step.arguments, "result_count": step.result_count})
 
     def delta(self, text: str) -> None:
         if text:
-            self.streamed_text = True
             self._enqueue("delta", {"text": text})
 
     def completed(self, message: dict[str, Any]) -> None:

@@ -16,12 +16,12 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Source, Turn
+from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
 from parley.logic.conversations import fail_answer, message_view
-from parley.logic.index_cache import index_for
+from parley.logic.knowledge_cache import knowledge_for
 from parley.logic.streaming import AnswerStream
 
 
@@ -42,7 +42,9 @@ def engine_for(data_set: dict[str, Any]):
     """The data set's answer engine: the offline one unless its settings name a language-model provider."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
-        return ExtractiveEngine()
+        from parley.agent.planner import PlannerEngine
+
+        return PlannerEngine()
     from parley import providers  # model clients load only in workers that answer with a model
 
     return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings))
@@ -54,23 +56,13 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine):
         self.engine = engine
 
-    def answer(self, question, history, index, listener=None):
+    def answer(self, question, history, knowledge, listener=None):
         from parley.providers import ProviderError
 
         try:
-            return answer_with(self.engine, question, history, index, listener)
+            return self.engine.answer(question, history, knowledge, listener)
         except ProviderError as exc:
             raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
-
-
-def answer_with(engine, question, history, knowledge, listener):
-    """Call an engine, passing the streaming listener only to engines that take one (issue 11 switches every
-    engine to `answer(question, history, knowledge, listener=None)`)."""
-    import inspect
-
-    if listener is not None and "listener" in inspect.signature(engine.answer).parameters:
-        return engine.answer(question, history, knowledge, listener=listener)
-    return engine.answer(question, history, knowledge)
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
@@ -160,14 +152,8 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream) -> None:
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    stream.started()
-    result = answer_with(engine_for(data_set), question["text"], history, index_for(data_set), stream)
-    # An engine that did not stream (the offline one) shows its steps, then its whole answer as one delta.
-    if not stream.streamed_steps:
-        for step in result.steps:
-            stream.step(step)
-    if not stream.streamed_text:
-        stream.delta(result.text)
+    stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
+    result = engine_for(data_set).answer(question["text"], history, knowledge_for(data_set), listener=stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,

@@ -66,10 +66,14 @@ class LanguageModelEngine:
     def prompt(self, question: str, history: list[Turn], index: SearchIndex | None) -> Prompt:
         return build(question, history or [], self.retrieve(question, history or [], index), self.system_prompt)
 
-    def answer(self, question: str, history: list[Turn], index: SearchIndex | None) -> Answer:
+    def answer(self, question: str, history: list[Turn], knowledge: Any, listener: Any = None) -> Answer:
+        """`knowledge` is the data set's `Knowledge` (its index is searched) or, as before, a bare index."""
+        index = getattr(knowledge, "index", knowledge)
         deadline = self.clock() + self.budget_seconds
         prompt = self.prompt(question, history, index)
         completion = self.provider.complete(prompt, deadline)
+        if listener is not None:
+            listener.delta(completion.text)
         return Answer(completion.text, prompt.sources, completion.input_tokens, completion.output_tokens)
 
 
