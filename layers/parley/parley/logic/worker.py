@@ -153,7 +153,7 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream) -> None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
     stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
-    result = engine_for(data_set).answer(question["text"], history, knowledge_for(data_set), listener=stream)
+    result = engine_for(data_set).answer(question["text"], history, knowledge_for(data_set), stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
