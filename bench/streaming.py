@@ -3,7 +3,7 @@ bench/_timed_stack.py, DynamoDB Local in memory): time from the client's POST of
 `delta` event and to `message.completed`, events per turn, and the API Gateway cost per 1,000 streamed
 turns next to polling's.
 
-Variants: the offline engine (its answer is one delta), and a scripted model streaming 200 tokens at 10 ms
+Variants: the offline planner (its tool calls as steps, its answer as one delta), and a scripted model streaming 200 tokens at 10 ms
 each through the worker's listener (bench/_scripted_stream.py; issue 12's scripted model server was not on
 main when this was written). Each turn is one client that keeps its connection and subscription, as a chat
 does; cost adds the connect + subscribe of a client that opens a connection per question (`parley ask`)."""
@@ -99,7 +99,7 @@ def run_variant(name: str, env: dict[str, str], turns: int, warmup: int) -> dict
 
 def run(turns: int, warmup: int) -> dict[str, Any]:
     return {"variants": [
-        run_variant("offline engine (one delta)", {}, turns, warmup),
+        run_variant("offline planner (its steps, one delta)", {}, turns, warmup),
         run_variant("scripted model, 200 tokens x 10 ms", {"BENCH_STREAM_TOKENS": "200", "BENCH_STREAM_TOKEN_MS": "10"},
                     turns, warmup),
     ]}
