@@ -3,10 +3,11 @@ bench/_timed_stack.py, DynamoDB Local in memory): time from the client's POST of
 `delta` event and to `message.completed`, events per turn, and the API Gateway cost per 1,000 streamed
 turns next to polling's.
 
-Variants: the offline planner (its tool calls as steps, its answer as one delta), and a scripted model streaming 200 tokens at 10 ms
-each through the worker's listener (bench/_scripted_stream.py; issue 12's scripted model server was not on
-main when this was written). Each turn is one client that keeps its connection and subscription, as a chat
-does; cost adds the connect + subscribe of a client that opens a connection per question (`parley ask`)."""
+Variants: the offline planner (its tool calls as steps, its answer as one delta), and a scripted model
+streaming 200 tokens at 10 ms each through the worker's listener (bench/_scripted_stream.py; issue 12's
+scripted model server, not on main when this was written, does not pace its tokens). Each turn is one
+client that keeps its connection and subscription, as a chat does; cost adds the connect + subscribe of a
+client that opens a connection per question (`parley ask`)."""
 
 from __future__ import annotations
 
