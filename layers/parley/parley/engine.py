@@ -421,7 +421,7 @@ class ExtractiveEngine:
 
         verdict = self._verdict(question, feature_terms, name_terms, set(weights), product, hints)
         existence = bool(_EXISTENCE_RE.search(question))
-        phrase = _feature_phrase(question) if verdict is not None and not existence else None
+        phrase = feature_phrase(question) if verdict is not None and not existence else None
 
         parts: list[str] = []
         if verdict is True and existence:
@@ -512,7 +512,7 @@ _INCLUDED_IN_RE = re.compile(
 _BARE_FLAGS = {"yes", "no", "true", "false", "included", "not included"}
 
 
-def _feature_phrase(question: str) -> str | None:
+def feature_phrase(question: str) -> str | None:
     q = question.strip()
     m = _INCLUDED_IN_RE.search(q)
     if m:

@@ -12,7 +12,7 @@ from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, named_products, read
 from parley.agent.values import dimension_of, show, typed, unit_from_key
-from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn
+from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.agent.vocabulary import words
 from parley.retrieval import tokenize
 
@@ -127,7 +127,8 @@ class PlannerEngine:
             return self._compare(reading, catalog, calls)
         if reading.products:
             return self._about_products(reading, catalog, calls)
-        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence):
+        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence
+                                                           or reading.lists_many):
             return self._about_the_one(reading, catalog, calls)
         if reading.narrows or reading.sort or (reading.counts and reading.lists):
             return self._search(reading, catalog, calls)
@@ -207,7 +208,18 @@ class PlannerEngine:
         if not facts:
             calls.sources.clear()
             return None
+        if reading.words[0] in _YES_NO_START and reading.attributes:
+            self._supporting_document(reading, catalog, calls)
         return " ".join(facts)
+
+    @staticmethod
+    def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
+        """A verdict on a feature cites the document about that feature too (an SLA's terms), when one matches."""
+        terms = set(catalog.attribute(reading.attributes[0]).name_terms)
+        found = calls("search_documents", {"query": reading.question, "limit": 1})
+        if found and found.count and not terms <= set(tokenize(found.content["passages"][0]["text"])):
+            unrelated = {(s.type, s.id) for s in found.sources}
+            calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
 
     def _compare(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
         products = [calls("get_product", {"sku": catalog.skus[i]}) for i in reading.products[:4]]
@@ -235,8 +247,9 @@ class PlannerEngine:
 
 
 def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
-    """"a prepaid SIM": when the question names a category, a product it seems to name outside it is a misreading."""
-    if reading.category and reading.products:
+    """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
+    misreading of the category's words."""
+    if reading.category and reading.products and (reading.asks_existence or reading.lists_many):
         inside = set(catalog.categories.get(reading.category, ()))
         kept = [p for p in reading.products if p in inside]
         if kept or not any(catalog.product_categories[p] for p in reading.products):
@@ -259,7 +272,11 @@ def _unknown(reading: Reading, index: Any) -> bool:
     if index is None:
         return True
     nothing_known = not (reading.narrows or reading.sort or reading.attributes)
-    return any(index.df(t) == 0 for t in reading.leftover) and (nothing_known or reading.asks_existence)
+    unknown = [t for t in reading.leftover if index.df(t) == 0]
+    # "how loud is it in decibels?": a fact asked in words the data never uses
+    asks_unknown_fact = len(unknown) == len(reading.leftover) and not (
+        reading.lists_many or reading.counts or reading.sort or reading.attributes)
+    return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
 
 
 def _absent(reading: Reading) -> str:
@@ -321,14 +338,13 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     settle (the extractive engine weighs the text then)."""
     if reading.picked_by:
         picked = _picked_text(catalog, detail, reading.picked_by)
-        asked = [_attribute_fact(reading, catalog, detail, k) for k in reading.attributes]
-        return " ".join([picked] + [a for a in asked if a][:1])
+        asked = [a for a in (_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
+                             if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])) if a][:1]
+        return " ".join(asked + [picked] if asked and asked[0].startswith(("Yes", "No")) else [picked] + asked)
     if reading.on_sale:
         return _sale_text(catalog, detail)
     if reading.in_stock is not None and "in_stock" in detail:
-        left = f" ({detail['stock_quantity']} left)" if detail.get("stock_quantity", -1) > 0 else ""
-        return f"Yes, {detail['name']} is in stock{left}." if detail["in_stock"] else \
-            f"No, {detail['name']} is out of stock."
+        return _stock_text(reading, catalog, detail)
     for key in reading.attributes:
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
@@ -338,6 +354,24 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
         return None
     return _summary_text(catalog, detail)
+
+
+def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
+    """Stock of the product, or of the variant whose options the question names ("in Forest Green, size L")."""
+    name, item = detail["name"], detail
+    named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
+             for v in f["value"]}
+    if named:
+        for variant in detail["variants"]:
+            values = {str(v).lower() for v in variant["options"].values()}
+            if named <= {" ".join(words(v)) for v in values} | values:
+                item = variant
+                name = f"{detail['name']} ({', '.join(variant['options'].values())})"
+                break
+    if item.get("in_stock", -1) in (-1, None):
+        return f"{name}: the catalog does not say whether it is in stock."
+    left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
+    return f"Yes, {name} is in stock{left}." if item["in_stock"] else f"No, {name} is out of stock."
 
 
 def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
@@ -379,14 +413,21 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
         return None
     value = typed(raw, attribute.key)
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
-        if value.kind != "bool":
-            return None
-        related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
-                   if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
-                   and (v := _property(catalog, detail, a.key)) is not None]
-        details = f" Details: {'; '.join(related)}." if related else ""
-        return f"{'Yes' if value.flag else 'No'}, {name}: {label} {show(value)}.{details}"
+        return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
     return f"{name}: {label} {show(value)}."
+
+
+def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
+    """"Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
+    name, phrase = detail["name"], feature_phrase(reading.question)
+    if phrase and len(phrase.split()) <= 4:
+        verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
+    else:
+        verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
+    related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+               if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
+               and (v := _property(catalog, detail, a.key)) is not None]
+    return verdict + (f" Details: {'; '.join(related)}." if related else "")
 
 
 def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:

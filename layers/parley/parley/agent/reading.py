@@ -27,9 +27,10 @@ _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b", re.I)
 _COMPARE = re.compile(r"\b(compare|comparison|difference|differences|differ|versus|vs\.?)\b", re.I)
 _EXISTENCE = re.compile(r"^\s*(?:and\s+)?(?:do|does)\s+(?:you|they|the (?:shop|store))\s+(?:sell|have|offer|carry|"
-                        r"stock|provide)|^\s*(?:and\s+)?(?:is|are)\s+there\b|^\s*can i (?:buy|get|order)\b|"
+                        r"stock|provide)|^\s*(?:and\s+)?(?:is|are)\s+there\b|^\s*can i buy\b|"
                         r"^\s*have you got\b", re.I)
 _LIST = re.compile(r"^\s*(?:and\s+)?(?:which|what)\b|\b(list|show me|all|any|options)\b", re.I)
+_LIST_MANY = re.compile(r"^\s*(?:and\s+)?which\b|\b(list|show me|all|any)\b", re.I)
 _ON_SALE = re.compile(r"\b(on sale|discount(?:ed|s)?|reduced|on offer|deals?|markdowns?|clearance)\b", re.I)
 _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
@@ -94,6 +95,11 @@ class Reading:
         return self.has(_LIST)
 
     @property
+    def lists_many(self) -> bool:
+        """"which jackets ...", "list ...": several products wanted, not a fact about one ("what battery ...")."""
+        return self.has(_LIST_MANY)
+
+    @property
     def points_back(self) -> bool:
         return self.has(_ANAPHORA)
 
@@ -126,18 +132,18 @@ _QUESTION_WORDS = frozenset(words(
     "kind type sort range model models version one ones need want looking show list give me us you do does have "
     "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
     "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
-    "same per"))
+    "same per use uses used under below over above than between within from least most less more"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
-    """Content words of the question that no product name, category, attribute or value of the catalog holds
-    ("satellite", "warranty claim", "CEO")."""
+    """Content words of the question that no product name, category or attribute of the catalog holds, nor a value
+    the question names ("satellite", "CEO", "wash")."""
     vocabulary = catalog.vocabulary
     out = []
     for number, term in enumerate(reading.terms):
         if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
-        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.describes(term):
+        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term):
             continue
         out.append(reading.index_terms[number])
     return out
@@ -168,7 +174,7 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     candidates: dict[int, set[str]] = {}
     for term in positions:
         ids = vocabulary.name_ids.get(term, ())
-        if len(ids) <= 200 and not vocabulary.describes(term):
+        if len(ids) <= 200:
             for product_id in ids:
                 candidates.setdefault(product_id, set())
     for product_id in candidates:
@@ -196,6 +202,8 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
                 key=lambda at: at[-1] - at[0])
     if spots[-1] - spots[0] > len(spots):
         return None
+    if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
+        return None   # a bare number ("under 20") names no product
     unique = any(vocabulary.name_df(t) == 1 for t in found)
     coverage = len(found) / max(1, len(specific))
     if unique or (found and coverage >= 0.5 and (len(matched) >= 2 or coverage == 1 and len(own) > 1)):
@@ -350,7 +358,8 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)),
                                            (catalog.attributes[k].kind == "bool") != yes_no, -scores[k]))
     named = [catalog.attributes[k].key for k in ranked]
-    if not named:  # "how heavy is it", "how long does it run": the attribute measured in that dimension
-        by_dimension = _by_dimension(catalog, terms)
-        named = [by_dimension] if by_dimension else []
-    return named
+    if not named:  # "how heavy is it", "how wide is the belt": the attributes measured in that dimension
+        vocabulary = catalog.vocabulary
+        named = [catalog.attributes[k].key for t in terms for d in vocabulary.dimensions(t)
+                 for k in vocabulary.measured_in(d)]
+    return list(dict.fromkeys(named))

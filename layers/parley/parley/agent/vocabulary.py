@@ -20,8 +20,8 @@ SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlim
 
 def fold(term: str) -> str:
     """One more step than the index's stemming, for matching words to the catalog: `hoodie`/`hoodies`
-    (-> hoodi/hoody) and `beanie`/`beanies` meet."""
-    return term.rstrip("eiy") if len(term) > 4 and term.isalpha() else term
+    (-> hoodi/hoody), `size`/`sizes` (-> size/siz) and `beanie`/`beanies` meet."""
+    return term.rstrip("eiy") or term if len(term) >= 4 and term.isalpha() else term
 
 
 def words(text: str) -> list[str]:
@@ -52,8 +52,8 @@ class Vocabulary:
                 self.category_phrases.setdefault(terms, key)
         self.products = len(catalog)
         self._describing = set(self.attribute_terms)
-        for phrase in self.category_phrases:
-            self._describing.update(phrase)
+        self._category_words = {t for phrase in self.category_phrases for t in phrase}
+        self._describing.update(self._category_words)
         for phrase in self.value_phrases:
             if len(phrase) <= SHORT_VALUE_WORDS:
                 self._describing.update(phrase)
@@ -112,6 +112,10 @@ class Vocabulary:
     def describes(self, term: str) -> bool:
         """Whether a word names an attribute, a value or a category (so it is not taken for a product name)."""
         return term in self._describing
+
+    def names_a_property(self, term: str) -> bool:
+        """A word of an attribute's or a category's name."""
+        return term in self.attribute_terms or term in self._category_words
 
     def name_df(self, term: str) -> int:
         return len(self.name_ids.get(term, ()))
