@@ -262,3 +262,31 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
     assert subscribed[0] is not None  # the socket was open and subscribed; no event came through it
     assert [e["type"] for e in events] == ["message.completed"]
     assert events[0]["message"]["role"] == "agent" and events[0]["message"]["text"]
+
+
+def test_the_emulated_connections_api_answers_boto3_like_api_gateway(ws, user):
+    import boto3
+    from websockets.exceptions import ConnectionClosed
+
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=ws.management_url, region_name="us-east-1")
+    with open_socket(ws, user.token) as socket:
+        call(socket, {"action": "subscribe", "conversation_id": new_conversation(user)})
+        (connection_id,) = ws.connections
+        described = management.get_connection(ConnectionId=connection_id)
+        assert described["Identity"]["SourceIp"] == "127.0.0.1" and described["ConnectedAt"] <= described["LastActiveAt"]
+        management.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "hello"}')
+        assert json.loads(socket.recv(timeout=10)) == {"type": "hello"}
+        with pytest.raises(management.exceptions.PayloadTooLargeException):
+            management.post_to_connection(ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
+        management.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=10)
+    for _ in range(100):
+        if ConnectionRepository().get(connection_id) is None:
+            break
+        time.sleep(0.05)
+    assert ConnectionRepository().get(connection_id) is None  # $disconnect ran
+    with pytest.raises(management.exceptions.GoneException):
+        management.post_to_connection(ConnectionId=connection_id, Data=b"{}")
+    with pytest.raises(management.exceptions.GoneException):
+        management.get_connection(ConnectionId=connection_id)
