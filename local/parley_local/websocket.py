@@ -331,6 +331,10 @@ def new_connection_id() -> str:
     return uuid.uuid4().bytes[:8].hex()[:11].upper() + "="
 
 
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _management_server(api: WebSocketApi, host: str, port: int) -> ThreadingHTTPServer:
     pattern = re.compile(rf"^(?:/{re.escape(api.routes.stage)})?/@connections/([^/?]+)$")
 
@@ -372,8 +376,7 @@ def _management_server(api: WebSocketApi, host: str, port: int) -> ThreadingHTTP
                 connection = api.connections.get(connection_id or "")
             if connection is None:
                 return self._reply(410, {"message": None}, "GoneException")
-            iso = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-            self._reply(200, {"connectedAt": iso(connection.connected_at), "lastActiveAt": iso(connection.last_active_at),
+            self._reply(200, {"connectedAt": _iso(connection.connected_at), "lastActiveAt": _iso(connection.last_active_at),
                               "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent}})
 
         def do_DELETE(self) -> None:
