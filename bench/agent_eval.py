@@ -111,8 +111,13 @@ def mentions(text: str, term: str) -> bool:
 
 
 def leading_verdict(text: str) -> str | None:
-    first = re.match(r"\W*([a-z]+)", text.lower())
-    return first.group(1) if first and first.group(1) in ("yes", "no") else None
+    """"yes" or "no" when one of the answer's first two sentences starts with it (so an answer may first say which
+    item a follow-up points at: "TV Basic is the cheaper one. No, it has no sports channels.")."""
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip().lower())[:2]:
+        first = re.match(r"\W*([a-z]+)", sentence)
+        if first and first.group(1) in ("yes", "no"):
+            return first.group(1)
+    return None
 
 
 def source_names(sources: Iterable[dict[str, Any]]) -> set[str]:
@@ -187,6 +192,8 @@ class Shop:
                 return {"text": f"(send refused {sent.status}: {sent.json()})", "sources": []}
             self._drain(self.local)
             state = self.api.get(f"/api/task_status/{sent.json()['task_id']}").json()
+            if state["state"] == "PENDING":   # the worker raised: the job waits in the queue for redelivery
+                return {"text": "(no answer: the worker failed on this question; see its log)", "sources": []}
             if state["state"] != "SUCCESS":
                 return {"text": f"(task {state['state']}: {state.get('result') or state})", "sources": []}
         history = self.api.get(path).json()["history"]

@@ -1,7 +1,7 @@
 """`make bench`: runs every benchmark section in its own process, prints one table and rewrites
 BENCHMARKS.md (figures, machine, date, command). Sections: cold start, AWS requests per operation, cost
 per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size,
-streaming over the WebSocket API.
+answer accuracy by question type, streaming over the WebSocket API (section 10: 9 is issue 12's).
 
     .venv/bin/python -m bench.run            # the whole harness (< 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # fewer rounds and sizes, for trying the harness itself
@@ -173,6 +173,30 @@ def cost_per_1000(aws: dict, durations: dict[str, float], memory: dict[str, int]
             "lambda_invocations": lambda_requests, "gb_s": gb_s, "wru": wru, "rru": rru, "sqs": sqs,
             "per_1000_turns": {k: v * 1000 for k, v in dollars.items()},
             "total_per_1000_turns": sum(dollars.values()) * 1000}
+
+
+def accuracy_markdown(acc: dict[str, Any]) -> list[str]:
+    """The accuracy table (question type x catalog) and the failed cases, from bench.agent_eval's results."""
+    names = list(acc["by_catalog"])
+    lines = ["Every case of the question suites (`tests/fixtures/suites/`, format in docs/agent-eval.md) asked through "
+             "the API and the worker on an emulated stack, one data set per catalog (`python -m bench.agent_eval`). "
+             "A cell is cases passed / cases.\n",
+             "| type | " + " | ".join(names) + " | all |", "|---" * (len(names) + 2) + "|"]
+    for kind, cell in acc["by_type"].items():
+        cells = [acc["by_catalog"][n]["by_type"].get(kind) for n in names]
+        lines.append(f"| {kind} | " + " | ".join(f"{c['passed']}/{c['cases']}" if c else "-" for c in cells)
+                     + f" | {cell['passed']}/{cell['cases']} |")
+    lines.append("| **all** | " + " | ".join(f"**{acc['by_catalog'][n]['passed']}/{acc['by_catalog'][n]['cases']}**"
+                                              for n in names)
+                 + f" | **{acc['overall']['passed']}/{acc['overall']['cases']} ({acc['overall']['accuracy']:.0%})** |")
+    failed = [c for c in acc["cases"] if not c["passed"]]
+    if failed:
+        lines.append(f"\n<details><summary>{len(failed)} failed cases</summary>\n")
+        for case in failed:
+            asked = " / ".join([*case["turns"], case["question"]])
+            lines.append(f"- `{case['id']}` {asked}: {'; '.join(case['missed'])}")
+        lines.append("\n</details>")
+    return lines
 
 
 def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
@@ -479,11 +503,24 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{len(carrying)} carry numpy/retrieval", "none carry them", not carrying)
         md.append("")
 
-    # 8. streaming
+    # 8. answer accuracy
+    acc = results.get("agent_eval") or {"error": "not run"}
+    md.append("## 8. Answer accuracy by question type\n")
+    if "error" in acc:
+        row("8 accuracy", "question suites", "FAILED: " + acc["error"][-200:])
+        md.append(f"Failed: ```{acc['error']}```\n")
+    else:
+        md.extend(accuracy_markdown(acc))
+        for name, cell in acc["by_catalog"].items():
+            row("8 accuracy", f"{name} suite", f"{cell['passed']}/{cell['cases']} ({cell['accuracy']:.0%})",
+                "all pass", cell["passed"] == cell["cases"])
+        md.append("")
+
+    # 10. streaming
     stream = results.get("streaming") or {"error": "not run"}
-    md.append("## 8. Streaming over the WebSocket API\n")
+    md.append("## 10. Streaming over the WebSocket API\n")
     if "error" in stream:
-        row("8 streaming", "first delta", "FAILED: " + stream["error"][-200:])
+        row("10 streaming", "first delta", "FAILED: " + stream["error"][-200:])
     else:
         md.append("Time from the client's POST of a question to the first `delta` event and to `message.completed` "
                   "on the local stack (DynamoDB Local in memory), one subscribed connection, sequential turns "
@@ -502,11 +539,11 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                       f"{variant['events_per_turn']:.0f} ({', '.join(variant['event_types'])}) | "
                       f"${money['streaming_usd']:.4f} ({money['ws_messages_per_turn']:.0f} messages) | "
                       f"${money['polling_usd']:.4f} ({money['polls_per_turn']} polls) |")
-            row("8 streaming", f"{variant['name']}: first delta p50", f_ms(variant["first_delta_p50_s"]),
+            row("10 streaming", f"{variant['name']}: first delta p50", f_ms(variant["first_delta_p50_s"]),
                 "<= 150 ms", variant["first_delta_p50_s"] <= 0.150)
-            row("8 streaming", f"{variant['name']}: completed p50, events/turn",
+            row("10 streaming", f"{variant['name']}: completed p50, events/turn",
                 f"{f_ms(variant['completed_p50_s'])}, {variant['events_per_turn']:.0f}")
-            row("8 streaming", f"{variant['name']}: $ / 1,000 turns (API Gateway)",
+            row("10 streaming", f"{variant['name']}: $ / 1,000 turns (API Gateway)",
                 f"streaming ${money['streaming_usd']:.4f} vs polling ${money['polling_usd']:.4f}")
         md.append("")
 
@@ -546,6 +583,7 @@ def main() -> None:
         "fiberup_eval": ([], 120),
         "catalog_tools": (["--size", "10000" if args.quick else "100000"], 600),
         "deploy_size": ([], 400),
+        "agent_eval": ([], 400),
         "streaming": (["--turns", "5" if args.quick else "20"], 400),
     }
     only = {s for s in args.only.split(",") if s}

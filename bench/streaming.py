@@ -1,4 +1,4 @@
-"""8. Streaming over the WebSocket API on the local stack (`python -m parley_local` run by
+"""10. Streaming over the WebSocket API on the local stack (`python -m parley_local` run by
 bench/_timed_stack.py, DynamoDB Local in memory): time from the client's POST of a question to the first
 `delta` event and to `message.completed`, events per turn, and the API Gateway cost per 1,000 streamed
 turns next to polling's.
