@@ -1,7 +1,7 @@
 """`make bench`: runs every benchmark section in its own process, prints one table and rewrites
 BENCHMARKS.md (figures, machine, date, command). Sections: cold start, AWS requests per operation, cost
 per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size,
-answer accuracy by question type, the tool-calling loop.
+answer accuracy by question type, the tool-calling loop, streaming over the WebSocket API.
 
     .venv/bin/python -m bench.run            # the whole harness (< 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # fewer rounds and sizes, for trying the harness itself
@@ -526,6 +526,37 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"<= {OVERHEAD_TARGET_MS:.0f} ms", over["p50"] <= OVERHEAD_TARGET_MS)
         md.append("")
 
+    # 10. streaming
+    stream = results.get("streaming") or {"error": "not run"}
+    md.append("## 10. Streaming over the WebSocket API\n")
+    if "error" in stream:
+        row("10 streaming", "first delta", "FAILED: " + stream["error"][-200:])
+    else:
+        md.append("Time from the client's POST of a question to the first `delta` event and to `message.completed` "
+                  "on the local stack (DynamoDB Local in memory), one subscribed connection, sequential turns "
+                  "(`bench/streaming.py`). The scripted model streams 200 tokens at 10 ms each through the worker's "
+                  "listener (`bench/_scripted_stream.py`). Cost per 1,000 turns counts API Gateway only: WebSocket "
+                  "messages ($1.00 per million, 32 KB units: the events plus a subscribe and its reply) and one "
+                  "connection minute ($0.25 per million) per turn, plus the HTTP send, against polling (HTTP API "
+                  "$1.00 per million requests: send + polls + conversation read).\n")
+        md.append("| variant | first delta p50 / p95 | completed p50 / p95 | events per turn | "
+                  "$ / 1,000 turns streaming | polling |")
+        md.append("|---|---|---|---|---|---|")
+        for variant in stream["variants"]:
+            money = variant["cost_per_1000"]
+            md.append(f"| {variant['name']} | {f_ms(variant['first_delta_p50_s'])} / {f_ms(variant['first_delta_p95_s'])}"
+                      f" | {f_ms(variant['completed_p50_s'])} / {f_ms(variant['completed_p95_s'])} | "
+                      f"{variant['events_per_turn']:.0f} ({', '.join(variant['event_types'])}) | "
+                      f"${money['streaming_usd']:.4f} ({money['ws_messages_per_turn']:.0f} messages) | "
+                      f"${money['polling_usd']:.4f} ({money['polls_per_turn']} polls) |")
+            row("10 streaming", f"{variant['name']}: first delta p50", f_ms(variant["first_delta_p50_s"]),
+                "<= 150 ms", variant["first_delta_p50_s"] <= 0.150)
+            row("10 streaming", f"{variant['name']}: completed p50, events/turn",
+                f"{f_ms(variant['completed_p50_s'])}, {variant['events_per_turn']:.0f}")
+            row("10 streaming", f"{variant['name']}: $ / 1,000 turns (API Gateway)",
+                f"streaming ${money['streaming_usd']:.4f} vs polling ${money['polling_usd']:.4f}")
+        md.append("")
+
     header = ["# Benchmarks", "",
               f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
               f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
@@ -564,6 +595,7 @@ def main() -> None:
         "deploy_size": ([], 400),
         "agent_eval": ([], 400),
         "model_loop": ([], 180),
+        "streaming": (["--turns", "5" if args.quick else "20"], 400),
     }
     only = {s for s in args.only.split(",") if s}
     results = {}

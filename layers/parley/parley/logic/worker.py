@@ -20,8 +20,9 @@ from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
-from parley.logic.conversations import fail_answer
+from parley.logic.conversations import fail_answer, message_view
 from parley.logic.knowledge_cache import knowledge_for
+from parley.logic.streaming import AnswerStream
 
 
 class JobError(Exception):
@@ -120,6 +121,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after
             code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
             if kind == "answer":
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+                with AnswerStream(task["conversation_id"], task_id, task["owner_id"]) as stream:
+                    stream.failed(code, message)
             else:
                 tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
         if hopeless:
@@ -135,6 +138,12 @@ def turn_of(message: dict[str, Any]) -> Turn:
 
 
 def answer(task: dict[str, Any], not_after: float | None = None) -> None:
+    """Answer a question, streaming the turn's events to the owner's subscribed connections."""
+    with AnswerStream(task["conversation_id"], task["task_id"], task["owner_id"]) as stream:
+        answer_streamed(task, stream, not_after)
+
+
+def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float | None = None) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
     meta, messages = conversations.read(conversation_id)
@@ -142,15 +151,18 @@ def answer(task: dict[str, Any], not_after: float | None = None) -> None:
     if meta is None or question is None:
         raise JobError("conversation_missing", "The conversation or its question no longer exists.",
                        retryable=False)
-    if any(m["id"] == question_id + 1 for m in messages):
+    stored = next((m for m in messages if m["id"] == question_id + 1), None)
+    if stored is not None:
         tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind
+        stream.completed(message_view(stored))
         return
     data_set = DataSetRepository().get(meta["data_set_id"])
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
     engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
-    result = engine.answer(question["text"], history, knowledge_for(data_set))
+    stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
+    result = engine.answer(question["text"], history, knowledge_for(data_set), stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
@@ -166,9 +178,11 @@ def answer(task: dict[str, Any], not_after: float | None = None) -> None:
         transact([conversations.put_message_op(conversation_id, reply), tasks.finish_op(task["task_id"], SUCCESS)])
     except TransactionCancelled as cancelled:
         if cancelled.codes[:1] == ["ConditionalCheckFailed"]:
-            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply first
+            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply (and streams it)
         elif cancelled.codes[1:2] != ["ConditionalCheckFailed"]:
             raise  # otherwise the task was already finished: nothing left to do
+        return
+    stream.completed(message_view(reply))  # after the write: a client told "completed" can read it back
 
 
 def load(task: dict[str, Any]) -> None:
