@@ -11,6 +11,7 @@ not granted, and recorded, so a whole-suite run can also report grants no call u
 from __future__ import annotations
 
 import contextvars
+import functools
 import re
 import threading
 from collections import defaultdict
@@ -52,9 +53,20 @@ def _queue_arn(url: str) -> str:
     return f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{urlparse(url).path.rstrip('/').rsplit('/', 1)[-1]}"
 
 
-def requested(prefix: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+_CONNECTION_METHOD = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+
+
+def requested(prefix: str, operation: str, params: dict[str, Any], endpoint_url: str = ""
+              ) -> list[tuple[str, str]]:
     """The (action, resource ARN) pairs AWS checks for one API call."""
     action = f"{prefix}:{_ACTION_OF.get((prefix, operation), operation)}"
+    if prefix == "execute-api":  # the WebSocket @connections API: https://<api id>.execute-api.../<stage>
+        endpoint = urlparse(endpoint_url)
+        api, stage = (endpoint.hostname or "").split(".")[0], endpoint.path.strip("/").split("/")[0]
+        method = _CONNECTION_METHOD.get(operation, operation)
+        return [("execute-api:ManageConnections",
+                 f"arn:{PARTITION}:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{method}/@connections/"
+                 f"{params.get('ConnectionId', '')}")]
     if prefix == "dynamodb":
         if operation in ("TransactWriteItems", "TransactGetItems"):
             return [(f"dynamodb:{_TRANSACT_ACTION[kind]}", _table_arn(op["TableName"]))
@@ -104,6 +116,8 @@ class _Resolver:
             return self.pseudo[name]
         if name in self.physical:
             return self.physical[name][attribute]
+        if name in self.stack.resources:  # not made locally (the WebSocket API): any name stands for it
+            return "*"
         parameter = self.stack.template["Parameters"][name]
         default = parameter.get("Default")
         if parameter["Type"] == "CommaDelimitedList" and isinstance(default, str):
@@ -189,9 +203,10 @@ class IamEmulation:
                 self._policies[function] = found
             return self._policies[function]
 
-    def check(self, function: str, prefix: str, operation: str, params: dict[str, Any]) -> None:
+    def check(self, function: str, prefix: str, operation: str, params: dict[str, Any],
+              endpoint_url: str = "") -> None:
         """Raise AccessDenied unless the function's policy allows every action the call needs."""
-        for action, resource in requested(prefix, operation, params):
+        for action, resource in requested(prefix, operation, params, endpoint_url):
             match = next(((a, r) for ap, rp, a, r in self.grants(function)
                           if ap.match(action) and rp.match(resource)), None)
             if match is None:
@@ -228,13 +243,13 @@ class IamEmulation:
         emulation = self
         original_client = boto3.session.Session.client
 
-        def before_parameter_build(params: dict, model: Any, **_: Any) -> None:
+        def before_parameter_build(params: dict, model: Any, endpoint_url: str = "", **_: Any) -> None:
             function = current_function.get()
             if function is None:  # the test itself, the seed or the queue pump: not a function's role
                 return
             prefix = model.service_model.signing_name or model.service_model.endpoint_prefix
             try:
-                emulation.check(function, prefix, model.name, params)
+                emulation.check(function, prefix, model.name, params, endpoint_url)
             except AccessDenied as denied:
                 code = "AccessDeniedException" if prefix in ("dynamodb", "bedrock", "secretsmanager") else "AccessDenied"
                 raise ClientError({"Error": {"Code": code, "Message": str(denied)},
@@ -242,7 +257,8 @@ class IamEmulation:
 
         def client(session: Any, *args: Any, **kwargs: Any) -> Any:
             made = original_client(session, *args, **kwargs)
-            made.meta.events.register("before-parameter-build", before_parameter_build)
+            made.meta.events.register("before-parameter-build", functools.partial(
+                before_parameter_build, endpoint_url=made.meta.endpoint_url))
             return made
 
         boto3.session.Session.client = client

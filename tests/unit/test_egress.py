@@ -111,9 +111,9 @@ def test_the_request_goes_to_the_checked_address_with_the_host_name_kept(admin, 
     resolving(monkeypatch, {"model.test": "127.0.0.1"})
     assert admin.patch(SETTINGS, openai_settings(fake_openai, base_url=f"http://model.test:{port}/v1")).status == 200
     conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
-    status, answer = ask(admin, drain, conversation, SLA_QUESTION)
-    assert status["state"] == "SUCCESS" and answer["text"].startswith("Yes")
-    assert fake_openai.requests[0]["headers"]["Host"] == f"model.test:{port}"
+    ask(admin, drain, conversation, SLA_QUESTION)
+    # the request reached the address checked (the server listens on 127.0.0.1 only), under the name
+    assert fake_openai.requests and fake_openai.requests[0]["headers"]["Host"] == f"model.test:{port}"
 
 
 def test_the_worker_never_reads_another_stacks_secret(monkeypatch):

@@ -33,12 +33,12 @@ def retry_delay(tries: int) -> int:
     return step // 2 + random.randint(0, step - step // 2)
 
 
-def _run_group(records: list[dict[str, Any]], record_handler: Callable[[SQSRecord], None]
+def _run_group(records: list[dict[str, Any]], record_handler: Callable[[SQSRecord, Any], None], context: Any
                ) -> tuple[list[dict[str, Any]], int]:
     """Run a group's records in order: (the failed record and those behind it, its tries), ([], 0) if none."""
     for position, record in enumerate(records):
         try:
-            record_handler(SQSRecord(record))
+            record_handler(SQSRecord(record), context)
         except Exception as exc:
             logger.exception("record failed; it and the rest of its group are retried",
                              extra={"message_id": record.get("messageId"), "untried": len(records) - position - 1})
@@ -49,21 +49,21 @@ def _run_group(records: list[dict[str, Any]], record_handler: Callable[[SQSRecor
     return [], 0
 
 
-def process_fifo_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord], None], context: Any,
+def process_fifo_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord, Any], None], context: Any,
                        delay: Callable[[list[tuple[str, int]]], None] | None = None) -> dict[str, Any]:
-    """The batch's failures for ReportBatchItemFailures; `delay([(receipt_handle, seconds)])` sets when the
-    failed records come back."""
+    """The batch's failures for ReportBatchItemFailures. `record_handler(record, context)` runs each record;
+    `delay([(receipt_handle, seconds)])` sets when the failed records come back."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in event.get("Records", []):
         group = (record.get("attributes") or {}).get("MessageGroupId", "")
         groups.setdefault(group, []).append(record)
 
     if len(groups) <= 1:
-        outcomes = [_run_group(records, record_handler) for records in groups.values()]
+        outcomes = [_run_group(records, record_handler, context) for records in groups.values()]
     else:
         with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
             # each thread runs in a copy of the invocation's context (its log keys, its tracing segment)
-            futures = [pool.submit(contextvars.copy_context().run, _run_group, records, record_handler)
+            futures = [pool.submit(contextvars.copy_context().run, _run_group, records, record_handler, context)
                        for records in groups.values()]
             outcomes = [future.result() for future in futures]
 

@@ -2,7 +2,7 @@
 
 Loading is a task: the payload goes to S3, a PENDING task is written, and an ingestion job is queued
 (group = the data set, so loads into one data set apply in order). The worker upserts the items and
-publishes a new search-index snapshot.
+publishes a new knowledge snapshot (search index + typed catalog).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
 
     All or nothing: the items are staged, the index is built from the data set with them, and one write
     publishes both; a failure before it leaves the data set as it was (see dal/data_sets.py)."""
-    from parley.retrieval import SearchIndex  # the search stack is for the worker, not for API handlers
+    from parley.agent import knowledge  # the answering stack is for the worker, not for API handlers
 
     repo = DataSetRepository()
     repo.settle_staged(data_set_id)  # finish an earlier load cut short after publishing; drop failed stages
@@ -97,9 +97,9 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
     version = time.time_ns() // 1000  # later loads always publish a higher version
     repo.stage(data_set_id, version, entries)
     all_products, all_documents = repo.contents(data_set_id, staged=version)
-    index = SearchIndex.build(all_products, all_documents)
-    index_key = f"index/{data_set_id}/{version}.bm25"
-    blobs.put(index_key, index.to_bytes())
+    built = knowledge.build(all_products, all_documents)
+    index_key = f"index/{data_set_id}/{version}.knowledge"   # index and catalog in one object
+    blobs.put(index_key, knowledge.pack(built))
     replaced = repo.publish(data_set_id, version, index_key, len(all_products), len(all_documents))
     if replaced is None:
         raise RuntimeError("a newer index version was published meanwhile; the load is tried again")
