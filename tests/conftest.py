@@ -39,7 +39,6 @@ def gateway(template_stack: Stack) -> Gateway:
 def cloud(gateway: Gateway):
     """A fresh emulated AWS account with every table, queue and bucket of the template."""
     with emulated_cloud(gateway) as local:
-        IAM.use_resources(local.physical)
         yield local
 
 

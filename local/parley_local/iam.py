@@ -144,7 +144,7 @@ class _Resolver:
                 name = match.group(1)
                 if name in local:
                     return str(local[name])
-                if "." in name and name.split(".", 1)[0] in self.physical:
+                if "." in name:
                     return str(self.ref(*name.split(".", 1)))
                 found = self.ref(name)
                 return ",".join(found) if isinstance(found, list) else str(found)
@@ -270,3 +270,14 @@ class IamEmulation:
                 return original_invoke(pool, event)
 
         runtime.FunctionPool.invoke = invoke
+
+        from parley_local import stack as local_stack
+
+        original_build = local_stack.build
+
+        def build(*args: Any, **kwargs: Any) -> Any:
+            local = original_build(*args, **kwargs)
+            emulation.use_resources(local.physical)  # the names policies resolve to, for each fresh stack
+            return local
+
+        local_stack.build = build
