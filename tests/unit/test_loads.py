@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from parley import aws, config
 from parley.dal import dynamo
-from parley.dal.data_sets import DataSetRepository
+from parley.dal.data_sets import STAGED, DataSetRepository
 
 PRODUCTS = "/api/data_sets/1/products"
 
@@ -86,7 +86,7 @@ def test_a_load_that_fails_part_way_changes_nothing(admin, drain, monkeypatch, o
     assert skus() == live | {"g-0", "g-1"}  # the failed load's staged rows did not come back either
     assert admin.get("/api/data_sets/1").json()["product_count"] == before["product_count"] + 2
     rows = DataSetRepository()._rows(1)
-    assert not [r for r in rows if r["sk"].startswith("STAGE#")]  # and were cleaned up
+    assert not [r for r in rows if r["sk"].startswith(STAGED)]  # and were cleaned up
 
 
 def test_a_load_cut_short_after_publishing_is_whole_and_finished_by_the_next(admin, drain, monkeypatch, one_try):
@@ -108,7 +108,7 @@ def test_a_load_cut_short_after_publishing_is_whole_and_finished_by_the_next(adm
     config.reset()
     assert load(admin, drain, products("q", 1))["state"] == "SUCCESS"
     assert skus() == live | {f"p-{i}" for i in range(30)} | {"q-0"}
-    assert not [r for r in DataSetRepository()._rows(1) if r["sk"].startswith("STAGE#")]
+    assert not [r for r in DataSetRepository()._rows(1) if r["sk"].startswith(STAGED)]
 
 
 def test_unprocessed_items_are_resent_after_a_growing_jittered_wait(admin, drain, monkeypatch):

@@ -3,8 +3,10 @@
     pk = DS#<id>  sk = META            name, counts, index version, answer settings
     pk = DS#<id>  sk = PRODUCT#<sku>   one product (upserted by sku)
     pk = DS#<id>  sk = DOC#<key>       one document (upserted by url, or title when it has none)
-    pk = DS#<id>  sk = STAGE#<version>#PRODUCT#<sku> | STAGE#<version>#DOC#<key>
-                                       an item of a load not yet published (see logic/data_sets.load)
+    pk = DS#<id>  sk = ~<version, base 36>#PRODUCT#<sku> | ~<version>#DOC#<key>
+                                       an item of a load not yet published (see logic/data_sets.load); the
+                                       prefix is short (13 bytes) so that the longest document key still fits
+                                       a sort key's 1,024 bytes, and `~` sorts after every live row
 
 A load is published all or nothing: its items are written as staged rows, which reads ignore, and become
 part of the data set in one conditional write to META (the new index version, with `staged_version`);
@@ -40,16 +42,28 @@ def document_sk(key: str) -> str:
     return f"DOC#{key}"
 
 
+STAGED = "~"
+
+
+def _base36(number: int) -> str:
+    digits = ""
+    while True:
+        number, digit = divmod(number, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        if not number:
+            return digits
+
+
 def staged_sk(version: int, sk: str) -> str:
-    return f"STAGE#{version:020d}#{sk}"
+    return f"{STAGED}{_base36(version)}#{sk}"
 
 
 def _staged(sk: str) -> tuple[int, str] | None:
     """(version, live sort key) of a staged row's sort key, None for any other row."""
-    if not sk.startswith("STAGE#"):
+    if not sk.startswith(STAGED):
         return None
-    version, _, live = sk[len("STAGE#"):].partition("#")
-    return int(version), live
+    version, _, live = sk[len(STAGED):].partition("#")
+    return int(version, 36), live
 
 
 class DataSetRepository:
