@@ -95,6 +95,9 @@ def _ran_every_unit_test(session: pytest.Session) -> bool:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After a whole-suite run, a grant that no function call needed fails the run (least privilege)."""
+    if os.environ.get("PARLEY_IAM_REPORT"):  # the unused grants of any run, for a look (never fails it)
+        for function, grants in IAM.unused().items():
+            session.config.get_terminal_writer().line(f"unused by this run: {function}: {grants}")
     if exitstatus != 0 or not _ran_every_unit_test(session):
         return
     unused = IAM.unused()
