@@ -197,7 +197,7 @@ def test_a_conversation_through_the_worker_stores_the_answer_and_its_steps(admin
         drain()
     history = admin.get(f"/api/conversations/{conversation}").json()["history"]
     first, second = history[1], history[3]
-    assert first["text"].startswith("Trail Hiking Boots has the highest weight") and "2.4 lbs" in first["text"]
+    assert first["text"].startswith("Trail Hiking Boots has the heaviest weight") and "2.4 lbs" in first["text"]
     assert first["sources"][0]["id"] == "BT-TRAIL"
     assert second["text"].startswith("Yes, Trail Hiking Boots")
     # the stored messages keep the tool calls that produced them

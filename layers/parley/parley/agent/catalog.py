@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
-from parley.agent.values import Typed, key_words, label, typed, unit_from_key
+from parley.agent.values import Typed, in_base_unit, key_words, label, typed, unit_from_key
 from parley.retrieval import tokenize
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
@@ -199,7 +199,8 @@ class Attribute:
         else:
             self.ids.append(product_id)
             self.raw.append(raw)
-            self.numbers.append(value.number if value.number is not None else NAN)
+            # numbers are kept in their family's base unit, so "500 g" sorts below "1.2 kg"
+            self.numbers.append(in_base_unit(value.number, value.unit) if value.number is not None else NAN)
         self.kinds[value.kind] = self.kinds.get(value.kind, 0) + 1
         if value.unit:
             self.units[value.unit] = self.units.get(value.unit, 0) + 1

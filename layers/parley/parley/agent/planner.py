@@ -313,7 +313,7 @@ def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, 
         return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
     attribute = catalog.attribute(key)
     value = show(typed((best.get("attributes") or {}).get(attribute.key), attribute.key))
-    word = "highest" if order == "desc" else "lowest"
+    word = reading.sort_word or ("highest" if order == "desc" else "lowest")
     ties = [i for i in items[1:] if (i.get("attributes") or {}).get(attribute.key) == best["attributes"].get(attribute.key)]
     names = _series([best["name"]] + [i["name"] for i in ties])
     verb = "have" if ties else "has"

@@ -6,6 +6,7 @@ product, category, attribute and value word comes from the data."""
 from __future__ import annotations
 
 import re
+from itertools import product
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ class Reading:
     in_stock: bool | None = None
     sort: tuple[str, str] | None = None                      # (price or attribute key, asc | desc)
     picked_by: tuple[str, str] | None = None                 # the sort that chose among earlier products
+    sort_word: str | None = None                             # the question's own superlative ("longest")
     attributes: list[str] = field(default_factory=list)      # attributes the question names
     used: set[int] = field(default_factory=set)              # term positions explained by the catalog
     name_spots: set[int] = field(default_factory=set)        # term positions naming products
@@ -191,15 +193,25 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     return [product_id for _, product_id in sorted(chosen)]
 
 
+def _closest(positions: dict[str, list[int]], matched: set[str]) -> list[int]:
+    """Positions of the matched words, one occurrence each, as close together as they come ("SIM Only 5GB and SIM
+    Only 30GB": each name gets its own three words)."""
+    choices = [positions[t][:4] for t in sorted(matched)]
+    best = None
+    for combination in product(*choices):
+        spots = sorted(set(combination))
+        if best is None or (spots[-1] - spots[0], spots[0]) < (best[-1] - best[0], best[0]):
+            best = spots
+    return best
+
+
 def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog):
     """(sort key..., product id, positions) when the matched words name this product, else None."""
     vocabulary = catalog.vocabulary
     own = [t for t in dict.fromkeys(words(catalog.names[product_id])) if vocabulary.distinctive(t)]
     specific = [t for t in own if not vocabulary.describes(t)] or own   # "Mobile Unlimited": all describe
     found = [t for t in specific if t in matched]
-    spots = min((sorted(min(positions[t], key=lambda p: abs(p - anchor)) for t in matched)
-                 for anchor in positions[min(found or matched, key=vocabulary.name_df)]),
-                key=lambda at: at[-1] - at[0])
+    spots = _closest(positions, matched)
     if spots[-1] - spots[0] > len(spots):
         return None
     if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
@@ -276,7 +288,8 @@ def _limits(reading: Reading, catalog: Catalog) -> None:
             attribute = _unit_attribute(catalog, match.group(2), reading)
             if attribute and dimension_of(match.group(2)) != "money":
                 reading.filters.append({"attribute": attribute, "op": "eq",
-                                        "value": float(match.group(1).replace(",", "."))})
+                                        "value": _quantity(float(match.group(1).replace(",", ".")),
+                                                           match.group(2))})
     if between:
         low, high = sorted(float(between.group(n).replace(",", ".")) for n in (1, 2))
         _limit(reading, catalog, "gte", low, between.group(3))
@@ -295,7 +308,12 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
                 reading.min_price = number
             return
     if attribute:
-        reading.filters.append({"attribute": attribute, "op": op, "value": number})
+        reading.filters.append({"attribute": attribute, "op": op, "value": _quantity(number, unit)})
+
+
+def _quantity(number: float, unit: str | None) -> float | str:
+    """A filter value: "2 kg" keeps its unit (the attribute may be in lbs); a bare number is in the attribute's."""
+    return f"{number:g} {unit}" if unit and unit_of(unit) else number
 
 
 def _named_numeric(reading: Reading, catalog: Catalog, terms: list[str]) -> str | None:
@@ -332,6 +350,8 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
             key = "price"
         if key:
             reading.sort = (key, order)
+            said = [w for w in reading.words if words(w)[:1] == [term] and w.endswith("est")]
+            reading.sort_word = said[0] if said and said[0] not in ("least", "most", "best") else None
             return
 
 

@@ -33,6 +33,36 @@ _units("share", "% percent")
 _units("money", "eur € euro euros; usd $ dollar dollars; gbp £; chf; sek; nok; dkk; pln; cad; aud; jpy ¥")
 _units("count", "x pcs pieces units pack")
 
+# canonical unit -> (family, factor to the family's base unit): one attribute may say "500 g" and "1.2 kg"
+_SCALES: dict[str, tuple[str, float]] = {}
+
+
+def _scale(family: str, factors: str) -> None:
+    for pair in factors.split():
+        unit, factor = pair.split("=")
+        _SCALES[unit] = (family, float(factor))
+
+
+_scale("data rate", "kbps=0.001 mbps=1 gbps=1000")
+_scale("road speed", "km/h=1 mph=1.609344 knots=1.852")
+_scale("duration", "seconds=0.0000115741 minutes=0.000694444 hours=0.0416667 days=1 weeks=7 months=30.4375 "
+                   "years=365.25")
+_scale("weight", "mg=0.000001 g=0.001 kg=1 t=1000 oz=0.0283495 lbs=0.453592")
+_scale("length", "mm=0.001 cm=0.01 m=1 km=1000 in=0.0254 ft=0.3048 yd=0.9144 mi=1609.344")
+_scale("data size", "kb=0.000001 mb=0.001 gb=1 tb=1000")
+_scale("volume", "ml=0.001 l=1 gal=3.78541")
+_scale("power", "w=1 kw=1000 hp=745.7")
+
+
+def in_base_unit(number: float, unit: str | None) -> float:
+    """`number` in its family's base unit (24 months -> 730.5 days); unchanged for a unit without a scale."""
+    scale = _SCALES.get(unit or "")
+    return number * scale[1] if scale else number
+
+
+def same_family(unit: str | None, other: str | None) -> bool:
+    return unit == other or (unit in _SCALES and other in _SCALES and _SCALES[unit][0] == _SCALES[other][0])
+
 # English words that ask for a measurement, by dimension ("how fast", "the heaviest"): "long" may be a duration or
 # a length, tried in that order
 DIMENSION_WORDS = {
