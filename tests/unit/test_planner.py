@@ -127,6 +127,23 @@ def test_sale_and_stock(shop):
     assert ask(shop, "Is the Storm Rain Jacket on sale?").text.startswith("Yes, Storm Rain Jacket is on sale")
 
 
+def test_variants_named_by_their_options(shop):
+    assert ask(shop, "How much are the Trail Hiking Boots in size 44?").text == \
+        "Trail Hiking Boots (44) costs 150.00 EUR."
+    assert ask(shop, "Is the Storm Rain Jacket in red size L in stock?").text == \
+        "No, Storm Rain Jacket (Red, L) is out of stock."
+    assert ask(shop, "Does the Storm Rain Jacket come in red?").text.startswith("Yes, Storm Rain Jacket comes in Red")
+    assert ask(shop, "Do you sell the Summit Down Jacket?").text.startswith("Yes: Summit Down Jacket")
+
+
+def test_a_hyphenated_word_finds_the_shop_s_one_word_spelling():
+    items = [{"sku": f"T{n}", "name": name, "categories": ["Tshirts"], "price": 10 + n}
+             for n, name in enumerate(["Crew Tee", "Pocket Tee"])] + [
+        {"sku": "S1", "name": "Oxford Shirt", "categories": ["Shirts"], "price": 40}]
+    assert ask(knowledge.build(items, []), "How many t-shirts do you have?").text.startswith(
+        "There are 2 products in Tshirts")
+
+
 # -- follow-ups ---------------------------------------------------------------------------------------------------
 
 def test_follow_ups_resolve_through_earlier_sources(shop, fiberup):

@@ -28,6 +28,7 @@ class _Calls:
         self.listener = listener
         self.steps: list[Step] = []
         self.sources: list[Source] = []
+        self.results: list[ToolResult] = []
 
     def __call__(self, name: str, arguments: dict[str, Any]) -> ToolResult | None:
         started = time.perf_counter()
@@ -40,6 +41,7 @@ class _Calls:
         if self.listener is not None:
             self.listener.step(step)
         if result:
+            self.results.append(result)
             self.sources.extend(s for s in result.sources if all((s.type, s.id) != (o.type, o.id)
                                                                  for o in self.sources))
         return result
@@ -49,7 +51,7 @@ def price_text(item: dict[str, Any], unit: str | None = None) -> str | None:
     money = unit or item.get("currency") or ""
     if item.get("price_range"):
         low, high = item["price_range"]
-        return f"from {low:.2f} to {high:.2f} {money}".strip()
+        return f"from {low:.2f} to {high:.2f} {money}".strip() + (" (on sale)" if item.get("on_sale") else "")
     if item.get("price") is None:
         return None
     text = f"{item['price']:.2f} {money}".strip()
@@ -205,6 +207,9 @@ class PlannerEngine:
             if result is not None:
                 facts.append(_product_fact(reading, catalog, result.content["product"]))
         facts = [f for f in facts if f]
+        if reading.asks_existence and not facts:   # "Do you sell jeans?" naming a product
+            names = [_describe(catalog, r.content["product"]) for r in calls.results if "product" in r.content]
+            return f"Yes: {_series(names)}." if names else None
         if not facts:
             calls.sources.clear()
             return None
@@ -343,7 +348,12 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
         return _sale_text(catalog, detail)
     if reading.in_stock is not None and "in_stock" in detail:
         return _stock_text(reading, catalog, detail)
-    for key in reading.attributes:
+    variant = _named_variant(reading, catalog, detail) if reading.asks_price else None
+    if variant is not None and variant.get("price") is not None:
+        unit = _price_unit(catalog, detail["sku"]) or detail.get("currency") or ""
+        return f"{_variant_name(detail, variant)} costs {variant['price']:.2f} {unit}".rstrip() + "."
+    options_named = [f["attribute"] for f in reading.filters if catalog.attribute(f["attribute"]).is_option]
+    for key in dict.fromkeys(options_named + reading.attributes):   # "in green?" asks about the Color option
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
             return fact
@@ -354,18 +364,25 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     return _summary_text(catalog, detail)
 
 
-def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
-    """Stock of the product, or of the variant whose options the question names ("in Forest Green, size L")."""
-    name, item = detail["name"], detail
+def _named_variant(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The variant whose option values the question names ("in Forest Green, size L", "body only")."""
     named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
              for v in f["value"]}
-    if named:
-        for variant in detail["variants"]:
-            values = {str(v).lower() for v in variant["options"].values()}
-            if named <= {" ".join(words(v)) for v in values} | values:
-                item = variant
-                name = f"{detail['name']} ({', '.join(variant['options'].values())})"
-                break
+    for variant in detail["variants"] if named else ():
+        values = {str(v).lower() for v in variant["options"].values()}
+        if named <= {" ".join(words(v)) for v in values} | values:
+            return variant
+    return None
+
+
+def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
+    return f"{detail['name']} ({', '.join(variant['options'].values())})"
+
+
+def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
+    """Stock of the product, or of the variant whose options the question names."""
+    variant = _named_variant(reading, catalog, detail)
+    item, name = (variant, _variant_name(detail, variant)) if variant else (detail, detail["name"])
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
     left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
@@ -405,7 +422,7 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     name, label = detail["name"], _plain_label(attribute)
     for option, values in detail["options"].items():
         if catalog.attribute(option) is attribute:
-            return f"{name} comes in {_series(values)} ({label})."
+            return _option_text(reading, catalog, name, label, attribute, values)
     raw = _property(catalog, detail, key)
     if raw is None:
         return None
@@ -426,6 +443,18 @@ def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], at
                if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
                and (v := _property(catalog, detail, a.key)) is not None]
     return verdict + (f" Details: {'; '.join(related)}." if related else "")
+
+
+def _option_text(reading: Reading, catalog: Catalog, name: str, label: str, attribute, values: list[str]) -> str:
+    """"What colors ...": the values; "Is it available in XL?": yes or no, with the values."""
+    asked = [str(v) for f in reading.filters if catalog.attribute(f["attribute"]) is attribute
+             for v in (f["value"] if isinstance(f["value"], list) else [f["value"]])]
+    if not asked:
+        return f"{name} comes in {_series(values)} ({label})."
+    having = [v for v in values if v.lower() in {a.lower() for a in asked}]
+    if having:
+        return f"Yes, {name} comes in {_series(having)} ({label}); all: {', '.join(values)}."
+    return f"No, {name} comes in {_series(values)} ({label})."
 
 
 def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:

@@ -42,6 +42,7 @@ _AT_MOST = re.compile(r"\b(?:under|below|less than|cheaper than|at most|up to|no
 _AT_LEAST = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|from|faster than|longer than|"
                        r"bigger than|larger than)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _BETWEEN = re.compile(r"\bbetween\s*[€$£]?\s*" + _NUMBER + r"\s*(?:and|-|to)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
+_HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 _QUANTITY = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*([a-z%]+(?:/[a-z]+)?)\b", re.I)
 _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
@@ -111,6 +112,7 @@ class Reading:
 
 
 def read(question: str, catalog: Catalog) -> Reading:
+    question = _join_known_compounds(question, catalog)
     reading = Reading(question, _WORD_RE.findall(question.lower()), words(question), tokenize(question))
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
@@ -149,6 +151,19 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
             continue
         out.append(reading.index_terms[number])
     return out
+
+
+def _join_known_compounds(question: str, catalog: Catalog) -> str:
+    """"t-shirts" -> "tshirts" when the shop writes it as one word (a category "Tshirts")."""
+    vocabulary = catalog.vocabulary
+
+    def join(match: re.Match) -> str:
+        joined = match.group(1) + match.group(2)
+        term = words(joined)
+        known = term and (vocabulary.describes(term[0]) or vocabulary.name_df(term[0]))
+        return joined if known else match.group(0)
+
+    return _HYPHENATED.sub(join, question)
 
 
 def _flag_filters(reading: Reading, catalog: Catalog) -> None:
