@@ -127,6 +127,12 @@ def test_sale_and_stock(shop):
     assert ask(shop, "Is the Storm Rain Jacket on sale?").text.startswith("Yes, Storm Rain Jacket is on sale")
 
 
+def test_what_do_you_sell(shop, fiberup):
+    assert ask(shop, "What do you sell?").text.startswith("5 products: Storm Rain Jacket")
+    text = ask(fiberup, "What do you sell?").text
+    assert text.startswith("27 products, in these categories") and "mobile (7)" in text
+
+
 def test_variants_named_by_their_options(shop):
     assert ask(shop, "How much are the Trail Hiking Boots in size 44?").text == \
         "Trail Hiking Boots (44) costs 150.00 EUR."

@@ -116,6 +116,8 @@ class PlannerEngine:
     def _plan(self, question: str, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
         reading = read(question, catalog)
         _drop_products_outside_category(reading, catalog)
+        if reading.asks_overview:
+            return self._overview(catalog, calls)
         if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
             return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
         if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
@@ -137,6 +139,19 @@ class PlannerEngine:
         if reading.leftover or reading.attributes:
             return self._documents(reading, calls)
         return None
+
+    def _overview(self, catalog: Catalog, calls: _Calls) -> str | None:
+        """The catalog in a sentence: every product when few, else its largest categories."""
+        found = calls("search_products", {"limit": self.list_limit})
+        if found is None:
+            return None
+        total, items = found.content["total"], found.content["items"]
+        if total <= self.list_limit or not catalog.categories:
+            return f"{total} products: {_names(catalog, items, total, [])}."
+        calls.sources.clear()
+        largest = sorted(catalog.categories, key=lambda k: (-len(catalog.categories[k]), k))[:self.list_limit]
+        shown = ", ".join(f"{catalog.category_names[k]} ({len(catalog.categories[k])})" for k in largest)
+        return f"{total} products, in these categories among others: {shown}."
 
     def _existence(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str:
         """"Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""

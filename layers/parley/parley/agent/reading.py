@@ -42,6 +42,9 @@ _AT_MOST = re.compile(r"\b(?:under|below|less than|cheaper than|at most|up to|no
 _AT_LEAST = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|from|faster than|longer than|"
                        r"bigger than|larger than)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _BETWEEN = re.compile(r"\bbetween\s*[€$£]?\s*" + _NUMBER + r"\s*(?:and|-|to)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
+_OVERVIEW = re.compile(r"^\s*what\s+(?:(?:products|items|things)\s+)?(?:do|does|can)\s+(?:you|they|i|the (?:shop|store))\s+"
+                       r"(?:sell|have|offer|carry|buy)\b|^\s*what\s+(?:products|items)\s+(?:are there|do you have)",
+                       re.I)
 _HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 _QUANTITY = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*([a-z%]+(?:/[a-z]+)?)\b", re.I)
 _NEGATION = frozenset("without no not exclude excluding except".split())
@@ -96,6 +99,11 @@ class Reading:
     @property
     def lists(self) -> bool:
         return self.has(_LIST)
+
+    @property
+    def asks_overview(self) -> bool:
+        """"What do you sell?": the whole catalog, in a sentence."""
+        return self.has(_OVERVIEW) and not (self.narrows or self.products or self.sort)
 
     @property
     def lists_many(self) -> bool:
