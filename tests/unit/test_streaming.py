@@ -168,7 +168,7 @@ def test_a_failed_turn_streams_task_failed(ws, user, drain, monkeypatch):
         def answer(self, *args):
             raise worker_logic.JobError("provider_error", "The language model failed.")
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: BrokenEngine())
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set, not_after=None: BrokenEngine())
     conversation = new_conversation(user)
     with open_socket(ws, user.token) as socket:
         call(socket, {"action": "subscribe", "conversation_id": conversation})
@@ -194,7 +194,7 @@ def test_a_streaming_engine_gets_the_listener_steps_come_first_and_quick_deltas_
                 listener.delta(word)
             return Answer(text="".join(words), steps=[step])
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: StreamingEngine())
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set, not_after=None: StreamingEngine())
     conversation = new_conversation(user)
     with open_socket(ws, user.token) as socket:
         call(socket, {"action": "subscribe", "conversation_id": conversation})
