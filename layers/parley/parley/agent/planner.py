@@ -11,7 +11,7 @@ from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, read
-from parley.agent.values import dimension_of, show, typed, unit_from_key
+from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
@@ -72,7 +72,7 @@ def _describe(catalog: Catalog, item: dict[str, Any], attributes: list[str] = ()
     for key in attributes:
         raw = (item.get("attributes") or {}).get(key)
         if raw is not None:
-            parts.append(f"{catalog.attribute(key).label.lower()} {show(typed(raw, key))}")
+            parts.append(f"{_plain_label(catalog.attribute(key))} {value_text(catalog.attribute(key), raw)}")
     money = price_text(item, _price_unit(catalog, item["sku"])) if price else None
     if money:
         parts.append(money)
@@ -125,7 +125,9 @@ class PlannerEngine:
         if reading.leftover and _about_documents(reading, calls.knowledge.index):
             return self._documents(reading, calls)
         earlier = _earlier_products(history, catalog)
-        if not reading.products and earlier and (reading.points_back or _is_elliptic(reading)):
+        asks_about_earlier = reading.attributes and not (reading.narrows or reading.lists_many or reading.counts
+                                                         or reading.sort)   # "Who is the author?"
+        if not reading.products and earlier and (reading.points_back or _is_elliptic(reading) or asks_about_earlier):
             reading.products = _resolve_reference(reading, earlier, catalog)
         if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
             return self._compare(reading, catalog, calls)
@@ -257,7 +259,7 @@ class PlannerEngine:
             for key in keys[:5]:
                 raw = detail["properties"].get(key, detail["options"].get(key))
                 if raw is not None:
-                    value = ", ".join(raw) if isinstance(raw, list) else show(typed(raw, key))
+                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.attribute(key), raw)
                     parts.append(f"{catalog.attribute(key).label.lower()} {value}")
             lines.append(f"{detail['name']}: {'; '.join(parts) if parts else 'no listed details'}.")
         cheaper = _cheapest(details)
@@ -332,18 +334,30 @@ def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, 
         word = "cheapest" if order == "asc" else "most expensive"
         return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
     attribute = catalog.attribute(key)
-    value = show(typed((best.get("attributes") or {}).get(attribute.key), attribute.key))
+    items = [i for i in items if attribute.key in (i.get("attributes") or {})]
+    if not items:
+        return f"None of the {_what(reading, catalog)} lists a {_plain_label(attribute)}."
+    best = items[0]
+    value = value_text(attribute, best["attributes"][attribute.key])
     word = reading.sort_word or ("highest" if order == "desc" else "lowest")
-    ties = [i for i in items[1:] if (i.get("attributes") or {}).get(attribute.key) == best["attributes"].get(attribute.key)]
+    ties = [i for i in items[1:] if i["attributes"][attribute.key] == best["attributes"][attribute.key]]
     names = _series([best["name"]] + [i["name"] for i in ties])
     verb = "have" if ties else "has"
     return f"{names} {verb} the {word} {_plain_label(attribute)} of the {_what(reading, catalog)}: {value}."
 
 
+def value_text(attribute, raw: Any) -> str:
+    """A value beside its attribute's name: `512` after "pages", `2023` for a year, else `24 months`."""
+    value = typed(raw, attribute.key)
+    if value.kind == "number" and value.unit and (value.unit == "year" or _plain_label(attribute).endswith(value.unit)):
+        return format_number(value.number)
+    return show(value)
+
+
 def _plain_label(attribute) -> str:
     """`contract_term_months` -> `contract term`: the unit shows with the value."""
     words = list(attribute.words)
-    if len(words) > 1 and unit_from_key(attribute.key):
+    if len(words) > 1 and unit_from_key(attribute.key) not in (None, "year"):
         words = words[:-1]
     return " ".join(words)
 
@@ -411,7 +425,7 @@ def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str,
         word = "cheapest" if order == "asc" else "most expensive"
         return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
     attribute = catalog.attribute(key)
-    value = show(typed(_property(catalog, detail, key), attribute.key))
+    value = value_text(attribute, _property(catalog, detail, key))
     word = "highest" if order == "desc" else "lowest"
     return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
 
@@ -444,7 +458,7 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     value = typed(raw, attribute.key)
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
         return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
-    return f"{name}: {label} {show(value)}."
+    return f"{name}: {label} {value_text(attribute, raw)}."
 
 
 def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
@@ -454,7 +468,7 @@ def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], at
         verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
     else:
         verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
-    related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+    related = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
                if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
                and (v := _property(catalog, detail, a.key)) is not None]
     return verdict + (f" Details: {'; '.join(related)}." if related else "")
@@ -476,7 +490,7 @@ def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
     money = price_text(detail, _price_unit(catalog, detail["sku"]))
     if money:
         return f"{detail['name']} costs {money}."
-    priced = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+    priced = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
               if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
               and (v := _property(catalog, detail, a.key)) is not None]
     if priced:

@@ -18,9 +18,10 @@ from parley.retrieval import tokenize
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(words("most highest largest biggest longest fastest heaviest maximum max greatest "
                                  "priciest widest tallest deepest thickest strongest more higher larger bigger "
-                                 "longer faster heavier wider taller deeper"))
+                                 "longer faster heavier wider taller deeper newest latest newer"))
 _ASCENDING = frozenset(words("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
-                                "narrowest thinnest less lower smaller shorter slower lighter narrower fewer"))
+                                "narrowest thinnest less lower smaller shorter slower lighter narrower fewer "
+                                "oldest earliest older"))
 _CHEAP = re.compile(r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheaper|"
                     r"less expensive)\b", re.I)
 _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|dearest|pricier|"
@@ -37,6 +38,9 @@ _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _UNIT = r"\s*([a-z%€$£/]+(?:/[a-z]+)?)?"
+_OR_LATER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:later|more|newer|above|higher|over)|and (?:up|above|later)|\+)",
+                       re.I)
+_OR_EARLIER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:earlier|less|older|below|lower|under|fewer))", re.I)
 _AT_MOST = re.compile(r"\b(?:under|below|less than|cheaper than|at most|up to|no more than|max(?:imum)?|within)"
                       r"\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _AT_LEAST = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|from|faster than|longer than|"
@@ -298,8 +302,8 @@ def _unit_attribute(catalog: Catalog, unit: str | None, reading: Reading) -> str
 
 
 def _limits(reading: Reading, catalog: Catalog) -> None:
-    spans = [(m, "lte") for m in _AT_MOST.finditer(reading.question)]
-    spans += [(m, "gte") for m in _AT_LEAST.finditer(reading.question)]
+    spans = [(m, "lte") for pattern in (_AT_MOST, _OR_EARLIER) for m in pattern.finditer(reading.question)]
+    spans += [(m, "gte") for pattern in (_AT_LEAST, _OR_LATER) for m in pattern.finditer(reading.question)]
     between = _BETWEEN.search(reading.question)
     for match, op in spans:
         if between and between.start() <= match.start() < between.end():
@@ -324,6 +328,8 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
     if attribute is None:
         if unit and unit_of(unit) is None and unit.lower() not in ("euros", "dollars", "pounds", "bucks"):
             attribute = _named_numeric(reading, catalog, words(unit))
+        if attribute is None and not unit:   # "published in 2023 or later": no price is near 2023, a year is
+            attribute = _attribute_by_range(catalog, number)
         if attribute is None and (not unit or dimension_of(unit) in (None, "money")):
             if op == "lte":
                 reading.max_price = number
@@ -337,6 +343,19 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
 def _quantity(number: float, unit: str | None) -> float | str:
     """A filter value: "2 kg" keeps its unit (the attribute may be in lbs); a bare number is in the attribute's."""
     return f"{number:g} {unit}" if unit and unit_of(unit) else number
+
+
+def _attribute_by_range(catalog: Catalog, number: float) -> str | None:
+    """For a bare number outside every price: the numeric attribute whose values span it."""
+    prices = catalog.sorted_prices()
+    if not len(prices) or prices[0] <= number <= prices[-1] * 2:
+        return None
+    spanning = []
+    for attribute in catalog.attributes.values():
+        values = attribute.sorted_numbers() if attribute.numeric else ()
+        if len(values) and values[0] <= number <= values[-1] and dimension_of(attribute.unit) != "money":
+            spanning.append(attribute)
+    return max(spanning, key=lambda a: len(a.ids)).key if spanning else None
 
 
 def _named_numeric(reading: Reading, catalog: Catalog, terms: list[str]) -> str | None:
@@ -362,7 +381,9 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         return
     lowered = reading.question.lower()
     for number, term in enumerate(reading.terms):
-        if term not in _DESCENDING and term not in _ASCENDING or f"at {term}" in lowered:
+        raw = reading.words[_word_index(reading, number)] if _word_index(reading, number) is not None else ""
+        if term not in _DESCENDING and term not in _ASCENDING or f"at {term}" in lowered \
+                or f"{raw} than" in lowered:
             continue
         order = "desc" if term in _DESCENDING else "asc"
         rest = [t for t in reading.terms[number + 1:number + 4] if t not in _COLLECTIVE]
@@ -378,15 +399,44 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
             return
 
 
+def _word_index(reading: Reading, term_number: int) -> int | None:
+    """The position in `reading.words` of the question word that became term `term_number`."""
+    count = -1
+    for index, word in enumerate(reading.words):
+        if words(word):
+            count += 1
+            if count == term_number:
+                return index
+    return None
+
+
 def _by_dimension(catalog: Catalog, terms: list[str]) -> str | None:
-    """The attribute a measuring word asks for ("fastest" -> the most common speed attribute)."""
+    """The attribute a measuring word asks for: of those in its dimensions ("long": a duration, a length, a page
+    count), the one most products have."""
     vocabulary = catalog.vocabulary
     for term in terms:
-        for dimension in vocabulary.dimensions(term):
-            found = vocabulary.measured_in(dimension)
-            if found:
-                return catalog.attributes[found[0]].key
+        found = [k for d in vocabulary.dimensions(term) for k in vocabulary.measured_in(d)]
+        if found:
+            return catalog.attributes[max(found, key=lambda k: len(catalog.attributes[k].ids))].key
     return None
+
+
+# verbs that ask for a property by another word ("who wrote it?" asks for the author)
+_ASKING_VERBS = {fold(t): words(v) for k, v in {
+    "wrote write writes written": "author writer", "made make makes manufactured manufactures": "brand maker "
+    "manufacturer", "published publishes": "publisher", "sung sang sings performed": "artist performer",
+    "directed directs": "director", "designed designs": "designer"}.items() for t in tokenize(k)}
+
+
+def _attributes_of_word(term: str, vocabulary) -> set[str]:
+    """Attributes a question word names: by their own words, by a word they start with ("publish" ->
+    Publisher), or through an asking verb ("wrote" -> Author)."""
+    found = set(vocabulary.attribute_terms.get(term, ()))
+    if not found and len(term) >= 5:
+        found = {k for word, keys in vocabulary.attribute_terms.items() if word.startswith(term) for k in keys}
+    for word in _ASKING_VERBS.get(term, ()):
+        found |= vocabulary.attribute_terms.get(word, set())
+    return found
 
 
 def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
@@ -395,7 +445,7 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots]
     scores: dict[str, int] = {}
     for term in dict.fromkeys(terms):
-        for key in vocabulary.attribute_terms.get(term, ()):
+        for key in _attributes_of_word(term, vocabulary):
             scores[key] = scores.get(key, 0) + 1
     yes_no = reading.words[:1] in (["does"], ["do"], ["is"], ["are"], ["can"], ["has"], ["have"])
     ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)),

@@ -32,6 +32,9 @@ _units("power", "w watt watts; kw; mah; wh; kwh; v volt volts; hp")
 _units("share", "% percent")
 _units("money", "eur € euro euros; usd $ dollar dollars; gbp £; chf; sek; nok; dkk; pln; cad; aud; jpy ¥")
 _units("count", "x pcs pieces units pack")
+_units("extent", "pages page")   # how long a book or document is
+_DATE_WORDS = frozenset("year month day week date".split())
+_UNITS["year"] = ("year", "date")   # a calendar year, from a key such as "Publication Year"
 
 # canonical unit -> (family, factor to the family's base unit): one attribute may say "500 g" and "1.2 kg"
 _SCALES: dict[str, tuple[str, float]] = {}
@@ -73,6 +76,8 @@ DIMENSION_WORDS = {
     "weight": "heavy heavier heaviest light lighter lightest weigh weighs weight",
     "size": "big bigger biggest large larger largest small smaller smallest size capacity",
     "power": "strong stronger strongest powerful power",
+    "extent": "long longer longest short shorter shortest thick thickest thin thinnest",
+    "date": "new newer newest latest recent old older oldest early earlier earliest",
 }
 
 TRUE_WORDS = frozenset("yes true y included available".split())
@@ -108,10 +113,13 @@ def key_words(key: str) -> list[str]:
 
 
 def unit_from_key(key: str) -> str | None:
-    """`download_mbps` -> mbps, `contract_term_months` -> months: a key that ends in a unit names it."""
+    """`download_mbps` -> mbps, `contract_term_months` -> months, `Pages` -> pages: a key that ends in a unit
+    names it. A singular time word names a date, not a duration (`Publication Year`, `model_year`)."""
     words = key_words(key)
-    if len(words) < 2:
+    if not words or (len(words) == 1 and not words[0].endswith("s")):
         return None
+    if words[-1] in _DATE_WORDS:
+        return "year" if words[-1] == "year" else None
     found = unit_of(words[-1])
     return found[0] if found and found[1] != "count" else None
 
