@@ -43,8 +43,8 @@ def test_numeric_filter_with_sort_and_exact_total(fiberup):
 
 
 def test_sort_by_a_numeric_attribute_within_a_category(fiberup):
-    total, names, _ = search(fiberup, category="mobile", sort="data_gb", order="desc", limit=1)
-    assert total == 7 and names == ["FiberUP Data SIM 50"]
+    total, names, _ = search(fiberup, category="mobile", sort="data_gb", order="desc", limit=2)
+    assert total == 7 and names == ["FiberUP Mobile Unlimited", "FiberUP Data SIM 50"]   # "unlimited" is the most
 
 
 @pytest.mark.parametrize("op, value, expected", [

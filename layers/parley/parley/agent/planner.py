@@ -271,7 +271,7 @@ class PlannerEngine:
 def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
     """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
     misreading of the category's words."""
-    if reading.category and reading.products and (reading.asks_existence or reading.lists_many):
+    if reading.category and len(reading.products) == 1 and (reading.asks_existence or reading.lists_many):
         inside = set(catalog.categories.get(reading.category, ()))
         kept = [p for p in reading.products if p in inside]
         if kept or not any(catalog.product_categories[p] for p in reading.products):
@@ -561,7 +561,8 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
         known = [i for i in earlier if values[i] == values[i]]
         if known:
             reading.picked_by, reading.sort = reading.sort, None
-            return [(min if order == "asc" else max)(known, key=values.__getitem__)]
+            best = (min if order == "asc" else max)(values[i] for i in known)
+            return [i for i in known if values[i] == best]   # ties: each of them
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]

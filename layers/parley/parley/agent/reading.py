@@ -129,7 +129,7 @@ def read(question: str, catalog: Catalog) -> Reading:
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
     reading.used |= reading.name_spots
-    _categories(reading, vocabulary)
+    _categories(reading, catalog)
     _values(reading, catalog, vocabulary)
     _limits(reading, catalog)
     _flags(reading)
@@ -159,7 +159,8 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
     for number, term in enumerate(reading.terms):
         if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
-        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term):
+        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term) \
+                or unit_of(reading.index_terms[number]) or unit_of(term):   # "£15 a month"
             continue
         out.append(reading.index_terms[number])
     return out
@@ -236,7 +237,11 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
     """(sort key..., product id, positions) when the matched words name this product, else None."""
     vocabulary = catalog.vocabulary
     own = [t for t in dict.fromkeys(words(catalog.names[product_id])) if vocabulary.distinctive(t)]
-    specific = [t for t in own if not vocabulary.describes(t)] or own   # "Mobile Unlimited": all describe
+    specific = [t for t in own if not vocabulary.describes(t)]
+    if not specific:   # "Mobile Unlimited": every word describes, so every word must be there
+        if not set(own) <= matched:
+            return None
+        specific = own
     found = [t for t in specific if t in matched]
     spots = _closest(positions, matched)
     if spots[-1] - spots[0] > len(spots):
@@ -263,13 +268,20 @@ def _phrases(terms: list[str], table: dict, skip: set[int]):
         start += 1
 
 
-def _categories(reading: Reading, vocabulary) -> None:
+def _categories(reading: Reading, catalog: Catalog) -> None:
+    vocabulary = catalog.vocabulary
     found = []
     for start, end, key in _phrases(reading.terms, vocabulary.category_phrases, reading.used):
         found.append(key)
         reading.used |= set(range(start, end))
-    if found:  # the narrowest one named ("prepaid mobile" -> prepaid)
-        reading.category = min(found, key=vocabulary.category_size)
+    if found:  # the narrowest of nested ones ("prepaid mobile" -> prepaid), else the first ("plans ... my phone")
+        reading.category = _subject_category(found, catalog)
+
+
+def _subject_category(found: list[str], catalog: Catalog) -> str:
+    first = found[0]
+    overlapping = [k for k in found if set(catalog.categories[k]) & set(catalog.categories[first])]
+    return min(overlapping, key=lambda k: len(catalog.categories[k]))
 
 
 def _values(reading: Reading, catalog: Catalog, vocabulary) -> None:
@@ -423,8 +435,8 @@ def _by_dimension(catalog: Catalog, terms: list[str]) -> str | None:
 
 # verbs that ask for a property by another word ("who wrote it?" asks for the author)
 _ASKING_VERBS = {fold(t): words(v) for k, v in {
-    "wrote write writes written": "author writer", "made make makes manufactured manufactures": "brand maker "
-    "manufacturer", "published publishes": "publisher", "sung sang sings performed": "artist performer",
+    "wrote write writes written": "author writer", "made make makes manufactured manufactures": "material fabric "
+    "brand maker manufacturer", "published publishes": "publisher", "sung sang sings performed": "artist performer",
     "directed directs": "director", "designed designs": "designer"}.items() for t in tokenize(k)}
 
 

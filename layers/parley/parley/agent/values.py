@@ -80,6 +80,7 @@ DIMENSION_WORDS = {
     "date": "new newer newest latest recent old older oldest early earlier earliest",
 }
 
+UNLIMITED_WORDS = frozenset(["unlimited", "infinite", "no limit"])
 TRUE_WORDS = frozenset("yes true y included available".split())
 FALSE_WORDS = frozenset("no false n none excluded unavailable".split())
 _NUMBER_RE = re.compile(
@@ -166,6 +167,8 @@ def typed(raw: object, key: str = "") -> Typed:
     lowered = text.lower()
     if lowered in TRUE_WORDS or lowered in FALSE_WORDS:
         return Typed("bool", flag=lowered in TRUE_WORDS, text=text)
+    if lowered in UNLIMITED_WORDS:   # more than any number: "the most data" is the unlimited plan
+        return Typed("number", number=math.inf, unit=unit_from_key(key), text=text)
     match = _NUMBER_RE.match(text)
     if match and _is_quantity(text, match.group(2)):
         return Typed("number", number=_number(match.group(1)), unit=parse_unit(match.group(2), unit_from_key(key)),
