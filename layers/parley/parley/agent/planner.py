@@ -404,6 +404,18 @@ def _named_variant(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -
     return None
 
 
+def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute) -> str:
+    values = []
+    for variant in detail["variants"]:
+        if variant.get("in_stock") == 1:
+            values += [str(v) for k, v in variant["options"].items()
+                       if catalog.attribute(k) is attribute and str(v) not in values]
+    label = _plain_label(attribute)
+    if not values:
+        return f"No, {detail['name']} is out of stock in every {label}."
+    return f"{detail['name']} is in stock in {label} {_series(values)}."
+
+
 def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
     return f"{detail['name']} ({', '.join(variant['options'].values())})"
 
@@ -411,6 +423,9 @@ def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
 def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
     """Stock of the product, or of the variant whose options the question names."""
     variant = _named_variant(reading, catalog, detail)
+    asked = [k for k in reading.attributes if catalog.attribute(k).is_option]
+    if variant is None and asked and detail["variants"]:   # "which sizes are in stock?"
+        return _stocked_options(catalog, detail, catalog.attribute(asked[0]))
     item, name = (variant, _variant_name(detail, variant)) if variant else (detail, detail["name"])
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
@@ -548,8 +563,12 @@ def _earlier_products(history: list[Turn], catalog: Catalog) -> list[int]:
 
 
 def _is_elliptic(reading: Reading) -> bool:
-    """A short follow-up with nothing of its own to search on ("and the price?", "what about colors?")."""
-    return len(reading.terms) <= 3 and not reading.narrows and reading.words[:1] in (["and"], ["what"], ["how"])
+    """A short follow-up that continues the previous question ("and the price?", "what about colors?", "and in
+    red?")."""
+    if len(reading.terms) > 3:
+        return False
+    continues = reading.words[:1] == ["and"] or reading.words[:2] in (["what", "about"], ["how", "about"])
+    return continues or (not reading.narrows and reading.words[:1] in (["what"], ["how"]))
 
 
 def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -> list[int]:

@@ -160,7 +160,7 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
         if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
         if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term) \
-                or unit_of(reading.index_terms[number]) or unit_of(term):   # "£15 a month"
+                or _time_or_money(reading.index_terms[number]):   # "£15 a month"
             continue
         out.append(reading.index_terms[number])
     return out
@@ -177,6 +177,10 @@ def _join_known_compounds(question: str, catalog: Catalog) -> str:
         return joined if known else match.group(0)
 
     return _HYPHENATED.sub(join, question)
+
+
+def _time_or_money(term: str) -> bool:
+    return dimension_of(term) in ("duration", "money")
 
 
 def _flag_filters(reading: Reading, catalog: Catalog) -> None:
