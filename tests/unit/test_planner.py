@@ -150,6 +150,35 @@ def test_a_hyphenated_word_finds_the_shop_s_one_word_spelling():
         "There are 2 products in Tshirts")
 
 
+BOOKS = [{"sku": f"B{n}", "name": name, "categories": ["Books > Fiction"], "price": price,
+          "properties": {"Author": author, "Pages": pages, "Publication Year": year}}
+         for n, (name, author, pages, year, price) in enumerate([
+             ("Harbour Lights", "Ada Brook", 320, 2018, 9.99), ("The Long Road", "Ben Carr", 512, 2021, 12.5),
+             ("Small Hours", "Ada Brook", 190, 2023, 7.0)])]
+
+
+def test_a_third_domain_years_pages_and_people():
+    k = knowledge.build(BOOKS, [])
+    assert ask(k, "Which books were published in 2021 or later?").text.startswith("2 products in Books")
+    assert "Harbour Lights" not in ask(k, "Which books were published in 2021 or later?").text
+    assert ask(k, "Which books have more than 300 pages?").text.count("pages") == 2
+    assert ask(k, "What is the longest book?").text.startswith("The Long Road has the longest pages")
+    assert ask(k, "What is your newest book?").text.startswith("Small Hours has the newest publication year")
+    assert ask(k, "Who wrote Small Hours?").text == "Small Hours: author Ada Brook."
+    assert ask(k, "What is the most expensive book?", "Who is the author?").text == "The Long Road: author Ben Carr."
+
+
+def test_unlimited_is_more_than_any_number(fiberup):
+    assert ask(fiberup, "Which mobile plan has the most data?").text.startswith("FiberUP Mobile Unlimited")
+
+
+def test_option_follow_ups_and_stock_by_option(shop):
+    assert ask(shop, "Does the Storm Rain Jacket come in blue?", "And in green?").text.startswith(
+        "No, Storm Rain Jacket comes in Blue and Red")
+    assert ask(shop, "Which sizes of the Trail Hiking Boots are in stock?").text == \
+        "Trail Hiking Boots is in stock in size 42 and 44."
+
+
 # -- follow-ups ---------------------------------------------------------------------------------------------------
 
 def test_follow_ups_resolve_through_earlier_sources(shop, fiberup):

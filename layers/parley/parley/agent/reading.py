@@ -276,6 +276,11 @@ def _categories(reading: Reading, catalog: Catalog) -> None:
     vocabulary = catalog.vocabulary
     found = []
     for start, end, key in _phrases(reading.terms, vocabulary.category_phrases, reading.used):
+        price_words = reading.has(_CHEAP) or reading.has(_DEAR)
+        if start and not price_words and reading.terms[start - 1] in _DESCENDING | _ASCENDING and any(
+                catalog.attributes[k].numeric for t in reading.terms[start:end]
+                for k in vocabulary.attribute_terms.get(t, ())):
+            continue   # "the most data": the word is the attribute to sort on, not the category "Data"
         found.append(key)
         reading.used |= set(range(start, end))
     if found:  # the narrowest of nested ones ("prepaid mobile" -> prepaid), else the first ("plans ... my phone")
