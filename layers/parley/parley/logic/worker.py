@@ -160,8 +160,8 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
     stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
+    engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
     result = engine.answer(question["text"], history, knowledge_for(data_set), stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
