@@ -188,29 +188,35 @@ class CapacityEstimator:
         if call["service"] != "dynamodb":
             return 0.0, 0.0
         op, params, parsed = call["op"], call.get("params") or {}, call.get("parsed") or {}
+        if op in ("GetItem", "Query", "Scan", "BatchGetItem"):
+            return self._call_read_units(op, params, parsed), 0.0
+        return 0.0, self._call_write_units(op, params)
+
+    def _call_read_units(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> float:
         if op == "GetItem":
-            return self._read_units(item_size(parsed.get("Item")), bool(params.get("ConsistentRead"))), 0.0
+            return self._read_units(item_size(parsed.get("Item")), bool(params.get("ConsistentRead")))
         if op in ("Query", "Scan"):
             size = sum(item_size(i) for i in parsed.get("Items", []))
-            return self._read_units(size, bool(params.get("ConsistentRead"))), 0.0
-        if op == "BatchGetItem":
-            reads = 0.0
-            for table, items in parsed.get("Responses", {}).items():
-                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
-                reads += sum(self._read_units(item_size(i), consistent) for i in items)
-            return reads, 0.0
+            return self._read_units(size, bool(params.get("ConsistentRead")))
+        reads = 0.0                                     # BatchGetItem
+        for table, items in parsed.get("Responses", {}).items():
+            consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+            reads += sum(self._read_units(item_size(i), consistent) for i in items)
+        return reads
+
+    def _call_write_units(self, op: str, params: dict[str, Any]) -> float:
         if op == "PutItem":
-            return 0.0, self._write_units(params["TableName"], params["Item"], 1)
+            return self._write_units(params["TableName"], params["Item"], 1)
         if op in ("UpdateItem", "DeleteItem"):
             item = self._current(params["TableName"], params["Key"]) if op == "UpdateItem" else params["Key"]
-            return 0.0, self._write_units(params["TableName"], item, 1)
+            return self._write_units(params["TableName"], item, 1)
         if op == "BatchWriteItem":
             writes = 0.0
             for table, requests in params["RequestItems"].items():
                 for request in requests:
                     item = (request.get("PutRequest") or {}).get("Item") or request["DeleteRequest"]["Key"]
                     writes += self._write_units(table, item, 1)
-            return 0.0, writes
+            return writes
         if op == "TransactWriteItems":
             writes = 0.0
             for entry in params["TransactItems"]:
@@ -222,5 +228,5 @@ class CapacityEstimator:
                 else:
                     item = spec["Key"]
                 writes += self._write_units(spec["TableName"], item, 2)
-            return 0.0, writes
-        return 0.0, 0.0
+            return writes
+        return 0.0

@@ -404,12 +404,7 @@ class ExtractiveEngine:
         look_for = _expand(feature_terms, hints.related)
         if not look_for and not asks_price:
             look_for = _expand(set(weights) - name_terms - generic - _PRICE_TERMS, hints.related)
-        matched: list[tuple[int, str, str]] = []
-        for key, value in product.properties:
-            score = 2 * len(look_for & set(tokenize(key))) + len(look_for & set(tokenize(value)))
-            if score:
-                matched.append((score, key, value))
-        matched.sort(key=lambda m: -m[0])            # stable: keeps data order on ties
+        matched = _matching_properties(product, look_for)
         facts = [f"{_label(k)}: {v}" for _, k, v in matched[:4]]
 
         desc_best: list[str] = []
@@ -424,23 +419,10 @@ class ExtractiveEngine:
         phrase = feature_phrase(question) if verdict is not None and not existence else None
 
         parts: list[str] = []
-        if verdict is True and existence:
-            parts.append(f"Yes: {name}.")
-        elif verdict is True:
-            parts.append(f"Yes, {name} includes {phrase}." if phrase
-                         else f"Yes, according to the details of {name}.")
-        elif verdict is False:
-            parts.append(f"No, {name} does not include {phrase}." if phrase
-                         else f"No, according to the details of {name}.")
+        if verdict is not None:
+            parts.append(_verdict_sentence(verdict, existence, name, phrase))
         if asks_price:
-            fee_props = [f"{_label(k)}: {v}" for k, v in product.properties
-                         if set(tokenize(k)) & _PRICE_TERMS]
-            if product.price:
-                parts.append(f"{name} costs {product.price}.")
-            elif fee_props:
-                parts.append(f"{name}: {'; '.join(fee_props)}.")
-            else:
-                parts.append(f"No price is listed for {name}.")
+            parts.append(_price_sentence(product))
         if verdict is not None:  # a bare "SLA: yes" only repeats the Yes/No the answer opens with
             facts = [f for f, (_, _, v) in zip(facts, matched) if v.strip().lower() not in _BARE_FLAGS]
         if facts:
@@ -450,11 +432,7 @@ class ExtractiveEngine:
             sentence = _ensure_period(_clip(desc_best[0], 260))
             parts.append(sentence if parts else f"{name}: {sentence}")
         if not parts:
-            first = split_sentences(product.description)
-            summary = f"{name}: {_ensure_period(_clip(first[0], 260))}" if first else name
-            parts.append(summary)
-            if product.price:
-                parts.append(f"It costs {product.price}.")
+            parts = _summary(product)
         return " ".join(parts)
 
     @staticmethod
@@ -473,33 +451,61 @@ class ExtractiveEngine:
         def covers(toks: set[str]) -> bool:
             return all(t in toks or toks & set(related.get(t, ())) for t in feature_terms)
 
-        positives = negatives = 0
+        asked = _expand(feature_terms, related)
+        votes: list[bool | None] = []
         for key, value in product.properties:
             k_toks, v_toks = set(tokenize(key)), set(tokenize(value))
-            if not covers(k_toks | v_toks):
-                continue
-            if _expand(feature_terms, related) & k_toks:
-                truth = _truthiness(value)
-            else:
-                truth = _mentions(value, _expand(feature_terms, related))
-            if truth is True:
-                positives += 1
-            elif truth is False:
-                negatives += 1
-        for sentence in split_sentences(product.description):
-            for clause in _CLAUSE_RE.split(sentence):
-                if not covers(set(tokenize(clause))):
-                    continue
-                said = _mentions(clause, _expand(feature_terms, related))
-                if said is True:
-                    positives += 1
-                elif said is False:
-                    negatives += 1
+            if covers(k_toks | v_toks):
+                votes.append(_truthiness(value) if asked & k_toks else _mentions(value, asked))
+        votes.extend(_mentions(clause, asked)
+                     for sentence in split_sentences(product.description)
+                     for clause in _CLAUSE_RE.split(sentence) if covers(set(tokenize(clause))))
+        positives, negatives = votes.count(True), votes.count(False)
         if negatives and not positives:
             return False if names_it else None
         if positives and not negatives:
             return True
         return None
+
+
+def _matching_properties(product: _Product, look_for: set[str]) -> list[tuple[int, str, str]]:
+    """``(score, key, value)`` of the properties that mention the asked-about terms, best first
+    (a term in the key counts twice)."""
+    matched: list[tuple[int, str, str]] = []
+    for key, value in product.properties:
+        score = 2 * len(look_for & set(tokenize(key))) + len(look_for & set(tokenize(value)))
+        if score:
+            matched.append((score, key, value))
+    matched.sort(key=lambda m: -m[0])            # stable: keeps data order on ties
+    return matched
+
+
+def _verdict_sentence(verdict: bool, existence: bool, name: str, phrase: str | None) -> str:
+    if verdict and existence:
+        return f"Yes: {name}."
+    if verdict:
+        return f"Yes, {name} includes {phrase}." if phrase else f"Yes, according to the details of {name}."
+    return f"No, {name} does not include {phrase}." if phrase else f"No, according to the details of {name}."
+
+
+def _price_sentence(product: _Product) -> str:
+    """The price, else the fee-like properties, else that none is listed."""
+    name = product.name
+    if product.price:
+        return f"{name} costs {product.price}."
+    fee_props = [f"{_label(k)}: {v}" for k, v in product.properties if set(tokenize(k)) & _PRICE_TERMS]
+    if fee_props:
+        return f"{name}: {'; '.join(fee_props)}."
+    return f"No price is listed for {name}."
+
+
+def _summary(product: _Product) -> list[str]:
+    """The product's name and first sentence, and its price: the answer when nothing specific matched."""
+    first = split_sentences(product.description)
+    parts = [f"{product.name}: {_ensure_period(_clip(first[0], 260))}" if first else product.name]
+    if product.price:
+        parts.append(f"It costs {product.price}.")
+    return parts
 
 
 _CLAUSE_RE = re.compile(r"[,;:]\s+|\s+(?:and|but|or|while|whereas)\s+", re.I)

@@ -447,6 +447,24 @@ def _decode_record_block(chunk: bytes, count: int) -> list[Record]:
         raise ValueError(f"corrupt search index snapshot: {exc}") from exc
 
 
+_EPS = 1e-9     # float slack in the max-score pruning comparisons
+
+
+def _prune(scores: dict[int, float], k: int, still_to_add: float,
+           update_only: bool) -> tuple[dict[int, float], bool]:
+    """Max-score pruning step: once the k-th best score exceeds what the remaining terms could add
+    (``still_to_add``), records not seen yet cannot reach the top ``k``, so only the current candidates
+    are updated from then on (``update_only``), and those that cannot catch up any more are dropped."""
+    theta = heapq.nlargest(k, scores.values())[-1]
+    if theta > still_to_add + _EPS:
+        update_only = True
+    if update_only:
+        keep_from = theta - still_to_add - _EPS
+        if keep_from > 0:
+            scores = {d: s for d, s in scores.items() if s >= keep_from}
+    return scores, update_only
+
+
 class SearchIndex:
     """Okapi BM25 over an inverted index of :class:`Record` objects.
 
@@ -633,6 +651,33 @@ class SearchIndex:
         """
         if k <= 0 or not self.records:
             return []
+        plan = self._score_plan(term_weights)
+        if not plan:
+            return []
+        # suffix[i]: the most that terms i, i+1, ... can still add to one record
+        suffix = [0.0] * (len(plan) + 1)
+        for i in range(len(plan) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + plan[i][0]
+        scores: dict[int, float] = {}
+        update_only = False
+        for i, (_, _, tid, factor) in enumerate(plan):
+            # the k-th best score can only pass what is left to add once the
+            # terms scored so far could add more than that
+            if len(scores) >= k and (update_only or suffix[0] - suffix[i] > suffix[i] + _EPS):
+                scores, update_only = _prune(scores, k, suffix[i], update_only)
+            if update_only:
+                self._update_candidates(scores, tid, factor)
+            else:
+                self._add_term(scores, tid, factor)
+        if not scores:
+            return []
+        # deterministic: higher score first, then lower record number
+        best = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(i, s) for i, s in best if s > 0]
+
+    def _score_plan(self, term_weights: Mapping[str, float]) -> list[tuple[float, str, int, float]]:
+        """``(bound, term, term id, factor)`` per known query term, the term that can add most first;
+        ``factor`` is the query weight times idf, ``bound`` the most the term adds to one record."""
         plan = []
         max_weights = self._max_weights
         for term in sorted(term_weights):
@@ -642,61 +687,38 @@ class SearchIndex:
                 continue
             factor = qw * self.idf(term)
             plan.append((factor * max_weights[tid], term, tid, factor))
-        if not plan:
-            return []
         plan.sort(key=lambda p: (-p[0], p[1]))
-        suffix = [0.0] * (len(plan) + 1)
-        for i in range(len(plan) - 1, -1, -1):
-            suffix[i] = suffix[i + 1] + plan[i][0]
+        return plan
 
-        eps = 1e-9
-        k1p = self.k1 + 1.0
-        scores: dict[int, float] = {}
-        update_only = False
-        offsets, all_tfs, norm = self._offsets, self._tfs, self._norm
-        for i, (_, _, tid, factor) in enumerate(plan):
-            lo, hi = offsets[tid], offsets[tid + 1]
-            ids = self._ids_of(tid)
-            # the k-th best score can only pass what is left to add once the
-            # terms scored so far could add more than that
-            if len(scores) >= k and (update_only or suffix[0] - suffix[i] > suffix[i] + eps):
-                theta = heapq.nlargest(k, scores.values())[-1]
-                if not update_only and theta > suffix[i] + eps:
-                    update_only = True
-                if update_only:
-                    keep_from = theta - suffix[i] - eps
-                    if keep_from > 0:
-                        scores = {d: s for d, s in scores.items() if s >= keep_from}
-            if not update_only:
-                ws = self._term_weights(tid)
-                if not scores:
-                    scores = dict(zip(ids, [factor * w for w in ws]))
-                else:
-                    get = scores.get
-                    for d, w in zip(ids, ws):
-                        scores[d] = get(d, 0.0) + factor * w
-                continue
-            # update-only: touch the candidates that contain this term
-            if len(scores) * 16 < hi - lo:
-                pos = 0
-                end = hi - lo
-                for d in sorted(scores):
-                    pos = bisect_left(ids, d, pos, end)
-                    if pos >= end:
-                        break
-                    if ids[pos] == d:
-                        tf = all_tfs[lo + pos]
-                        scores[d] += factor * (tf * k1p / (tf + norm[d]))
-            else:
-                ws = self._term_weights(tid)
-                for d, w in zip(ids, ws):
-                    if d in scores:
-                        scores[d] += factor * w
+    def _add_term(self, scores: dict[int, float], tid: int, factor: float) -> None:
+        """Add term ``tid``'s contribution to every record that contains it (new records included)."""
+        ids, ws = self._ids_of(tid), self._term_weights(tid)
         if not scores:
-            return []
-        # deterministic: higher score first, then lower record number
-        best = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(i, s) for i, s in best if s > 0]
+            scores.update(zip(ids, [factor * w for w in ws]))
+            return
+        get = scores.get
+        for d, w in zip(ids, ws):
+            scores[d] = get(d, 0.0) + factor * w
+
+    def _update_candidates(self, scores: dict[int, float], tid: int, factor: float) -> None:
+        """Add term ``tid``'s contribution to the current candidates only."""
+        lo, hi = self._offsets[tid], self._offsets[tid + 1]
+        ids = self._ids_of(tid)
+        if len(scores) * 16 >= hi - lo:     # few postings: walk them
+            for d, w in zip(ids, self._term_weights(tid)):
+                if d in scores:
+                    scores[d] += factor * w
+            return
+        # a long posting list: look each candidate up by binary search
+        all_tfs, norm, k1p = self._tfs, self._norm, self.k1 + 1.0
+        pos, end = 0, hi - lo
+        for d in sorted(scores):
+            pos = bisect_left(ids, d, pos, end)
+            if pos >= end:
+                break
+            if ids[pos] == d:
+                tf = all_tfs[lo + pos]
+                scores[d] += factor * (tf * k1p / (tf + norm[d]))
 
     # -- snapshots ------------------------------------------------------------
 
