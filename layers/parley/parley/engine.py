@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from .retrieval import Record, SearchIndex, split_sentences, tokenize
+
+Hit = tuple[Record, float]     # a search result: the record and its score
 
 __all__ = [
     "Turn",
@@ -38,7 +41,7 @@ class Source:
     title: str
     url: str | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "id": self.id, "title": self.title, "url": self.url}
 
     @classmethod
@@ -53,7 +56,7 @@ class Turn:
     role: str            # "user" | "agent" | "system"
     text: str
     sources: list[Source] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +65,7 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
-    steps: list = field(default_factory=list)   # parley.agent.contracts.Step, in call order
+    steps: list[Any] = field(default_factory=list)   # parley.agent.contracts.Step, in call order
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,8 @@ class ExtractiveEngine:
                 matched += mass
         return matched / total if total else 0.0
 
-    def _retrieve(self, question: str, history: list[Turn], index: SearchIndex):
+    def _retrieve(self, question: str, history: list[Turn],
+                  index: SearchIndex) -> tuple[list[Hit], dict[str, float]]:
         """Search with the question; use the previous user question for
         follow-ups ("How much does it cost?") or when the question alone
         finds nothing strong.  Returns ``(hits, weights)``; hits is empty
@@ -330,8 +334,8 @@ class ExtractiveEngine:
         text = " ".join(p for p in parts if p)
         return Answer(text, _dedupe(sources)[: self.max_sources])
 
-    def _supporting_hit(self, top: Record, top_score: float, hits, weights,
-                        q_terms: set[str], index: SearchIndex, hints: Hints):
+    def _supporting_hit(self, top: Record, top_score: float, hits: list[Hit], weights: dict[str, float],
+                        q_terms: set[str], index: SearchIndex, hints: Hints) -> tuple[Record, str] | None:
         own = q_terms - _GENERIC - hints.common - _PRICE_TERMS - (
             set(tokenize(top.title)) if top.type == "product" else set())
         for rec, score in hits[1:]:
@@ -344,8 +348,8 @@ class ExtractiveEngine:
                 best = self._best_sentences(rec.text, weights, index, 1, title=rec.title)
                 sentence = best[0] if best else ""
             else:
-                sentence = split_sentences(_parse_product(rec).description)
-                sentence = sentence[0] if sentence else ""
+                first = split_sentences(_parse_product(rec).description)
+                sentence = first[0] if first else ""
             # it must add something about *this* question, not only the history
             if sentence and _sentence_score(sentence, own_weights, index) > 0:
                 return rec, sentence
@@ -375,7 +379,8 @@ class ExtractiveEngine:
                 out.append(i + 1)
         return [sentences[i] for i in out[: n + 1]]
 
-    def _document_answer(self, top: Record, hits, weights, index: SearchIndex) -> str:
+    def _document_answer(self, top: Record, hits: list[Hit], weights: dict[str, float],
+                         index: SearchIndex) -> str:
         # every retrieved chunk of the same document may contribute
         sentences: list[str] = []
         for rec, _ in hits:

@@ -26,7 +26,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 from collections.abc import Sequence
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, overload
 
 __all__ = ["Record", "SearchIndex", "tokenize", "render_product", "chunk_text"]
 
@@ -162,7 +163,7 @@ def format_price(price: float | int | None, unit: str | None = None) -> str | No
     return f"{float(price):.2f} {unit}".strip() if unit else f"{float(price):.2f}"
 
 
-def render_product(product: Mapping) -> str:
+def render_product(product: Mapping[str, Any]) -> str:
     """A readable, line-based rendering of every field of a product.
 
     Layout (the engine relies on it)::
@@ -248,7 +249,7 @@ def chunk_text(text: str, target_words: int = CHUNK_WORDS,
     return chunks
 
 
-def _product_record(product: Mapping) -> tuple[Record, list[str]]:
+def _product_record(product: Mapping[str, Any]) -> tuple[Record, list[str]]:
     text = render_product(product)
     name = str(product.get("name") or "")
     tokens = tokenize(text)
@@ -260,7 +261,7 @@ def _product_record(product: Mapping) -> tuple[Record, list[str]]:
     return rec, tokens
 
 
-def _document_records(doc: Mapping) -> list[tuple[Record, list[str]]]:
+def _document_records(doc: Mapping[str, Any]) -> list[tuple[Record, list[str]]]:
     title = str(doc.get("title") or "")
     url = doc.get("url") or None
     key = str(doc.get("key") or url or title)
@@ -293,18 +294,18 @@ _ZLEVEL = 6
 _WIDTH_CODES = {1: "B", 2: "H", 4: _U32}
 
 
-def _uint32_array(values: Iterable[int] = ()) -> array:
+def _uint32_array(values: Iterable[int] = ()) -> array[int]:
     return array(_U32, values)
 
 
-def _le_bytes(arr: array) -> bytes:
+def _le_bytes(arr: array[Any]) -> bytes:
     if sys.byteorder != "little" and arr.itemsize > 1:
         arr = array(arr.typecode, arr)
         arr.byteswap()
     return arr.tobytes()
 
 
-def _from_le(typecode: str, raw: bytes | memoryview) -> array:
+def _from_le(typecode: str, raw: bytes | memoryview) -> array[Any]:
     arr = array(typecode)
     if len(raw) % arr.itemsize:
         raise ValueError("packed array has a bad length")
@@ -323,7 +324,7 @@ class _PackedPostings:
 
     __slots__ = ("offsets", "id_offsets", "id_bytes", "tfs")
 
-    def __init__(self, offsets: array, id_offsets: array, id_bytes: bytes, tfs: array) -> None:
+    def __init__(self, offsets: array[int], id_offsets: array[int], id_bytes: bytes, tfs: array[int]) -> None:
         self.offsets = offsets        # term number -> first posting (len = terms + 1)
         self.id_offsets = id_offsets  # term number -> first byte in id_bytes (len = terms + 1)
         self.id_bytes = id_bytes
@@ -358,7 +359,7 @@ class _PackedPostings:
                 or (records == 0 and len(offsets) > 1)):
             raise ValueError("corrupt search index snapshot: inconsistent postings")
 
-    def ids(self, tid: int, records: int) -> array:
+    def ids(self, tid: int, records: int) -> array[int]:
         lo, hi = self.offsets[tid], self.offsets[tid + 1]
         blo, bhi = self.id_offsets[tid], self.id_offsets[tid + 1]
         count = hi - lo
@@ -375,10 +376,10 @@ class _PackedPostings:
         return ids
 
 
-class _RecordBlocks(Sequence):
+class _RecordBlocks(Sequence[Record]):
     """The records of a loaded snapshot, decompressed a block at a time on first access."""
 
-    def __init__(self, count: int, block_offsets: array, data: bytes,
+    def __init__(self, count: int, block_offsets: array[int], data: bytes,
                  block_size: int = RECORDS_PER_BLOCK) -> None:
         self._count = count
         self._offsets = block_offsets
@@ -398,7 +399,13 @@ class _RecordBlocks(Sequence):
             self._blocks[number] = block
         return block
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
         if index < 0:
@@ -407,7 +414,7 @@ class _RecordBlocks(Sequence):
             raise IndexError("record index out of range")
         return self._block(index // self._block_size)[index % self._block_size]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Record]:
         for number in range(len(self._offsets) - 1):
             yield from self._block(number)
 
@@ -422,7 +429,7 @@ class _RecordBlocks(Sequence):
         return f"<{self._count} records>"
 
 
-def _encode_record_blocks(records: Sequence[Record]) -> tuple[array, bytes]:
+def _encode_record_blocks(records: Sequence[Record]) -> tuple[array[int], bytes]:
     offsets = _uint32_array([0])
     chunks: list[bytes] = []
     size = 0
@@ -475,7 +482,7 @@ class SearchIndex:
 
     def __init__(self, records: Sequence[Record], doc_lens: Iterable[int], terms: dict[str, int],
                  postings: _PackedPostings, k1: float = K1, b: float = B,
-                 max_weights: array | None = None) -> None:
+                 max_weights: array[float] | None = None) -> None:
         self.records = records
         self.doc_lens = doc_lens if isinstance(doc_lens, array) else _uint32_array(doc_lens)
         self._terms = terms            # term -> term number
@@ -493,7 +500,7 @@ class SearchIndex:
             self._norm = [k1b + k1b_avg * dl for dl in self.doc_lens]
         else:
             self._norm = [k1] * n
-        self._ids: dict[int, array] = {}              # decoded lazily per term
+        self._ids: dict[int, array[int]] = {}              # decoded lazily per term
         self._weights: dict[int, list[float]] = {}    # lazily cached per term
         self._cached_postings = 0
         self._tf1: list[float] | None = None
@@ -501,7 +508,7 @@ class SearchIndex:
             max_weights = self._compute_max_weights()
         self._max_weights = max_weights
 
-    def _compute_max_weights(self) -> array:
+    def _compute_max_weights(self) -> array[float]:
         """Each term's largest tf part, as float32 rounded up (so still a bound):
         the pruning in :meth:`score_terms` needs it before touching postings.
         Only for a new index (or an old snapshot), whose decoded ids stay cached."""
@@ -518,7 +525,7 @@ class SearchIndex:
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def build(cls, products: list[dict], documents: list[dict]) -> "SearchIndex":
+    def build(cls, products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> SearchIndex:
         items: list[tuple[Record, list[str]]] = []
         for product in products or []:
             items.append(_product_record(product))
@@ -571,7 +578,7 @@ class SearchIndex:
         df = self.df(term)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def postings(self, term: str) -> tuple[array, array]:
+    def postings(self, term: str) -> tuple[array[int], array[int]]:
         """``(record ids, term frequencies)`` of ``term`` (empty if unknown)."""
         tid = self._terms.get(term)
         if tid is None:
@@ -579,12 +586,12 @@ class SearchIndex:
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         return _uint32_array(self._ids_of(tid)), _uint32_array(self._tfs[lo:hi])
 
-    def record_ids(self, term: str) -> array:
+    def record_ids(self, term: str) -> array[int]:
         """Record numbers containing ``term`` (ascending; the cached array, not a copy)."""
         tid = self._terms.get(term)
         return _uint32_array() if tid is None else self._ids_of(tid)
 
-    def _ids_of(self, tid: int) -> array:
+    def _ids_of(self, tid: int) -> array[int]:
         ids = self._ids.get(tid)
         if ids is None:
             ids = self._ids[tid] = self._postings.ids(tid, len(self.records))
