@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import re
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -22,6 +23,17 @@ from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Se
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
 
+
+# JSON limits checked before a body is parsed or validated. No request of the API nests deeper than 8 levels;
+# Python's parser would hit its recursion limit (a RecursionError, once a 500) somewhere near 1,000.
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_DIGITS = 4_000  # Python refuses to convert integers of more than 4,300 digits (a ValueError)
+MAX_ERRORS_SHOWN = 50  # a 1 MB body can hold 400,000 field errors, a 50 MB response
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+# Bodies are UTF-8 (RFC 8259), not ASCII-escaped: an escaped emoji takes 12 bytes instead of 4, twice over
+# once Lambda wraps the body in its result envelope.
+serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")
@@ -75,6 +87,40 @@ class _QueryError(DomainError):
         self.field_detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
 
 
+def _check_depth(text: str) -> None:
+    """Refuse deep (or unclosed) nesting before a parser recurses into it; brackets inside strings do not count.
+    Bodies without many brackets, every question among them, skip the scan."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        # Parsers disagree on which copy wins (first, last, error), so a proxy or log may read another value.
+        raise BadRequest(f"Duplicate key {json.dumps(duplicate, ensure_ascii=False)} in a JSON object.")
+    return found
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise BadRequest(f"A number in the JSON body has more than {MAX_NUMBER_DIGITS} digits.")
+    return int(digits)
+
+
+def parse_body(text: str | bytes) -> Any:
+    """The request body's JSON: duplicate keys and overlong integers are a 400 (malformed JSON stays a
+    JSONDecodeError, which the validation middleware turns into a 400 of its own)."""
+    return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_int=_bounded_int)
+
+
 def _admit(event: dict[str, Any]) -> Principal:
     """Checks made before anything else (request validation included): identity, body size and encoding."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
@@ -88,31 +134,59 @@ def _admit(event: dict[str, Any]) -> Principal:
         raise PayloadTooLarge(f"request body is larger than {settings().max_body_bytes} bytes")
     if body and event.get("isBase64Encoded"):
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
+            body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise BadRequest("The request body is not valid UTF-8 JSON.") from None
     content_type = str((event.get("headers") or {}).get("content-type") or "").strip().lower()
     if body and content_type and not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
+    _check_depth(body)
     return caller
 
 
 class ParleyResolver(APIGatewayHttpResolver):
     """The Powertools HTTP API resolver, admitting a request (401/413/415/400) before it validates the body."""
 
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True, serializer=serialize, json_body_deserializer=parse_body)
+
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             caller = _admit(event)
         except DomainError as exc:
-            return {
-                "statusCode": exc.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": json.dumps({"detail": exc.detail}),
-                "isBase64Encoded": False,
-            }
+            return _result(exc.status_code, {"detail": exc.detail})
+        except Exception:  # the catch-all also covers what runs before the route
+            return _result(500, internal_error_body(context))
         self.append_context(principal=caller)
         logger.append_keys(account_id=caller.account_id)
-        return super().resolve(event, context)
+        try:
+            return super().resolve(event, context)
+        except Exception:
+            return _result(500, internal_error_body(context))
+
+
+def _result(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": serialize(body),
+        "isBase64Encoded": False,
+    }
+
+
+def internal_error_body(context: Any) -> dict[str, Any]:
+    """Log the exception being handled, count it, and answer without internals: the request id finds the log."""
+    request_id = getattr(context, "aws_request_id", None)
+    function = getattr(context, "function_name", "unknown")
+    logger.exception("unhandled error", extra={"request_id": request_id})
+    try:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric  # only on this path: no cold start cost
+
+        with single_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension("function", function)
+    except Exception:  # counting must never change the answer
+        logger.warning("could not emit the UnhandledErrors metric", exc_info=True)
+    return {"detail": "internal error", "request_id": request_id}
 
 
 def _domain_error(exc: DomainError) -> Response:
@@ -131,8 +205,11 @@ def _validation_error(exc: RequestValidationError) -> Response:
         return error_response(415, "Send the body as JSON with Content-Type: application/json.")
     detail = [
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "value_error")}
-        for e in errors
+        for e in errors[:MAX_ERRORS_SHOWN]
     ]
+    if len(errors) > MAX_ERRORS_SHOWN:
+        detail.append({"loc": ["body"], "msg": f"{len(errors) - MAX_ERRORS_SHOWN} more errors not shown",
+                       "type": "too_many_errors"})
     # A body that is valid JSON but not an object is a malformed request rather than a field error.
     if any(e.get("loc") == ("body",) and e.get("type") in ("model_attributes_type", "dict_type") for e in errors):
         return error_response(400, "The JSON body must be an object.")
@@ -146,7 +223,9 @@ def _not_found(_: NotFoundError) -> Response:
 
 
 def create_app() -> ParleyResolver:
-    app = ParleyResolver(enable_validation=True)
+    app = ParleyResolver()
+    app.exception_handler(Exception)(
+        lambda _: Response(500, content_types.APPLICATION_JSON, internal_error_body(app.lambda_context)))
     app.exception_handler(DomainError)(_domain_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.not_found(_not_found)
