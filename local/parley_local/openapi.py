@@ -97,8 +97,10 @@ OPERATIONS: dict[str, Operation] = {
         query=(_limit(20), _query("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
                _query("data_set_id", "Only conversations on this data set.", {"type": "integer", "minimum": 1}))),
     "GET /api/conversations/{conversation_id}": Operation(
-        "Read a conversation with its history", 200, "The conversation and its messages, oldest first.",
-        r.Conversation, (404,)),
+        "Read a conversation with its history", 200,
+        "The conversation and its messages, oldest first: all of them, or a page of about 1 MB when the history "
+        "is longer (then `history_next_cursor` is set).", r.Conversation, (400, 404),
+        query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),)),
     "POST /api/conversations/{conversation_id}": Operation(
         "Ask a question in a conversation", 202,
         "The question is stored; the answer is produced asynchronously: poll the task.", r.TaskAccepted,

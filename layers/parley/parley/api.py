@@ -10,7 +10,6 @@ import base64
 import binascii
 import json
 import re
-from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -22,6 +21,7 @@ from parley.config import settings
 from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
+from parley.wire import serialize
 
 
 # JSON limits checked before a body is parsed or validated. No request of the API nests deeper than 8 levels;
@@ -31,9 +31,6 @@ MAX_NUMBER_DIGITS = 4_000  # Python refuses to convert integers of more than 4,3
 MAX_ERRORS_SHOWN = 50  # a 1 MB body can hold 400,000 field errors, a 50 MB response
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
-# Bodies are UTF-8 (RFC 8259), not ASCII-escaped: an escaped emoji takes 12 bytes instead of 4, twice over
-# once Lambda wraps the body in its result envelope.
-serialize = partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")

@@ -100,6 +100,25 @@ class ConversationRepository:
         messages = [i for i in items if i["sk"].startswith("MSG#")]
         return meta, messages
 
+    def read_page(
+        self, conversation_id: int, after_message_id: int | None = None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], bool]:
+        """One Query (at most 1 MB, DynamoDB's page): the conversation, unless reading on after a message, and
+        its messages oldest first; the flag says more messages follow."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
+            "ConsistentRead": True,
+        }
+        if after_message_id is not None:
+            request["ExclusiveStartKey"] = message_key(conversation_id, after_message_id)
+        with aws_errors("storage"):
+            response = ddb().query(**request)
+        items = [from_item(i) for i in response.get("Items", [])]
+        meta = next((i for i in items if i["sk"] == META), None)
+        return meta, [i for i in items if i["sk"].startswith("MSG#")], "LastEvaluatedKey" in response
+
     def list_for_owner(
         self, owner_id: int, limit: int, cursor: str | None, data_set_id: int | None
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -145,12 +164,14 @@ class ConversationRepository:
         condition_values: dict[str, Any],
         conversation_id: int,
         message: dict[str, Any],
+        summary: str,
     ) -> list[dict[str, Any]]:
-        """Advance the conversation's last message id (guarded by `meta_condition`) and write the question."""
+        """Advance the conversation's last message id (guarded by `meta_condition`) and write the question
+        (its start becomes the conversation's summary when it is the first)."""
         values = {
             ":mid": to_attr(message["id"]),
             ":reserved": to_attr(message["id"] + 1),  # the reply's id is taken now, so ids keep increasing
-            ":q": to_attr(message["text"]),
+            ":q": to_attr(summary),
             **{k: to_attr(v) for k, v in condition_values.items()},
         }
         return [

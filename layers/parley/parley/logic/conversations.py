@@ -6,16 +6,20 @@ from typing import Any
 
 from parley.dal import jobs
 from parley.auth import Principal
-from parley.dal.conversations import ConversationRepository
+from parley.dal.conversations import ConversationRepository, decode_cursor, encode_cursor
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id, now_iso, user_message_id
 from parley.log import logger
+from parley.wire import size_of
 
 _NO_ACCESS = "You do not have access to this data set."
 _MAX_IN_OPERANDS = 99  # DynamoDB allows 100 operands in an IN (...) condition
+SUMMARY_CHARS = 200
+# A page of history, as JSON: well under Lambda's 6 MB result limit, which wraps the body in an envelope.
+HISTORY_PAGE_BYTES = 1_000_000
 
 
 def create(caller: Principal, data_set_id: int) -> dict[str, Any]:
@@ -46,19 +50,44 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def shorten(text: str | None) -> str | None:
+    """A conversation's summary: its first question, cut to SUMMARY_CHARS characters."""
+    if text is None or len(text) <= SUMMARY_CHARS:
+        return text
+    return text[:SUMMARY_CHARS - 1] + "\u2026"
+
+
 def summary_view(meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": meta["id"],
         "started_at": meta["started_at"],
-        "summary": meta.get("summary"),
+        "summary": shorten(meta.get("summary")),  # conversations started before the cap hold the whole question
         "data_set_id": meta["data_set_id"],
     }
 
 
-def read(caller: Principal, conversation_id: int) -> dict[str, Any]:
-    meta, messages = ConversationRepository().read(conversation_id)
-    meta = _owned(caller, meta)
-    return {**summary_view(meta), "history": [message_view(m) for m in messages]}
+def read(caller: Principal, conversation_id: int, cursor: str | None = None) -> dict[str, Any]:
+    """The conversation and a page of its history, oldest first: all of it in one Query unless it is over about
+    1 MB; then `history_next_cursor` reads on (the next page costs a GetItem for the ownership check too)."""
+    repo = ConversationRepository()
+    if cursor is None:
+        meta, messages, more = repo.read_page(conversation_id)
+        meta = _owned(caller, meta)
+    else:
+        after = decode_cursor(cursor)
+        meta = _owned(caller, repo.get_meta(conversation_id))
+        _, messages, more = repo.read_page(conversation_id, after)
+    history: list[dict[str, Any]] = []
+    size = 0
+    for message in messages:
+        view = message_view(message)
+        size += size_of(view)
+        if history and size > HISTORY_PAGE_BYTES:
+            more = True
+            break
+        history.append(view)
+    next_cursor = encode_cursor(history[-1]["id"]) if more and history else None
+    return {**summary_view(meta), "history": history, "history_next_cursor": next_cursor}
 
 
 def list_own(caller: Principal, limit: int, cursor: str | None, data_set_id: int | None) -> dict[str, Any]:
@@ -108,7 +137,8 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
         message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
         task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
                               message_id=message_id)
-        ops = conversations.record_question_ops(condition, values, conversation_id, message) + [tasks.put_op(task)]
+        ops = conversations.record_question_ops(condition, values, conversation_id, message, shorten(question))
+        ops.append(tasks.put_op(task))
         try:
             transact(ops)
             break
