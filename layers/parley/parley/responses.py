@@ -93,7 +93,8 @@ class DataSet(BaseModel):
     product_count: int
     document_count: int
     created_at: Optional[str]
-    answer_settings: AnswerSettings
+    answer_settings: AnswerSettings = Field(
+        description="Admins see every setting; other accounts see only `provider` and `model`.")
 
 
 class DataSetList(BaseModel):

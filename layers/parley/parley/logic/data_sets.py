@@ -23,22 +23,30 @@ from parley.log import logger
 PRODUCTS, DOCUMENTS = "products", "documents"
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+# What a non-admin may see of the answer settings: which engine answers. A provider's URL, the name of the
+# secret with its key, the system prompt and the tuning are the admin's business.
+_PUBLIC_SETTINGS = ("provider", "model")
+
+
+def view(item: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    # settings hold only the name of the API key's secret, never the key
+    settings = item.get("answer_settings") or {"provider": "extractive"}
+    if not caller.is_admin:
+        settings = {k: v for k, v in settings.items() if k in _PUBLIC_SETTINGS}
     return {
         "id": item["id"],
         "name": item["name"],
         "product_count": item.get("product_count", 0),
         "document_count": item.get("document_count", 0),
         "created_at": item.get("created_at"),
-        # settings hold only the name of the API key's secret, never the key
-        "answer_settings": item.get("answer_settings") or {"provider": "extractive"},
+        "answer_settings": settings,
     }
 
 
 def list_visible(caller: Principal) -> dict[str, Any]:
     repo = DataSetRepository()
     items = repo.list_all() if caller.is_admin else repo.get_many(caller.data_set_ids)
-    return {"results": [view(i) for i in sorted(items, key=lambda i: i["id"])]}
+    return {"results": [view(i, caller) for i in sorted(items, key=lambda i: i["id"])]}
 
 
 def _require_admin(caller: Principal) -> None:
@@ -52,12 +60,12 @@ def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
     item = DataSetRepository().get(data_set_id)
     if item is None:
         raise NotFound("data set not found")
-    return view(item)
+    return view(item, caller)
 
 
 def create(caller: Principal, name: str) -> dict[str, Any]:
     _require_admin(caller)
-    return view(DataSetRepository().create(name.strip(), caller.account_id))
+    return view(DataSetRepository().create(name.strip(), caller.account_id), caller)
 
 
 def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
