@@ -27,9 +27,6 @@ from parley_local.template import Function, Route, Stack
 
 log = logging.getLogger("parley.local")
 _module_counter = itertools.count()
-# Lambda refuses a synchronous result over 6 MB (the JSON it sends back; the python3.13 runtime writes it as
-# UTF-8) and API Gateway then answers 500: a response that fits locally must fit on AWS.
-LAMBDA_RESULT_LIMIT = 6 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded",
                "application/javascript", "application/problem+json")
 
@@ -240,11 +237,6 @@ class Gateway:
             result = self.pools[route.function].invoke(event)
         except Exception:
             log.exception("function %s failed", route.function)
-            return _json_response(500, {"message": "Internal Server Error"})
-        size = len(json.dumps(result, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-        if size > LAMBDA_RESULT_LIMIT:
-            log.error("function %s returned %d bytes, over Lambda's %d-byte limit", route.function, size,
-                      LAMBDA_RESULT_LIMIT)
             return _json_response(500, {"message": "Internal Server Error"})
         return self._to_http(result)
 
