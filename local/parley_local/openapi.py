@@ -101,6 +101,9 @@ OPERATIONS: dict[str, Operation] = {
         "The conversation and its messages, oldest first: all of them, or a page of about 1 MB when the history "
         "is longer (then `history_next_cursor` is set).", r.Conversation, (400, 404),
         query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),)),
+    "DELETE /api/conversations/{conversation_id}": Operation(
+        "Delete a conversation", 204, "Deleted, with its messages and tasks: they answer 404 from now on.",
+        errors=(404, 503)),
     "POST /api/conversations/{conversation_id}": Operation(
         "Ask a question in a conversation", 202,
         "The question is stored; the answer is produced asynchronously: poll the task.", r.TaskAccepted,
@@ -188,7 +191,10 @@ def _operation(route: Route, generated: dict[str, Any], handler: str, described:
     else:
         content = {media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}
                    for media in described.content_types}
-    responses: dict[str, Any] = {str(described.status): {"description": described.success, "content": content}}
+    success: dict[str, Any] = {"description": described.success}
+    if content:  # a 204 has no body
+        success["content"] = content
+    responses: dict[str, Any] = {str(described.status): success}
     errors = set(described.errors)
     if not route.public:
         errors.add(401)

@@ -20,7 +20,12 @@ NEEDED = {
     "AuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
     "CreateConversationFunction": {("dynamodb:PutItem", "ConversationsTable"), ("dynamodb:GetItem", "DataSetsTable")},
     "ListConversationsFunction": {("dynamodb:Query", "ConversationsTable/index/by_owner")},
-    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable")},
+    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable"), ("dynamodb:GetItem", "ConversationsTable")},
+    "DeleteConversationFunction": {
+        ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:Query", "ConversationsTable"),
+        ("dynamodb:BatchWriteItem", "ConversationsTable"), ("dynamodb:DeleteItem", "ConversationsTable"),
+        ("dynamodb:BatchWriteItem", "TasksTable"),
+    },
     "SendMessageFunction": {
         ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
         ("dynamodb:GetItem", "ConversationsTable"), ("dynamodb:PutItem", "TasksTable"),

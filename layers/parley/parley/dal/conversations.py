@@ -14,7 +14,8 @@ import binascii
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_attr, to_item
+from parley.dal.dynamo import (aws_errors, batch_write, ddb, error_code, from_item, query_all, to_attr, to_item,
+                               update_if)
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
 
@@ -156,6 +157,38 @@ class ConversationRepository:
                 return found, None
             kwargs["ExclusiveStartKey"] = last
 
+    # --- deleting: mark, then remove the messages, then the conversation itself ---
+
+    def mark_deleting(self, conversation_id: int, owner_id: int) -> bool:
+        """Take the conversation out of its owner's list and out of reach of new questions (a send's condition
+        refuses it). False when it does not exist or is not this owner's. Marking twice is fine: a delete that
+        stopped half way is finished by the next."""
+        return update_if(
+            TableName=self.table,
+            Key=conversation_key(conversation_id),
+            UpdateExpression="SET deleting = :yes REMOVE owner_pk, owner_sk",
+            ConditionExpression="attribute_exists(pk) AND owner_id = :owner",
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":owner": to_attr(owner_id)},
+        ) is not None
+
+    def messages_of(self, conversation_id: int) -> list[dict[str, Any]]:
+        """The keys and task ids of every message (all pages)."""
+        return query_all(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+            ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}, ":msg": {"S": "MSG#"}},
+            ProjectionExpression="pk, sk, task_id",
+            ConsistentRead=True,
+        )
+
+    def delete_messages(self, messages: list[dict[str, Any]]) -> None:
+        batch_write(self.table, [{"DeleteRequest": {"Key": {"pk": {"S": m["pk"]}, "sk": {"S": m["sk"]}}}}
+                                 for m in messages])
+
+    def delete_meta(self, conversation_id: int) -> None:
+        with aws_errors("storage"):
+            ddb().delete_item(TableName=self.table, Key=conversation_key(conversation_id))
+
     # --- transaction parts (composed with the task table by the logic layer) ---
 
     def record_question_ops(
@@ -180,7 +213,8 @@ class ConversationRepository:
                     "TableName": self.table,
                     "Key": conversation_key(conversation_id),
                     "UpdateExpression": "SET last_msg_id = :reserved, summary = if_not_exists(summary, :q)",
-                    "ConditionExpression": f"attribute_exists(pk) AND last_msg_id < :mid AND {meta_condition}",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleting) "
+                                           f"AND last_msg_id < :mid AND {meta_condition}",
                     "ExpressionAttributeValues": values,
                 }
             },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -85,6 +87,21 @@ def query_all(**request: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+
+
+def batch_write(table: str, requests: list[dict[str, Any]], max_tries: int = 8) -> None:
+    """BatchWriteItem in chunks of 25, retrying unprocessed items after exponential backoff with full jitter
+    (DynamoDB leaves items unprocessed when a partition is throttled: retrying at once would be throttled too)."""
+    for start in range(0, len(requests), 25):
+        pending: dict[str, Any] = {table: requests[start : start + 25]}
+        for attempt in range(max_tries):
+            with aws_errors("storage"):
+                pending = ddb().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        else:
+            raise ServiceUnavailable("storage is temporarily unavailable, please retry")
 
 
 def update_if(**request: Any) -> dict[str, Any] | None:

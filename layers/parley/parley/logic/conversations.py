@@ -33,9 +33,22 @@ def create(caller: Principal, data_set_id: int) -> dict[str, Any]:
 
 def _owned(caller: Principal, meta: dict[str, Any] | None) -> dict[str, Any]:
     # Another account's conversation answers exactly like a missing one: existence does not leak.
-    if meta is None or meta.get("owner_id") != caller.account_id:
+    if meta is None or meta.get("owner_id") != caller.account_id or meta.get("deleting"):
         raise NotFound("conversation not found")
     return meta
+
+
+def delete(caller: Principal, conversation_id: int) -> None:
+    """Remove a conversation, its messages and their tasks. The conversation is marked first, so it is gone
+    for its owner at once and takes no new question; its tasks go before its messages, so an answer the
+    worker is still writing is refused (its write requires the task) instead of outliving the conversation."""
+    conversations = ConversationRepository()
+    if not conversations.mark_deleting(conversation_id, caller.account_id):
+        raise NotFound("conversation not found")
+    task_ids = {m["task_id"] for m in conversations.messages_of(conversation_id) if m.get("task_id")}
+    TaskRepository().delete_many(sorted(task_ids))
+    conversations.delete_messages(conversations.messages_of(conversation_id))
+    conversations.delete_meta(conversation_id)
 
 
 def message_view(message: dict[str, Any]) -> dict[str, Any]:
