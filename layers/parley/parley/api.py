@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from parley.auth import Principal
 from parley.config import settings
+from parley.dal.idempotency import IdempotencyKey
 from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
@@ -32,6 +33,7 @@ MAX_ERRORS_SHOWN = 50  # a 1 MB body can hold 400,000 field errors, a 50 MB resp
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
 
+_IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")
 
@@ -48,6 +50,18 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 def principal(app: APIGatewayHttpResolver) -> Principal:
     """The authenticated caller (the authenticate middleware has already rejected anonymous requests)."""
     return app.context["principal"]
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> IdempotencyKey | None:
+    """The request's `Idempotency-Key` header, scoped to the caller and tied to this method, path and body."""
+    raw = app.current_event.headers.get("idempotency-key")
+    if raw is None:
+        return None
+    if not _IDEMPOTENCY_KEY_RE.fullmatch(raw):
+        raise BadRequest("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
+    event = app.current_event
+    return IdempotencyKey.of_request(principal(app).account_id, raw, event.http_method, event.path,
+                                     event.body or "")
 
 
 def path_id(raw: str, what: str) -> int:

@@ -53,29 +53,31 @@ class ConversationRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().conversations_table
 
+    def new_item(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
+        conversation_id = time_ordered_id()
+        return {
+            "pk": f"CONV#{conversation_id}",
+            "sk": META,
+            "id": conversation_id,
+            "owner_id": owner_id,
+            "data_set_id": data_set_id,
+            "started_at": now_iso(),
+            "last_msg_id": 0,
+            "owner_pk": owner_pk(owner_id),
+            "owner_sk": conversation_id,
+        }
+
+    def create_op(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": to_item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
     def create(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
         """One conditional PutItem; a (very unlikely) id collision is retried with a new id."""
-        started_at = now_iso()
         for _ in range(5):
-            conversation_id = time_ordered_id()
-            item = {
-                "pk": f"CONV#{conversation_id}",
-                "sk": META,
-                "id": conversation_id,
-                "owner_id": owner_id,
-                "data_set_id": data_set_id,
-                "started_at": started_at,
-                "last_msg_id": 0,
-                "owner_pk": owner_pk(owner_id),
-                "owner_sk": conversation_id,
-            }
+            item = self.new_item(owner_id, data_set_id)
             try:
                 with aws_errors("storage"):
-                    ddb().put_item(
-                        TableName=self.table,
-                        Item=to_item(item),
-                        ConditionExpression="attribute_not_exists(pk)",
-                    )
+                    ddb().put_item(**self.create_op(item)["Put"])
                 return item
             except Exception as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":

@@ -8,7 +8,9 @@ from parley.dal import jobs
 from parley.auth import Principal
 from parley.dal.conversations import ConversationRepository, decode_cursor, encode_cursor
 from parley.dal.data_sets import DataSetRepository
+from parley.dal import idempotency
 from parley.dal.dynamo import TransactionCancelled, transact
+from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id, now_iso, user_message_id
@@ -22,13 +24,28 @@ SUMMARY_CHARS = 200
 HISTORY_PAGE_BYTES = 1_000_000
 
 
-def create(caller: Principal, data_set_id: int) -> dict[str, Any]:
+def _created_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {"id": item["id"], "started_at": item["started_at"], "data_set_id": item["data_set_id"]}
+
+
+def create(caller: Principal, data_set_id: int, key: IdempotencyKey | None = None) -> dict[str, Any]:
     if not caller.can_use(data_set_id):
         raise Forbidden(_NO_ACCESS)
     if caller.is_admin and DataSetRepository().get(data_set_id) is None:
         raise NotFound("data set not found")
-    item = ConversationRepository().create(caller.account_id, data_set_id)
-    return {"id": item["id"], "started_at": item["started_at"], "data_set_id": data_set_id}
+    conversations = ConversationRepository()
+    if key is None:
+        return _created_view(conversations.create(caller.account_id, data_set_id))
+    for _ in range(5):
+        item = conversations.new_item(caller.account_id, data_set_id)
+        try:
+            replayed = idempotency.transact_claimed([conversations.create_op(item)], key, _created_view(item))
+        except TransactionCancelled as cancelled:
+            if "TransactionConflict" in cancelled.codes or cancelled.codes[0] == "ConditionalCheckFailed":
+                continue  # a concurrent retry of this request, or (very unlikely) a taken id: try again
+            raise
+        return replayed or _created_view(item)
+    raise ServiceUnavailable("could not create the conversation, please retry")
 
 
 def _owned(caller: Principal, meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -135,8 +152,10 @@ def _explain_refusal(caller: Principal, conversation_id: int, data_set_id: int |
     raise ServiceUnavailable("the conversation is busy, please retry")
 
 
-def send(caller: Principal, conversation_id: int, question: str, data_set_id: int | None) -> dict[str, Any]:
-    """Write the question and its PENDING task in one transaction, then enqueue the answer job."""
+def send(caller: Principal, conversation_id: int, question: str, data_set_id: int | None,
+         key: IdempotencyKey | None = None) -> dict[str, Any]:
+    """Write the question and its PENDING task in one transaction (with the Idempotency-Key's claim, if any),
+    then enqueue the answer job."""
     conversations, tasks = ConversationRepository(), TaskRepository()
     condition, values = _access_condition(caller, data_set_id)
     if not caller.is_admin and len(caller.data_set_ids) > _MAX_IN_OPERANDS:
@@ -153,7 +172,10 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
         ops = conversations.record_question_ops(condition, values, conversation_id, message, shorten(question))
         ops.append(tasks.put_op(task))
         try:
-            transact(ops)
+            if key is None:
+                transact(ops)
+            elif (replayed := idempotency.transact_claimed(ops, key, {"task_id": task_id})) is not None:
+                return replayed
             break
         except TransactionCancelled as cancelled:
             if cancelled.codes and cancelled.codes[0] == "ConditionalCheckFailed":
@@ -168,6 +190,8 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
         logger.exception("could not enqueue an answer job", extra={"task_id": task_id})
         fail_answer(conversation_id, message_id, task_id, "enqueue_failed",
                     "The question could not be queued for an answer; please send it again.")
+        if key is not None:
+            idempotency.release(key)
         raise ServiceUnavailable("the answer queue is unavailable, please retry") from None
     return {"task_id": task_id}
 

@@ -14,7 +14,10 @@ from typing import Any
 from parley.dal import jobs
 from parley.auth import Principal
 from parley.dal import blobs
+from parley.dal import idempotency
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
+from parley.dal.dynamo import TransactionCancelled
+from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id
@@ -68,7 +71,8 @@ def create(caller: Principal, name: str) -> dict[str, Any]:
     return view(DataSetRepository().create(name.strip(), caller.account_id), caller)
 
 
-def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]],
+                 key: IdempotencyKey | None = None) -> dict[str, Any]:
     _require_admin(caller)
     if DataSetRepository().get(data_set_id) is None:
         raise NotFound("data set not found")
@@ -78,13 +82,23 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
     tasks = TaskRepository()
     task = tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
                           payload_key=payload_key, item_count=len(items))
-    tasks.put(task)
+    if key is None:
+        tasks.put(task)
+    else:
+        try:
+            replayed = idempotency.transact_claimed([tasks.put_op(task)], key, {"task_id": task_id})
+        except TransactionCancelled:
+            raise ServiceUnavailable("a request with this Idempotency-Key is in progress, please retry") from None
+        if replayed is not None:
+            return replayed  # this request's payload is left to the bucket's lifecycle rule for ingest/
     try:
         jobs.enqueue(task["kind"], task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue a load job", extra={"task_id": task_id})
         tasks.finish(task_id, FAILURE, error={"code": "enqueue_failed",
                                               "message": "The load could not be queued; please send it again."})
+        if key is not None:
+            idempotency.release(key)
         raise ServiceUnavailable("the job queue is unavailable, please retry") from None
     return {"task_id": task_id}
 
