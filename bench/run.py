@@ -234,6 +234,9 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
         checks = {
             "create conversation": lambda o: o["dynamodb_requests"] <= 2,
             "send message": lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 1,
+            "send message with Idempotency-Key": lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 1,
+            "send message, retried with its Idempotency-Key":
+                lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 0,
             "task status": lambda o: o["dynamodb_requests"] == 1,
             "read conversation (10 messages)": lambda o: o["dynamodb_requests"] == 1,
             "read conversation (100 messages)": lambda o: o["dynamodb_requests"] == 1,
