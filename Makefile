@@ -16,7 +16,7 @@ PARLEY_PYTHON313 := $(shell for p in $$(command -v python3.13) $$(ls -d $$(pyenv
 endif
 export PARLEY_PYTHON313
 
-.PHONY: install dynamodb-local dev test lint clean
+.PHONY: install dynamodb-local dev test eval lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 .PHONY: bench
 bench: $(BENCH_STAMP) $(DYNAMODB_LOCAL) $(SWAGGER_UI)  ## run the benchmark harness (< 10 min): prints one table, rewrites BENCHMARKS.md
 	$(PY) -m bench.run $(ARGS)
+
+eval: install  ## answer accuracy: every question suite through the API and worker (docs/agent-eval.md)
+	$(PY) -m bench.agent_eval $(ARGS)
 
 lint: install
 	$(VENV)/bin/sam validate --lint

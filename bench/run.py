@@ -1,6 +1,7 @@
 """`make bench`: runs every benchmark section in its own process, prints one table and rewrites
 BENCHMARKS.md (figures, machine, date, command). Sections: cold start, AWS requests per operation, cost
-per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size.
+per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size,
+answer accuracy by question type.
 
     .venv/bin/python -m bench.run            # the whole harness (< 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # fewer rounds and sizes, for trying the harness itself
@@ -146,6 +147,30 @@ def cost_per_1000(aws: dict, durations: dict[str, float], memory: dict[str, int]
             "lambda_invocations": lambda_requests, "gb_s": gb_s, "wru": wru, "rru": rru, "sqs": sqs,
             "per_1000_turns": {k: v * 1000 for k, v in dollars.items()},
             "total_per_1000_turns": sum(dollars.values()) * 1000}
+
+
+def accuracy_markdown(acc: dict[str, Any]) -> list[str]:
+    """The accuracy table (question type x catalog) and the failed cases, from bench.agent_eval's results."""
+    names = list(acc["by_catalog"])
+    lines = ["Every case of the question suites (`tests/fixtures/suites/`, format in docs/agent-eval.md) asked through "
+             "the API and the worker on an emulated stack, one data set per catalog (`python -m bench.agent_eval`). "
+             "A cell is cases passed / cases.\n",
+             "| type | " + " | ".join(names) + " | all |", "|---" * (len(names) + 2) + "|"]
+    for kind, cell in acc["by_type"].items():
+        cells = [acc["by_catalog"][n]["by_type"].get(kind) for n in names]
+        lines.append(f"| {kind} | " + " | ".join(f"{c['passed']}/{c['cases']}" if c else "-" for c in cells)
+                     + f" | {cell['passed']}/{cell['cases']} |")
+    lines.append("| **all** | " + " | ".join(f"**{acc['by_catalog'][n]['passed']}/{acc['by_catalog'][n]['cases']}**"
+                                              for n in names)
+                 + f" | **{acc['overall']['passed']}/{acc['overall']['cases']} ({acc['overall']['accuracy']:.0%})** |")
+    failed = [c for c in acc["cases"] if not c["passed"]]
+    if failed:
+        lines.append(f"\n<details><summary>{len(failed)} failed cases</summary>\n")
+        for case in failed:
+            asked = " / ".join([*case["turns"], case["question"]])
+            lines.append(f"- `{case['id']}` {asked}: {'; '.join(case['missed'])}")
+        lines.append("\n</details>")
+    return lines
 
 
 def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
@@ -453,6 +478,19 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{len(carrying)} carry numpy/retrieval", "none carry them", not carrying)
         md.append("")
 
+    # 8. answer accuracy
+    acc = results.get("agent_eval") or {"error": "not run"}
+    md.append("## 8. Answer accuracy by question type\n")
+    if "error" in acc:
+        row("8 accuracy", "question suites", "FAILED: " + acc["error"][-200:])
+        md.append(f"Failed: ```{acc['error']}```\n")
+    else:
+        md.extend(accuracy_markdown(acc))
+        for name, cell in acc["by_catalog"].items():
+            row("8 accuracy", f"{name} suite", f"{cell['passed']}/{cell['cases']} ({cell['accuracy']:.0%})",
+                "all pass", cell["passed"] == cell["cases"])
+        md.append("")
+
     header = ["# Benchmarks", "",
               f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
               f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
@@ -488,6 +526,7 @@ def main() -> None:
         "retrieval_scale": (["--sizes", "1000,10000" if args.quick else "1000,10000,100000"], 500),
         "fiberup_eval": ([], 120),
         "deploy_size": ([], 400),
+        "agent_eval": ([], 400),
     }
     only = {s for s in args.only.split(",") if s}
     results = {}
