@@ -67,6 +67,10 @@ def _time_each_record() -> None:
 
 instrument.install(record=False, on_invoke=on_invoke)
 _time_each_record()
+if os.environ.get("BENCH_STREAM_TOKENS"):  # the streaming benchmark's scripted model
+    from bench import _scripted_stream
+
+    _scripted_stream.install()
 
 from parley_local.__main__ import main  # noqa: E402
 

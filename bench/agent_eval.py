@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -44,18 +45,47 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """Where a suite's catalog comes from: a product file in any format `parley load products` reads (a shop's
+    WooCommerce or Shopify export, a generic CSV, JSON Lines), read by the same code (`parley.cli.read_items`),
+    and optionally a documents file. `currency` is what `--currency` would give an export that names none."""
+
+    products: Path
+    documents: Path | None = None
+    format: str = "auto"
+    currency: str | None = None
+
+
+CATALOGS = {
+    "fiberup": Catalog(FIBERUP / "fiberup_products.jsonl", FIBERUP / "fiberup_documents.jsonl"),
+    "apparel": Catalog(SAMPLES / "apparel" / "products.jsonl", SAMPLES / "apparel" / "documents.jsonl"),
+    "hardware": Catalog(SAMPLES / "hardware" / "products.jsonl", SAMPLES / "hardware" / "documents.jsonl"),
+    "books": Catalog(SAMPLES / "books" / "products.jsonl", SAMPLES / "books" / "documents.jsonl"),
+    # Catalogs as shops export them: loaded exactly as the CLI loads the files.
+    "woocommerce": Catalog(SAMPLES / "apparel" / "woocommerce-export.csv", format="woocommerce", currency="USD"),
+    "shopify": Catalog(SAMPLES / "apparel" / "shopify-export.csv", format="shopify", currency="EUR"),
+    "telecom": Catalog(SAMPLES / "telecom" / "products.csv", SAMPLES / "telecom" / "documents.jsonl", format="csv"),
+}
+
+
 def catalogs() -> list[str]:
-    return sorted(p.stem for p in SUITES.glob("*.jsonl"))
+    """The suites; each must name its catalog in CATALOGS."""
+    names = sorted(p.stem for p in SUITES.glob("*.jsonl"))
+    unknown = [n for n in names if n not in CATALOGS]
+    if unknown:
+        raise ValueError(f"suites without a catalog in bench.agent_eval.CATALOGS: {', '.join(unknown)}")
+    return names
 
 
 def catalog_files(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The products and documents of a catalog, as the load API takes them."""
-    if name == "fiberup":
-        products, documents = FIBERUP / "fiberup_products.jsonl", FIBERUP / "fiberup_documents.jsonl"
-    else:
-        products, documents = SAMPLES / name / "products.jsonl", SAMPLES / name / "documents.jsonl"
-    docs = [{k: v for k, v in d.items() if k in ("title", "content", "url")} for d in read_jsonl(documents)]
-    return read_jsonl(products), docs
+    """The products and documents of a catalog as `parley load` sends them to the load API."""
+    from parley.cli import read_items
+
+    catalog = CATALOGS[name]
+    products = read_items(catalog.products, "products", catalog.format, catalog.currency)
+    documents = read_items(catalog.documents, "documents") if catalog.documents else []
+    return products, documents
 
 
 def load_suite(name: str) -> list[dict[str, Any]]:
@@ -167,8 +197,10 @@ class Shop:
         created = api.post("/api/data_sets", {"name": f"{name} suite"})
         assert created.status == 201, created.json()
         self.data_set_id = created.json()["id"]
-        tasks = [self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/products", {"products": products})),
-                 self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/documents", {"documents": documents}))]
+        tasks = [self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/products", {"products": products}))]
+        if documents:
+            tasks.append(self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/documents",
+                                                 {"documents": documents})))
         drain(local)
         for task in tasks:
             state = api.get(f"/api/task_status/{task}").json()

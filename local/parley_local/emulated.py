@@ -18,7 +18,7 @@ def emulated_cloud(gateway: Gateway) -> Iterator[Any]:
     from moto import mock_aws
 
     from parley import aws, config
-    from parley.logic import index_cache
+    from parley.logic import knowledge_cache
     from parley_local import stack as local_stack
 
     with mock_aws():
@@ -28,13 +28,13 @@ def emulated_cloud(gateway: Gateway) -> Iterator[Any]:
         local.gateway = gateway
         local.pump.pool = gateway.pools[local.pump.consumer]
         gateway.clear_authorizer_cache()
-        index_cache.clear()
+        knowledge_cache.clear()
         try:
             yield local
         finally:
             aws.reset_clients()
             config.reset()
-            index_cache.clear()
+            knowledge_cache.clear()
             gateway.clear_authorizer_cache()
 
 

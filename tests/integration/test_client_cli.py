@@ -361,10 +361,12 @@ def test_cli_loads_shop_exports_in_chunks_with_variations_after_their_parents(ap
 def test_cli_sets_a_data_sets_answer_settings(api_env, client, capsys):
     data_set = str(new_data_set(client, "settings"))
     code, out, err = run(capsys, "data-sets", "settings", data_set, "--provider", "openai", "--model", "m1",
-                         "--base-url", "http://127.0.0.1:9/v1", "--api-key-secret", "PARLEY_TEST_KEY")
+                         "--base-url", "http://127.0.0.1:9/v1", "--api-key-secret", "PARLEY_TEST_KEY",
+                         "--max-steps", "3")
     assert code == 0, err
     shown = client.get_data_set(int(data_set))["answer_settings"]
     assert shown["provider"] == "openai" and shown["model"] == "m1" and shown["base_url"] == "http://127.0.0.1:9/v1"
+    assert shown["max_steps"] == 3
 
     code, _, err = run(capsys, "data-sets", "settings", data_set, "--provider", "openai")
     assert code == 1 and "error: 422" in err and "model" in err  # required settings are checked when set

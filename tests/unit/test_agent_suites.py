@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.agent_eval import Shop, ask_case, catalog_files, catalogs, check, load_suite, mentions
+from bench.agent_eval import CATALOGS, Shop, ask_case, catalog_files, catalogs, check, load_suite, mentions, read_jsonl
 from parley_local import stack as local_stack
 from parley_local.emulated import Api, emulated_cloud
 
@@ -28,7 +28,7 @@ def test_suite_case(shops, name, case):
 
 
 def test_every_catalog_has_a_suite_covering_the_issue_types():
-    assert {"fiberup", "apparel", "hardware", "books"} <= set(catalogs())
+    assert {"fiberup", "apparel", "hardware", "books", "woocommerce", "shopify", "telecom"} <= set(catalogs())
     for name in ("apparel", "hardware", "books"):
         types = {case["type"] for case in load_suite(name)}
         assert types == {"list", "filter", "superlative", "count", "compare", "attribute", "existence",
@@ -64,7 +64,7 @@ VARIANT_FIELDS = {"sku", "name", "options", "price", "regular_price", "sale_pric
 
 @pytest.mark.parametrize("name", ["apparel", "hardware", "books"])
 def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
-    products, documents = catalog_files(name)
+    products, documents = read_jsonl(CATALOGS[name].products), read_jsonl(CATALOGS[name].documents)
     skus = [p["sku"] for p in products] + [v["sku"] for p in products for v in p.get("variants", [])]
     assert len(skus) == len(set(skus))
     parents = {p["sku"] for p in products}
@@ -74,3 +74,17 @@ def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
         for variant in product.get("variants", []):
             assert set(variant) <= VARIANT_FIELDS and variant["options"], variant["sku"]
     assert documents and all(d["title"] and d["content"] for d in documents)
+
+
+@pytest.mark.parametrize("name,fmt,count", [("woocommerce", "woocommerce", 25), ("shopify", "shopify", 5),
+                                            ("telecom", "csv", 12)])
+def test_export_catalogs_load_through_the_cli_importer(name, fmt, count, capsys):
+    """A suite over a shop's export gets the products `parley load products FILE` would send, format and all."""
+    from parley.cli import read_items
+
+    catalog = CATALOGS[name]
+    assert catalog.format == fmt
+    products, documents = catalog_files(name)
+    assert products == read_items(catalog.products, "products", fmt, catalog.currency)
+    assert len(products) == count and all(p["currency"] for p in products)
+    assert bool(documents) == (catalog.documents is not None)

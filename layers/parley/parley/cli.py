@@ -1,7 +1,8 @@
 """`parley`: ask questions, chat, manage service accounts and data sets, and load products and documents.
 
 The API is found through --url / --token, else PARLEY_API_URL / PARLEY_API_TOKEN, else the local stack that
-`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE).
+`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE). `ask` and `chat`
+stream answers over the WebSocket API found in PARLEY_WS_URL or the local stack's state (else they poll).
 
 Exit codes: 0 done, 1 the API (or AWS) refused or failed, 2 bad usage or a bad input file.
 """
@@ -121,15 +122,24 @@ class Spinner:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop and clear the spinner (once: it also stops when the first streamed text arrives)."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
+            self._thread = None
             self.stream.write("\r\x1b[K")  # clear the spinner's line
             self.stream.flush()
 
 
 def _print_answer(answer: Mapping[str, Any], prefix: str = "") -> None:
     _out(f"{prefix}{answer.get('text', '')}")
+    _print_sources(answer)
+
+
+def _print_sources(answer: Mapping[str, Any]) -> None:
     sources = answer.get("sources") or []
     if sources:
         _out("sources:")
@@ -146,10 +156,48 @@ def _client(args: argparse.Namespace) -> ParleyClient:
     return ParleyClient(base_url=args.url, token=args.token)
 
 
+def _print_streamed(client: ParleyClient, question: str, data_set_id: int | None, conversation_id: int | None,
+                    timeout: float, prefix: str = "") -> dict[str, Any]:
+    """Print the answer as it streams in, then its sources; returns the stored answer with its
+    conversation_id. A task.failed event raises TaskFailed, as polling does."""
+    shown = ""
+    with Spinner("thinking") as spinner:
+        for event in client.stream(question, data_set_id, conversation_id, timeout=timeout):
+            kind = event.get("type")
+            if kind == "delta" and event.get("text"):
+                if not shown:
+                    spinner.stop()
+                    sys.stdout.write(prefix)
+                shown += event["text"]
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+            elif kind == "task.failed":
+                raise TaskFailed(event["task_id"], {"state": "FAILURE", "error": event.get("error") or {}})
+            elif kind == "message.completed":
+                spinner.stop()
+                answer = {**event["message"], "conversation_id": event["conversation_id"], "task_id": event["task_id"]}
+                text = answer.get("text") or ""
+                if not shown:
+                    _out(prefix + text)
+                elif text.startswith(shown):
+                    _out(text[len(shown):])
+                else:  # the stream broke mid-answer and the stored answer was polled for: show it whole
+                    _out("\n" + prefix + text)
+                _print_sources(answer)
+                return answer
+    raise ParleyError(None, "the answer stream ended without a result")
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     if args.data_set is None and args.conversation is None:
         raise UsageError("give --data-set (to start a conversation) or --conversation")
     with _client(args) as client:
+        if not (args.json or args.no_stream):
+            answer = _print_streamed(client, args.question, args.data_set, args.conversation, args.timeout)
+            if sys.stderr.isatty():
+                _err(f"(conversation {answer['conversation_id']}: follow up with "
+                     f"--conversation {answer['conversation_id']})")
+            return EXIT_OK
         with Spinner("waiting for the answer"):
             result = client.ask_raw(args.question, args.data_set, args.conversation, timeout=args.timeout)
     if args.json:
@@ -184,13 +232,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if question.lower() in ("exit", "quit"):
                 break
             try:
-                with Spinner("thinking"):
-                    answer = client.ask(question, args.data_set, conversation_id, timeout=args.timeout)
+                if args.no_stream:
+                    with Spinner("thinking"):
+                        answer = client.ask(question, args.data_set, conversation_id, timeout=args.timeout)
+                    _print_answer(answer, prefix="agent> ")
+                else:
+                    answer = _print_streamed(client, question, args.data_set, conversation_id, args.timeout,
+                                             prefix="agent> ")
             except (TaskFailed, TaskTimeout) as exc:
                 _err(f"error: {exc.detail}")
                 continue
             conversation_id = answer["conversation_id"]
-            _print_answer(answer, prefix="agent> ")
     if conversation_id is not None and interactive:
         _err(f"(conversation {conversation_id})")
     return EXIT_OK
@@ -232,7 +284,7 @@ def cmd_data_sets_show(args: argparse.Namespace) -> int:
 
 def cmd_data_sets_settings(args: argparse.Namespace) -> int:
     settings = {name: getattr(args, name) for name in ("provider", "model", "system_prompt", "temperature",
-                                                        "max_tokens", "base_url", "api_key_secret")
+                                                        "max_tokens", "max_steps", "base_url", "api_key_secret")
                 if getattr(args, name) is not None}
     with _client(args) as client:
         updated = client.update_data_set_settings(args.id, settings)
@@ -703,6 +755,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--data-set", type=_positive_int, help="data set to ask (starts a new conversation)")
     ask.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     ask.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait (default 60)")
+    ask.add_argument("--no-stream", action="store_true",
+                     help="poll for the answer instead of streaming it over the WebSocket API")
     ask.set_defaults(handler=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="an interactive conversation",
@@ -710,6 +764,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--data-set", type=_positive_int, help="data set to talk about")
     chat.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     chat.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait per answer")
+    chat.add_argument("--no-stream", action="store_true",
+                      help="poll for each answer instead of streaming it over the WebSocket API")
     chat.set_defaults(handler=cmd_chat)
 
     accounts = commands.add_parser("accounts", parents=[common], help="manage service accounts (admin)",
@@ -773,6 +829,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds_settings.add_argument("--system-prompt", dest="system_prompt")
     ds_settings.add_argument("--temperature", type=float)
     ds_settings.add_argument("--max-tokens", dest="max_tokens", type=int)
+    ds_settings.add_argument("--max-steps", dest="max_steps", type=int,
+                             help="model calls per answer, 1 to 20 (default 6)")
     ds_settings.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     ds_settings.add_argument("--api-key-secret", dest="api_key_secret",
                              help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)")

@@ -292,6 +292,7 @@ class AnswerSettings(_Body):
     system_prompt: Optional[Annotated[StrictStr, Field(max_length=8_000)]] = None
     temperature: Optional[Annotated[StrictFloat, Field(ge=0, le=2)]] = None  # a JSON 1 is accepted as 1.0
     max_tokens: Optional[Annotated[StrictInt, Field(ge=1, le=8192)]] = None
+    max_steps: Optional[Annotated[StrictInt, Field(ge=1, le=20)]] = None  # model calls per answer (default 6)
     base_url: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]],
                         Field(validate_default=True)] = None
     api_key_secret: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=256,
