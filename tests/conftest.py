@@ -18,6 +18,7 @@ from moto import mock_aws  # noqa: E402
 from parley import aws, config  # noqa: E402
 from parley.logic import accounts, index_cache  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
+from parley_local.emulation import strict_fifo  # noqa: E402
 from parley_local.runtime import Gateway, HttpResponse  # noqa: E402
 from parley_local.template import Stack  # noqa: E402
 
@@ -35,6 +36,7 @@ def gateway(template_stack: Stack) -> Gateway:
 @pytest.fixture
 def cloud(gateway: Gateway):
     """A fresh emulated AWS account with every table, queue and bucket of the template."""
+    strict_fifo()  # as the emulation process of `make dev` does
     with mock_aws():
         local_stack.use_emulated_aws(None)
         os.environ.pop("AWS_ENDPOINT_URL", None)
