@@ -1,6 +1,9 @@
 """4. Turn latency on the local stack over HTTP (a `python -m parley_local` subprocess, timed by
 bench/_timed_stack.py): send-to-answer p50/p95 with clients polling the task every 50 ms, for 1 and for 8
-concurrent clients, throughput, per-stage shares and the stack's memory (RSS of its process tree).
+concurrent clients, throughput, the host's CPU busy under 8 clients, per-stage shares and the stack's memory
+(RSS of its process tree, environment processes included). `make dev` (functions in environment processes)
+and the same stack with --in-process (every function on threads of one process, as before issue 16) run in
+the same bench run, one after the other.
 
 A turn is timed from the client's POST of the question to its GET of the conversation holding the answer
 (POST send, GET task every 50 ms until SUCCESS, GET conversation). Variants: the offline engine, and the
@@ -26,6 +29,7 @@ from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, rss_tree_k
 from parley_local.children import stop_process
 
 POLL_SECONDS = 0.05
+IDLE_SECONDS = 10  # --idle-seconds of the stacks measured (make dev: 60), so the bench sees them reaped
 WARMUP_TURNS_8 = 8  # per client, before the measured 8-client turns
 QUESTIONS = ["Does FiberUP Business Duplex include an SLA?", "What does Home 300 cost?",
              "Is a router included with Home 1000?", "How do I cancel my contract?",
@@ -122,6 +126,14 @@ def one_turn(client: httpx.Client, conversation_id: int, question: str) -> dict[
             "polls": polls, "answer": history[-1]["text"] if history else ""}
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole host since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def run_clients(url: str, clients: int, turns_each: int, warmup: int) -> tuple[list[dict], float]:
     results: list[dict] = []
     lock = threading.Lock()
@@ -216,7 +228,7 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
                 sequential_turns: int, concurrent_turns_each: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     env = {"PARLEY_SECRETS_BACKEND": "env", "FAKE_KEY": FAKE_KEY_VALUE} if provider else {}
-    stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args]
+    stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args] + ["--idle-seconds", str(IDLE_SECONDS)]
     process, url, timings = start_stack(workdir, stack_args, env)
     out: dict[str, Any] = {"variant": name, "stack_args": stack_args}
     try:
@@ -251,12 +263,17 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         # Steady state: DynamoDB Local's JVM compiles its hot paths only after ~1,000 requests (its CPU per
         # GetItem falls from ~3.5 ms to ~1 ms), so 8 clients run a while before the measured turns.
         run_clients(url, 8, WARMUP_TURNS_8, warmup=0)
+        busy0, total0 = cpu_times()
         turns, wall = run_clients(url, 8, concurrent_turns_each, warmup=0)
+        busy1, total1 = cpu_times()
         sampling.set()
         sampler.join()
         out["concurrent8"] = summarize(turns, wall)
+        out["concurrent8"]["host_cpu_busy"] = (busy1 - busy0) / max(1, total1 - total0)
         out["concurrent8"]["stages_s"] = stage_shares(turns, timings)
         out["peak_rss_mb"] = peak[0] / 1024
+        time.sleep(IDLE_SECONDS + 5)  # the environments idle out (with --in-process nothing is stopped)
+        out["idle_after_rss_mb"] = rss_tree_kb(process.pid) / 1024
         out["invocation_median_s"] = invocation_durations(timings)
         out["aws_request_median_s"] = aws_request_medians(timings)
         if provider:
@@ -270,8 +287,10 @@ def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_loc
     on_disk = ["--data-dir", "{workdir}/data"]  # `make dev`: DynamoDB Local keeping its data on disk
     variants = [("offline engine, moto", ["--moto"], False)]
     if dynamodb_local:
-        variants += [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
-                     ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
+        variants = [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
+                    ("offline engine, DynamoDB Local on disk, --in-process (threads of one process, before issue 16)",
+                     on_disk + ["--in-process"], False),
+                    ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
                      ("OpenAI-compatible provider (instant fake), DynamoDB Local on disk (make dev)", on_disk, True)]
     else:
         variants.append(("OpenAI-compatible provider (instant fake), moto", ["--moto"], True))

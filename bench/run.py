@@ -323,23 +323,28 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "which records every invocation's duration and time in AWS requests), clients polling the task "
                   f"every {lat['poll_seconds'] * 1000:.0f} ms; a turn is POST question -> task SUCCESS -> GET "
                   "conversation. Throughput = turns / wall time of the measured turns. Memory = RSS of the stack's "
-                  "process tree (/proc), idle after start and peak under 8 clients. Reference (Django + Celery + "
+                  "process tree (/proc, environment processes included), idle after start, peak under 8 clients, "
+                  "and idle again once the environments were reaped (the stacks run with --idle-seconds 10); "
+                  "CPU busy = the host's busy share (/proc/stat, 2 cores) during the measured 8-client turns. "
+                  "Reference (Django + Celery + "
                   f"Postgres + Redis, same kind of machine, same fake): {REFERENCE['p50_sequential_s'] * 1000:.0f} ms "
                   f"p50 sequential, {REFERENCE['throughput_8']:.0f} turns/s with 8 clients (p50 "
                   f"{REFERENCE['p50_8_s'] * 1000:.0f} ms), {REFERENCE['memory_mb']} MB. Targets: half the "
                   f"latency ({REFERENCE['p50_sequential_s'] * 500:.0f} ms), twice the throughput "
                   f"({REFERENCE['throughput_8'] * 2:.0f} turns/s).\n")
-        md.append("| variant | 1 client p50 / p95 | turns/s | 8 clients p50 / p95 | turns/s | memory idle / peak |")
-        md.append("|---|---|---|---|---|---|")
+        md.append("| variant | 1 client p50 / p95 | turns/s | 8 clients p50 / p95 | turns/s | host CPU busy "
+                  "| memory idle / peak / idle after |")
+        md.append("|---|---|---|---|---|---|---|")
         for v in lat["variants"]:
             if "pending" in v:
-                md.append(f"| {v['variant']} | pending: {v['pending']} | | | | |")
+                md.append(f"| {v['variant']} | pending: {v['pending']} | | | | | |")
                 row("4 latency", v["variant"], "pending: " + v["pending"][:120])
                 continue
             s, c = v["sequential"], v["concurrent8"]
             md.append(f"| {v['variant']} | {f_ms(s['p50_s'])} / {f_ms(s['p95_s'])} | {s['throughput_per_s']:.1f} | "
                       f"{f_ms(c['p50_s'])} / {f_ms(c['p95_s'])} | {c['throughput_per_s']:.1f} | "
-                      f"{v['idle_rss_mb']:.0f} / {v['peak_rss_mb']:.0f} MB |")
+                      f"{c['host_cpu_busy']:.0%} | "
+                      f"{v['idle_rss_mb']:.0f} / {v['peak_rss_mb']:.0f} / {v['idle_after_rss_mb']:.0f} MB |")
             row("4 latency", f"{v['variant']}: 1 client p50", f_ms(s["p50_s"]),
                 f"<= {REFERENCE['p50_sequential_s'] * 500:.0f} ms", s["p50_s"] <= REFERENCE["p50_sequential_s"] / 2)
             row("4 latency", f"{v['variant']}: 8 clients", f"{c['throughput_per_s']:.1f} turns/s, p50 "

@@ -22,8 +22,9 @@ from datetime import datetime, timezone
 from types import ModuleType
 from typing import Any, Callable
 
-from parley_local.environment import (ERROR, RESULT, Environment, EnvironmentFailed, error_text, error_payload,
-                                      marshal, run_handler)
+from parley_local import environment as environments
+from parley_local.environment import (ERROR, RESULT, Environment, EnvironmentFailed, error_payload, error_text,
+                                      marshal)
 from parley_local.resources import ACCOUNT, REGION
 from parley_local.template import Function, Route, Stack
 
@@ -193,7 +194,7 @@ class InProcessPool(FunctionPool):
         fn = self.function
         context = LambdaContext(fn.logical_id, fn.memory_mb, fn.timeout_s, request_id)
         try:
-            return RESULT + marshal(run_handler(fn.logical_id, handler, json.loads(event_json), context))
+            return RESULT + marshal(environments.run_handler(fn.logical_id, handler, json.loads(event_json), context))
         except Exception as exc:
             log.exception("%s failed", fn.logical_id)
             return ERROR + error_payload(exc)
