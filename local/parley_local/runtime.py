@@ -1,9 +1,11 @@
-"""Runs template.yaml's functions in-process the way AWS invokes them.
+"""Runs template.yaml's functions the way AWS invokes them.
 
 `Gateway` is the HTTP API: it matches a request to a route, runs the Lambda authorizer (with its result
 cache), builds the API Gateway v2 event and returns the handler's status, headers and body. `QueuePump`
 is the SQS event source mapping: it receives batches, invokes the consumer with an SQS event and deletes
-the records the function did not report as failed.
+the records the function did not report as failed. Both invoke through a `FunctionPool` per function: its
+execution environments are processes (`ProcessPool`, parley_local.environment) or, with --in-process,
+imports of the handler module in this process (`InProcessPool`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ log = logging.getLogger("parley.local")
 # Shown by default (make dev sets it to INFO): each cold start is visible, as in a function's Lambda logs.
 # (No "parley" in the name: Powertools' Logger(service="parley") filters such names out of the root handlers.)
 cold_starts = logging.getLogger("local-lambda")
-# Lambda's payload limits for a synchronous invocation (the event) and for its result, in bytes.
+# Lambda's payload limits for a synchronous invocation (the event) and for its result, in bytes (the figures
+# of its RequestEntityTooLarge and "Response payload size exceeded" errors).
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # API Gateway HTTP API's limit on a request body.

@@ -4,11 +4,14 @@ environment of its own (a process by default), the server taking a burst of conn
 from __future__ import annotations
 
 import http.client
+import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from tests.integration.conftest import start_stack, stop_stack
 from tests.integration.test_local_stack import wait_for
 
 CLIENTS = 16
@@ -86,4 +89,41 @@ def test_each_environment_start_is_a_visible_cold_start(local_stack):
     deadline = time.monotonic() + 10
     while "cold start ListDataSetsFunction env 1" not in local_stack.log_path.read_text():
         assert time.monotonic() < deadline, "no cold start logged"
+        time.sleep(0.1)
+
+
+def environment_pids(stack_pid: int) -> list[int]:
+    """The environment processes the stack started (children running parley_local.environment)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        parent = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "")
+        if parent == str(stack_pid) and b"parley_local.environment" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def test_environment_processes_do_not_outlive_a_killed_stack(tmp_path):
+    stack = start_stack(tmp_path, ["--moto"])
+    try:
+        with stack.client() as client:
+            assert client.get("/api/data_sets").status_code == 200
+        pids = environment_pids(stack.process.pid)
+        assert len(pids) == 2  # the authorizer's and ListDataSetsFunction's
+    finally:
+        stop_stack(stack, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "an environment process outlived its stack"
         time.sleep(0.1)
