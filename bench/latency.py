@@ -264,12 +264,14 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         # GetItem falls from ~3.5 ms to ~1 ms), so 8 clients run a while before the measured turns.
         run_clients(url, 8, WARMUP_TURNS_8, warmup=0)
         busy0, total0 = cpu_times()
+        load_before = os.getloadavg()[0]  # others' work on the host shows here (the bench alone: ~2)
         turns, wall = run_clients(url, 8, concurrent_turns_each, warmup=0)
         busy1, total1 = cpu_times()
         sampling.set()
         sampler.join()
         out["concurrent8"] = summarize(turns, wall)
         out["concurrent8"]["host_cpu_busy"] = (busy1 - busy0) / max(1, total1 - total0)
+        out["concurrent8"]["host_load_before"] = load_before
         out["concurrent8"]["stages_s"] = stage_shares(turns, timings)
         out["peak_rss_mb"] = peak[0] / 1024
         time.sleep(IDLE_SECONDS + 5)  # the environments idle out (with --in-process nothing is stopped)

@@ -25,8 +25,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from parley_local import environment as environments
-from parley_local.environment import (ERROR, RESULT, Environment, EnvironmentFailed, error_payload, error_text,
-                                      marshal)
+from parley_local.environment import RESULT, Environment, EnvironmentFailed, error_text, marshal
 from parley_local.resources import ACCOUNT, REGION
 from parley_local.template import Function, Route, Stack
 
@@ -40,7 +39,7 @@ MAX_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # API Gateway HTTP API's limit on a request body.
 MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_CONCURRENCY = 4
+DEFAULT_CONCURRENCY = 2
 DEFAULT_IDLE_SECONDS = 60.0
 _module_counter = itertools.count()
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded",
@@ -66,7 +65,8 @@ class LambdaContext:
 
 class InvocationFailed(Exception):
     """The invocation failed as Lambda reports it: a function error, a crashed or timed-out environment, or
-    an event or result over Lambda's payload limits. API Gateway answers 502; SQS redelivers the batch."""
+    an event or result over Lambda's payload limits. API Gateway answers 502; SQS redelivers the batch.
+    (With --in-process a function error is the handler's own exception instead.)"""
 
 
 class FunctionPool:
@@ -194,13 +194,10 @@ class InProcessPool(FunctionPool):
         return getattr(module, attr), time.monotonic() - started
 
     def _run(self, handler: Callable, request_id: str, event_json: bytes) -> bytes:
+        """The handler's own exception propagates (to a debugger, and to callers that catch its type)."""
         fn = self.function
         context = LambdaContext(fn.logical_id, fn.memory_mb, fn.timeout_s, request_id)
-        try:
-            return RESULT + marshal(environments.run_handler(fn.logical_id, handler, json.loads(event_json), context))
-        except Exception as exc:
-            log.exception("%s failed", fn.logical_id)
-            return ERROR + error_payload(exc)
+        return RESULT + marshal(environments.run_handler(fn.logical_id, handler, json.loads(event_json), context))
 
 
 @dataclass
@@ -389,8 +386,9 @@ class Gateway:
     def _invoke(self, route: Route, event: dict[str, Any]) -> HttpResponse:
         try:
             result = self.invoke(route.function, event)
-        except InvocationFailed as failure:
-            log.error("%s %s answered 502: %s", event["requestContext"]["http"]["method"], event["rawPath"], failure)
+        except Exception as failure:  # InvocationFailed, or (--in-process) the handler's own exception
+            log.error("%s %s answered 502: %s", event["requestContext"]["http"]["method"], event["rawPath"],
+                      failure, exc_info=not isinstance(failure, InvocationFailed))
             return _json_response(502, {"message": "Internal Server Error"})
         return self._to_http(result)
 
@@ -475,9 +473,10 @@ class QueuePump:
             return 0
         try:
             result = self.pool.invoke(self.event_for(received))
-        except InvocationFailed as failure:
-            log.error("%s; the batch of %d stays in the queue and is delivered again after its visibility "
-                      "timeout", failure, len(received))
+        except Exception as failure:  # InvocationFailed, or (--in-process) the handler's own exception
+            log.error("%s failed (%s); the batch of %d stays in the queue and is delivered again after its "
+                      "visibility timeout", self.consumer, failure, len(received),
+                      exc_info=not isinstance(failure, InvocationFailed))
             return len(received)
         done = self.succeeded(received, result)
         if done:

@@ -146,6 +146,7 @@ def test_an_event_over_6_mb_is_a_502_and_an_http_body_over_10_mb_a_413(probe):
     assert call(probe, "state", raw=b"x" * (10 * 1024 * 1024 + 1)).status == 413
 
 
-def test_the_pool_raises_for_the_queue_pump(probe):
-    with pytest.raises(InvocationFailed, match="function error"):
+def test_a_function_error_raises_for_the_queue_pump(probe):
+    expected = (RuntimeError, "the probe failed on purpose") if probe.in_process else (InvocationFailed, "function error")
+    with pytest.raises(expected[0], match=expected[1]):
         probe.pools["ProbeFunction"].invoke({"pathParameters": {"action": "fail"}})
