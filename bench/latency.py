@@ -309,14 +309,39 @@ def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_loc
     return {"variants": results, "poll_seconds": POLL_SECONDS}
 
 
+def alternate(rounds: int = 2, turns: int = 30) -> list[dict[str, Any]]:
+    """One client on `make dev`, functions in processes and --in-process, alternated `rounds` times (A B A B),
+    so that other work on a shared host weighs on both alike: p50, polls per turn, the worker's record time."""
+    out = []
+    for round_number in range(rounds):
+        for mode, extra in (("processes", []), ("in-process", ["--in-process"])):
+            workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+            process, url, timings = start_stack(workdir, ["--data-dir", str(workdir / "data"), *extra], {})
+            try:
+                measured, wall = run_clients(url, 1, turns, warmup=3)
+                summary = summarize(measured, wall)
+                out.append({"round": round_number, "mode": mode, "p50_s": summary["p50_s"],
+                            "mean_polls": summary["mean_polls"], "host_load": os.getloadavg()[0],
+                            "worker_record_s": invocation_durations(timings).get("WorkerRecord")})
+                print(json.dumps(out[-1]), flush=True)
+            finally:
+                stop_stack(process)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
+    parser.add_argument("--alternate", action="store_true",
+                        help="only the one-client comparison of processes and --in-process, alternated")
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--concurrent-turns", type=int, default=8)
     parser.add_argument("--no-dynamodb-local", action="store_true")
     args = parser.parse_args()
-    result = run(args.turns, args.concurrent_turns, not args.no_dynamodb_local)
+    if args.alternate:
+        result: dict[str, Any] = {"alternate": alternate(turns=args.turns)}
+    else:
+        result = run(args.turns, args.concurrent_turns, not args.no_dynamodb_local)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
 
