@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, rss_tree_kb
+from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, pss_tree_kb, rss_tree_kb
 from parley_local.children import stop_process
 
 POLL_SECONDS = 0.05
@@ -234,6 +234,7 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
     try:
         time.sleep(1.0)
         out["idle_rss_mb"] = rss_tree_kb(process.pid) / 1024
+        out["idle_pss_mb"] = pss_tree_kb(process.pid) / 1024
         if provider:
             with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Token {DEV_TOKEN}"}) as http:
                 settings = {"provider": "openai", "model": "fake", "base_url": f"http://127.0.0.1:{provider.port}/v1",
@@ -250,12 +251,13 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         turns, wall = run_clients(url, 1, sequential_turns, warmup=2)
         out["sequential"] = summarize(turns, wall)
         out["sequential"]["stages_s"] = stage_shares(turns, timings)
-        peak = [0]
+        peak = [0, 0]  # RSS, PSS
         sampling = threading.Event()
 
         def sample() -> None:
             while not sampling.is_set():
                 peak[0] = max(peak[0], rss_tree_kb(process.pid))
+                peak[1] = max(peak[1], pss_tree_kb(process.pid))
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -274,6 +276,7 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         out["concurrent8"]["host_load_before"] = load_before
         out["concurrent8"]["stages_s"] = stage_shares(turns, timings)
         out["peak_rss_mb"] = peak[0] / 1024
+        out["peak_pss_mb"] = peak[1] / 1024
         time.sleep(IDLE_SECONDS + 5)  # the environments idle out (with --in-process nothing is stopped)
         out["idle_after_rss_mb"] = rss_tree_kb(process.pid) / 1024
         out["invocation_median_s"] = invocation_durations(timings)
