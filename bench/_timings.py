@@ -44,13 +44,8 @@ def on_invoke(fn: str, event: dict, result, started: float, ended: float, aws: l
 
 
 def _time_each_record() -> None:
-    """Wrap the domain's per-job entry point (the worker handler calls `worker.handle` once per record), in the
-    stack's process (--in-process) or in the worker's environments (not in the other functions')."""
-    from parley_local.template import Stack
+    """Wrap the domain's per-job entry point (the worker handler calls `worker.handle` once per record)."""
 
-    consumer = Stack().sqs_consumer()[0]
-    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME", consumer) != consumer:
-        return
     from parley.logic import worker
 
     handle = worker.handle
@@ -70,5 +65,18 @@ def _time_each_record() -> None:
     worker.handle = timed_handle
 
 
+def _in_the_worker() -> bool:
+    """In the stack's process (--in-process) or in one of the worker's environments, not the other functions'."""
+    from parley_local.template import Stack
+
+    consumer = Stack().sqs_consumer()[0]
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", consumer) == consumer
+
+
 instrument.install(record=False, on_invoke=on_invoke)
-_time_each_record()
+if _in_the_worker():
+    _time_each_record()
+    if os.environ.get("BENCH_STREAM_TOKENS"):  # the streaming benchmark's scripted model
+        from bench import _scripted_stream
+
+        _scripted_stream.install()

@@ -1,6 +1,7 @@
 """`make bench`: runs every benchmark section in its own process, prints one table and rewrites
 BENCHMARKS.md (figures, machine, date, command). Sections: cold start, AWS requests per operation, cost
-per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size.
+per 1,000 turns, turn latency on the local stack, retrieval at scale, retrieval quality, deployment size,
+answer accuracy by question type, the tool-calling loop, streaming over the WebSocket API.
 
     .venv/bin/python -m bench.run            # the whole harness (< 10 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick    # fewer rounds and sizes, for trying the harness itself
@@ -110,6 +111,32 @@ def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[s
     return result
 
 
+def catalog_tools_section(tools: dict[str, Any], md: list[str], row) -> None:
+    """5b. The typed catalog and its tools at scale (bench/catalog_tools.py)."""
+    md.append("## 5b. Catalog tools at scale\n")
+    if "error" in tools:
+        row("5b catalog tools", "all", "FAILED: " + tools["error"][-200:])
+        md.append(f"Failed: ```{tools['error']}```\n")
+        return
+    size = f"{tools['products'] // 1000}k"
+    md.append(f"The synthetic catalog of section 5 ({tools['products']:,} products) as a typed catalog beside its index, "
+              "in one fresh process: `search_products` with one filter (numeric range, value, category or price "
+              f"range) and a sort (price or a numeric attribute) over {tools['queries']} queries; `get_product` by "
+              "SKU. Build = index + catalog; peak RSS = the process's ru_maxrss after building both and packing the "
+              "knowledge snapshot.\n")
+    row("5b catalog tools", f"{size} search_products p50 / p95",
+        f"{f_ms(tools['search_products_p50_s'])} / {f_ms(tools['search_products_p95_s'])}", "p50 <= 20 ms, p95 <= 50 ms",
+        tools["search_products_p50_s"] <= 0.020 and tools["search_products_p95_s"] <= 0.050)
+    row("5b catalog tools", f"{size} get_product p50", f_ms(tools["get_product_p50_s"]), "<= 1 ms",
+        tools["get_product_p50_s"] <= 0.001)
+    row("5b catalog tools", f"{size} build (index + catalog)",
+        f"{tools['build_s']:.1f} s ({tools['index_build_s']:.1f} + {tools['catalog_build_s']:.1f})")
+    row("5b catalog tools", f"{size} peak memory", f"{tools['peak_rss_mb']:.0f} MB")
+    row("5b catalog tools", f"{size} catalog snapshot / load",
+        f"{tools['catalog_bytes'] / 1e6:.1f} MB / {tools['catalog_from_bytes_s']:.2f} s")
+    md.append("")
+
+
 def f_ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
 
@@ -163,6 +190,30 @@ def cost_per_1000(aws: dict, durations: dict[str, float], memory: dict[str, int]
             "total_per_1000_turns": sum(dollars.values()) * 1000}
 
 
+def accuracy_markdown(acc: dict[str, Any]) -> list[str]:
+    """The accuracy table (question type x catalog) and the failed cases, from bench.agent_eval's results."""
+    names = list(acc["by_catalog"])
+    lines = ["Every case of the question suites (`tests/fixtures/suites/`, format in docs/agent-eval.md) asked through "
+             "the API and the worker on an emulated stack, one data set per catalog (`python -m bench.agent_eval`). "
+             "A cell is cases passed / cases.\n",
+             "| type | " + " | ".join(names) + " | all |", "|---" * (len(names) + 2) + "|"]
+    for kind, cell in acc["by_type"].items():
+        cells = [acc["by_catalog"][n]["by_type"].get(kind) for n in names]
+        lines.append(f"| {kind} | " + " | ".join(f"{c['passed']}/{c['cases']}" if c else "-" for c in cells)
+                     + f" | {cell['passed']}/{cell['cases']} |")
+    lines.append("| **all** | " + " | ".join(f"**{acc['by_catalog'][n]['passed']}/{acc['by_catalog'][n]['cases']}**"
+                                              for n in names)
+                 + f" | **{acc['overall']['passed']}/{acc['overall']['cases']} ({acc['overall']['accuracy']:.0%})** |")
+    failed = [c for c in acc["cases"] if not c["passed"]]
+    if failed:
+        lines.append(f"\n<details><summary>{len(failed)} failed cases</summary>\n")
+        for case in failed:
+            asked = " / ".join([*case["turns"], case["question"]])
+            lines.append(f"- `{case['id']}` {asked}: {'; '.join(case['missed'])}")
+        lines.append("\n</details>")
+    return lines
+
+
 def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
     rows: list[list[str]] = []   # section, metric, measured, target, verdict
     md: list[str] = []
@@ -172,13 +223,18 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
         rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
 
+    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
+        """Reports a section that did not run (its summary row and its error) and says so."""
+        if "error" not in result:
+            return False
+        row(sec, metric, "FAILED: " + result["error"][-200:])
+        md.append(f"Failed: ```{result['error']}```\n")
+        return True
+
     # 1. cold start
     cold = results["cold_start"]
     md.append("## 1. Cold start\n")
-    if "error" in cold:
-        row("1 cold start", "all functions", "FAILED: " + cold["error"][-200:])
-        md.append(f"Failed: ```{cold['error']}```\n")
-    else:
+    if not failed(cold, "1 cold start", "all functions"):
         b = cold["boto3_import_s"]
         row("1 cold start", "import boto3 (baseline)", f_ms(b))
         env = cold.get("environment") or {}
@@ -232,10 +288,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 2. AWS requests
     aws = results["aws_calls"]
     md.append("## 2. AWS requests per operation\n")
-    if "error" in aws:
-        row("2 AWS requests", "all operations", "FAILED: " + aws["error"][-200:])
-        md.append(f"Failed: ```{aws['error']}```\n")
-    else:
+    if not failed(aws, "2 AWS requests", "all operations"):
         md.append("Counted with botocore `before-call`/`after-call` hooks on every client (handlers' and the "
                   "queue pump's) while the real handlers run through `parley_local.runtime.Gateway` / "
                   "`QueuePump` against moto in-process; steady state (authorizer result cached, warm "
@@ -330,10 +383,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
 
     # 4. latency
     md.append("## 4. Turn latency on the local stack\n")
-    if "error" in lat:
-        row("4 latency", "all", "FAILED: " + lat["error"][-200:])
-        md.append(f"Failed: ```{lat['error']}```\n")
-    else:
+    if not failed(lat, "4 latency", "all"):
         md.append(f"`python -m parley_local` over HTTP (started by the harness through `bench/_timed_stack.py`, "
                   "which records every invocation's duration and time in AWS requests), clients polling the task "
                   f"every {lat['poll_seconds'] * 1000:.0f} ms; a turn is POST question -> task SUCCESS -> GET "
@@ -400,10 +450,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     # 5. retrieval at scale
     ret = results["retrieval_scale"]
     md.append("## 5. Retrieval at scale\n")
-    if "error" in ret:
-        row("5 retrieval", "all", "FAILED: " + ret["error"][-200:])
-        md.append(f"Failed: ```{ret['error']}```\n")
-    else:
+    if not failed(ret, "5 retrieval", "all"):
         md.append("Synthetic catalogs (Zipf-distributed vocabulary of 30k made-up words plus common domain words; "
                   "one 60-sentence document per 100 products, chunked by the index). Build and queries in one "
                   "fresh process per size (peak RSS = its ru_maxrss, catalog included); cold load = "
@@ -436,6 +483,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             last = list(ret["sizes"].values())[-1]
             row("5 retrieval", "largest size query p50", f_ms(last["parley"]["query_p50_s"]), "(quick run)")
         md.append("")
+
+    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
 
     # 6. quality
     qual = results["fiberup_eval"]
@@ -476,6 +525,64 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{len(carrying)} carry numpy/retrieval", "none carry them", not carrying)
         md.append("")
 
+    # 8. answer accuracy
+    acc = results.get("agent_eval") or {"error": "not run"}
+    md.append("## 8. Answer accuracy by question type\n")
+    if not failed(acc, "8 accuracy", "question suites"):
+        md.extend(accuracy_markdown(acc))
+        for name, cell in acc["by_catalog"].items():
+            row("8 accuracy", f"{name} suite", f"{cell['passed']}/{cell['cases']} ({cell['accuracy']:.0%})",
+                "all pass", cell["passed"] == cell["cases"])
+        md.append("")
+
+    # 9. the tool-calling loop
+    loop = results.get("model_loop") or {"error": "not run"}
+    md.append("## 9. Tool-calling loop (scripted model)\n")
+    if not failed(loop, "9 model loop", "calls and tokens per answer"):
+        from bench.model_loop import OVERHEAD_TARGET_MS, markdown as loop_markdown
+
+        md.extend(loop_markdown(loop))
+        for scenario in sorted({r["scenario"] for r in loop["rows"]}):
+            picked = [r for r in loop["rows"] if r["scenario"] == scenario]
+            calls = sum(r["calls_mean"] for r in picked) / len(picked)
+            tokens = sorted(r["tokens_median"] for r in picked)[len(picked) // 2]
+            row("9 model loop", f"{scenario}: model calls / tokens per answer", f"{calls:.2f} / {tokens:.0f}")
+        over = loop["overhead_ms"]
+        row("9 model loop", "loop overhead per step, excluding model and tools (p50)", f"{over['p50']:.2f} ms",
+            f"<= {OVERHEAD_TARGET_MS:.0f} ms", over["p50"] <= OVERHEAD_TARGET_MS)
+        md.append("")
+
+    # 10. streaming
+    stream = results.get("streaming") or {"error": "not run"}
+    md.append("## 10. Streaming over the WebSocket API\n")
+    if "error" in stream:
+        row("10 streaming", "first delta", "FAILED: " + stream["error"][-200:])
+    else:
+        md.append("Time from the client's POST of a question to the first `delta` event and to `message.completed` "
+                  "on the local stack (DynamoDB Local in memory), one subscribed connection, sequential turns "
+                  "(`bench/streaming.py`). The scripted model streams 200 tokens at 10 ms each through the worker's "
+                  "listener (`bench/_scripted_stream.py`). Cost per 1,000 turns counts API Gateway only: WebSocket "
+                  "messages ($1.00 per million, 32 KB units: the events plus a subscribe and its reply) and one "
+                  "connection minute ($0.25 per million) per turn, plus the HTTP send, against polling (HTTP API "
+                  "$1.00 per million requests: send + polls + conversation read).\n")
+        md.append("| variant | first delta p50 / p95 | completed p50 / p95 | events per turn | "
+                  "$ / 1,000 turns streaming | polling |")
+        md.append("|---|---|---|---|---|---|")
+        for variant in stream["variants"]:
+            money = variant["cost_per_1000"]
+            md.append(f"| {variant['name']} | {f_ms(variant['first_delta_p50_s'])} / {f_ms(variant['first_delta_p95_s'])}"
+                      f" | {f_ms(variant['completed_p50_s'])} / {f_ms(variant['completed_p95_s'])} | "
+                      f"{variant['events_per_turn']:.0f} ({', '.join(variant['event_types'])}) | "
+                      f"${money['streaming_usd']:.4f} ({money['ws_messages_per_turn']:.0f} messages) | "
+                      f"${money['polling_usd']:.4f} ({money['polls_per_turn']} polls) |")
+            row("10 streaming", f"{variant['name']}: first delta p50", f_ms(variant["first_delta_p50_s"]),
+                "<= 150 ms", variant["first_delta_p50_s"] <= 0.150)
+            row("10 streaming", f"{variant['name']}: completed p50, events/turn",
+                f"{f_ms(variant['completed_p50_s'])}, {variant['events_per_turn']:.0f}")
+            row("10 streaming", f"{variant['name']}: $ / 1,000 turns (API Gateway)",
+                f"streaming ${money['streaming_usd']:.4f} vs polling ${money['polling_usd']:.4f}")
+        md.append("")
+
     header = ["# Benchmarks", "",
               f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
               f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
@@ -510,7 +617,11 @@ def main() -> None:
         "latency": (["--turns", "8", "--concurrent-turns", "2"] if args.quick else ["--turns", "30", "--concurrent-turns", "8"], 600),
         "retrieval_scale": (["--sizes", "1000,10000" if args.quick else "1000,10000,100000"], 500),
         "fiberup_eval": ([], 120),
+        "catalog_tools": (["--size", "10000" if args.quick else "100000"], 600),
         "deploy_size": ([], 400),
+        "agent_eval": ([], 400),
+        "model_loop": ([], 180),
+        "streaming": (["--turns", "5" if args.quick else "20"], 400),
     }
     only = {s for s in args.only.split(",") if s}
     results = {}

@@ -5,6 +5,7 @@ and a failed record fails the rest of its group in the batch so that order is ke
 """
 
 import json
+import time
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,14 +15,18 @@ from parley.config import settings
 from parley.log import logger
 from parley.logic import worker
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     try:
         job = json.loads(record.body)
     except ValueError:
         logger.error("dropping a job that is not JSON", extra={"message_id": record.message_id})
         return
     receive_count = int(record.attributes.approximate_receive_count or 1)
-    worker.handle(job if isinstance(job, dict) else {}, receive_count, settings().max_receive_count)
+    # the invocation's end, so a model answer (which may take many model calls) stops in time
+    not_after = None
+    if lambda_context is not None:
+        not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000
+    worker.handle(job if isinstance(job, dict) else {}, receive_count, settings().max_receive_count, not_after)
 
 
 @logger.inject_lambda_context(log_event=False)

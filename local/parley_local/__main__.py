@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from parley_local import stack as local_stack
+from parley_local import websocket
 from parley_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 from parley_local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS
 from parley_local.server import make_server
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley-dev", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", "0")),
+                        help="port of the WebSocket (streaming) API (default: a free one)")
     parser.add_argument("--pump-threads", type=int, default=2, help="parallel queue pollers (default 2)")
     backend = parser.add_mutually_exclusive_group()
     backend.add_argument("--in-memory", action="store_true",
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             local_stack.store_dev_token(data_dir, account["token"])
         rebuilt = local_stack.republish_missing_indexes()
         requeued = local_stack.requeue_unfinished_tasks()
+        streaming = websocket.attach(local, args.host, args.ws_port)
     except BaseException:  # Ctrl-C during start-up too: never leave a child behind
         server.server_close()
         local.stop()
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         local.pump.start()
     token = account["token"]
     api_url = f"http://{args.host}:{args.port}"
-    local_stack.write_local_env(local, api_url, token)
+    local_stack.write_local_env(local, api_url, token, streaming.url)
     server.gateway = local.gateway
 
     stopping = threading.Event()
@@ -153,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     print(f"parley is serving {api_url} (SQS and S3 on moto at {endpoint})", flush=True)
+    print(f"streaming: {streaming.url} (WebSocket API; @connections at {streaming.management_url})", flush=True)
     if dynamodb is None:
         print("DynamoDB: moto, in memory (nothing is kept)", flush=True)
     elif persistent:

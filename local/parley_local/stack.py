@@ -247,7 +247,7 @@ def local_state_path() -> Path:
     return Path(os.environ.get("PARLEY_LOCAL_STATE") or STATE_DIR / "local.json")
 
 
-def write_local_env(local: LocalStack, api_url: str, token: str) -> Path:
+def write_local_env(local: LocalStack, api_url: str, token: str, ws_url: str | None = None) -> Path:
     """Where the CLI finds the running local stack (tables, endpoint, API URL and the dev token).
 
     `.parley-data/local.json` by default; PARLEY_LOCAL_STATE names another file (the tests use it)."""
@@ -255,6 +255,7 @@ def write_local_env(local: LocalStack, api_url: str, token: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "api_url": api_url,
+        "ws_url": ws_url,
         "token": token,
         "aws_endpoint_url": local.endpoint_url,
         "aws_endpoint_url_dynamodb": os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or local.endpoint_url,

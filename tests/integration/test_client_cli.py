@@ -345,13 +345,28 @@ def test_cli_rejects_a_bad_file_before_sending_anything(api_env, client, capsys,
     assert code == 2 and ".jsonl" in err
 
 
+def test_cli_loads_shop_exports_in_chunks_with_variations_after_their_parents(api_env, client, capsys):
+    data_set = new_data_set(client, "exports")
+    samples = Path(__file__).resolve().parents[2] / "samples" / "apparel"
+    code, out, err = run(capsys, "load", "products", str(samples / "woocommerce-export.csv"), "--data-set",
+                         str(data_set), "--chunk-size", "7", "--currency", "EUR")
+    assert code == 0, err
+    assert "as a WooCommerce product export: 25 products" in err and "wc-<ID>" in err
+    assert "chunk 4/4: 4 products loaded" in out and f"loaded 25 products into data set {data_set}" in out
+    code, out, err = run(capsys, "load", "products", str(samples / "shopify-export.csv"), "--data-set",
+                         str(data_set), "--format", "shopify")
+    assert code == 0 and "now has 30 products" in out, err
+
+
 def test_cli_sets_a_data_sets_answer_settings(api_env, client, capsys):
     data_set = str(new_data_set(client, "settings"))
     code, out, err = run(capsys, "data-sets", "settings", data_set, "--provider", "openai", "--model", "m1",
-                         "--base-url", "http://127.0.0.1:9/v1", "--api-key-secret", "PARLEY_TEST_KEY")
+                         "--base-url", "http://127.0.0.1:9/v1", "--api-key-secret", "PARLEY_TEST_KEY",
+                         "--max-steps", "3")
     assert code == 0, err
     shown = client.get_data_set(int(data_set))["answer_settings"]
     assert shown["provider"] == "openai" and shown["model"] == "m1" and shown["base_url"] == "http://127.0.0.1:9/v1"
+    assert shown["max_steps"] == 3
 
     code, _, err = run(capsys, "data-sets", "settings", data_set, "--provider", "openai")
     assert code == 1 and "error: 422" in err and "model" in err  # required settings are checked when set

@@ -55,6 +55,33 @@ def test_the_event_file_of_each_function_gets_a_sensible_answer(function_name, t
         assert TaskRepository().get(task_id)["state"] == "SUCCESS"
         return
 
+    if "methodArn" in event:  # the WebSocket API's $connect authorizer: an IAM policy with the same context
+        event["queryStringParameters"]["token"] = admin.token
+        result = pool.invoke(event)
+        assert result["policyDocument"]["Statement"] == [
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]
+        assert result["principalId"] == "1" and result["context"] == ADMIN_CONTEXT
+        event["queryStringParameters"]["token"] = "prl_1_" + "x" * 43
+        assert pool.invoke(event)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+        return
+
+    if "eventType" in event.get("requestContext", {}):  # a WebSocket route, connection L0cAlC0nnId= of account 1
+        from parley.dal.connections import ConnectionRepository
+
+        connection_id = event["requestContext"]["connectionId"]
+        if event["requestContext"]["eventType"] != "CONNECT":
+            ConnectionRepository().add(connection_id, 1)
+        if event["requestContext"]["eventType"] == "MESSAGE":
+            conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+            event["body"] = json.dumps({"action": "subscribe", "conversation_id": conversation})
+            result = pool.invoke(event)
+            assert json.loads(result["body"]) == {"type": "subscribed", "conversation_id": conversation}
+            return
+        assert pool.invoke(event) == {"statusCode": 200}
+        stored = ConnectionRepository().get(connection_id)
+        assert (stored["account_id"] == 1) if event["requestContext"]["eventType"] == "CONNECT" else stored is None
+        return
+
     if event.get("type") == "REQUEST":  # the authorizer: the sample's dev token is the admin account 1
         token = admin.token
         event["headers"]["authorization"] = f"Token {token}"

@@ -1,19 +1,9 @@
-"""parley.prompt: what a language model is sent (system text, earlier turns, labelled context, question)."""
+"""parley.prompt: what a language model is sent (system text, earlier turns with their steps, question)."""
 
 from __future__ import annotations
 
-import pytest
-
-from parley.engine import Turn
-from parley.prompt import BASE_SYSTEM_PROMPT, build, estimate_tokens, label
-from parley.providers import LanguageModelEngine
-from parley.retrieval import Record, SearchIndex
-from parley.sample import load_sample
-
-
-@pytest.fixture(scope="module")
-def index():
-    return SearchIndex.build(*load_sample())
+from parley.engine import Source, Turn
+from parley.prompt import BASE_SYSTEM_PROMPT, build, estimate_tokens, turn_note
 
 
 def conversation(pairs: int, chars: int = 400) -> list[Turn]:
@@ -24,26 +14,19 @@ def conversation(pairs: int, chars: int = 400) -> list[Turn]:
     return turns
 
 
-class _NoCall:
-    model = "none"
-
-    def complete(self, prompt, deadline):  # the prompt tests never reach a provider
-        raise AssertionError("not called")
-
-
 def test_budget_trimming_keeps_the_newest_whole_turns():
     history = conversation(6)                       # each pair is about 200 estimated tokens
     pair_tokens = estimate_tokens(history[0].text) + estimate_tokens(history[1].text)
-    prompt = build("And now?", history, [], history_budget=3 * pair_tokens + 10)
+    prompt = build("And now?", history, history_budget=3 * pair_tokens + 10)
     texts = [m["text"] for m in prompt.messages]
     assert [t.split(" ", 2)[:2] for t in texts[:-1]] == [
         ["question", "4"], ["answer", "4"], ["question", "5"], ["answer", "5"], ["question", "6"], ["answer", "6"]]
     assert [m["role"] for m in prompt.messages] == ["user", "assistant"] * 3 + ["user"]
-    assert texts[-1].endswith("Question: And now?")
+    assert texts[-1] == "And now?"
 
 
 def test_a_budget_smaller_than_one_turn_sends_no_history():
-    prompt = build("And now?", conversation(2), [], history_budget=10)
+    prompt = build("And now?", conversation(2), history_budget=10)
     assert len(prompt.messages) == 1 and prompt.messages[0]["role"] == "user"
 
 
@@ -54,7 +37,7 @@ def test_failed_turns_and_unanswered_questions_are_left_out():
         Turn("user", "How do I cancel?"), Turn("agent", "Online in your account."),
         Turn("user", "A question whose answer is still pending"),
     ]
-    prompt = build("Thanks, and the price?", history, [])
+    prompt = build("Thanks, and the price?", history)
     sent = [(m["role"], m["text"]) for m in prompt.messages[:-1]]
     assert sent == [("user", "Does Business Duplex include an SLA?"), ("assistant", "Yes, 99.9% availability."),
                     ("user", "How do I cancel?"), ("assistant", "Online in your account.")]
@@ -63,54 +46,29 @@ def test_failed_turns_and_unanswered_questions_are_left_out():
     assert "still pending" not in everything
 
 
-def test_every_retrieved_item_appears_with_its_label_and_becomes_a_source(index):
-    engine = LanguageModelEngine(_NoCall())
-    question = "Does FiberUP Business Duplex include an SLA?"
-    hits = engine.retrieve(question, [], index)
-    assert {r.type for r in hits} == {"product", "document"}
-    prompt = engine.prompt(question, [], index)
-    final = prompt.messages[-1]["text"]
-    for record in hits:
-        assert f"{label(record)}\n" in final
-    assert "[product FU-BIZ-DUPLEX] FiberUP Business Duplex" in final
-    assert "[document https://fiberup.example/legal/sla] Service Level Agreement for business fiber" in final
-    assert final.index("Context:") < final.index("Question: " + question)
-    expected = []
-    for record in hits:
-        if (record.type, record.id) not in expected:
-            expected.append((record.type, record.id))
-    assert [(s.type, s.id) for s in prompt.sources] == expected
-    assert prompt.sources[0].as_dict() == {"type": "product", "id": "FU-BIZ-DUPLEX",
-                                           "title": "FiberUP Business Duplex", "url": None}
+def test_earlier_answers_carry_a_note_of_their_steps_and_sources_within_the_budget():
+    steps = [{"tool": "search_products", "arguments": {"query": "hoodie", "max_price": 40}, "result_count": 3,
+              "duration_ms": 1.2},
+             {"tool": "get_product", "arguments": {"sku": "X-9"}, "result_count": 0, "duration_ms": 0.3,
+              "error": "no product has the sku 'X-9'"}]
+    sources = [Source("product", "HD-1", "Zip Hoodie", None), Source("document", "https://shop.example/returns",
+                                                                       "Returns", "https://shop.example/returns")]
+    answered = Turn("agent", "The Zip Hoodie costs 35 EUR.", sources, steps)
+    note = turn_note(answered)
+    assert note == ('[looked up search_products({"query": "hoodie", "max_price": 40}) -> 3 results; '
+                    'get_product({"sku": "X-9"}) -> error: no product has the sku \'X-9\'; '
+                    'drew on product HD-1 (Zip Hoodie); document https://shop.example/returns (Returns)]')
+    prompt = build("How much is it in blue?", [Turn("user", "Any hoodies under 40?"), answered])
+    assert prompt.messages[1]["text"] == "The Zip Hoodie costs 35 EUR.\n\n" + note
+    assert turn_note(Turn("agent", "Hello.")) == ""
+    # the note counts against the history budget: a pair that fits only without it is left out
+    plain = estimate_tokens("Any hoodies under 40?") + estimate_tokens(answered.text)
+    assert len(build("q", [Turn("user", "Any hoodies under 40?"), answered], history_budget=plain).messages) == 1
 
 
-def test_follow_ups_also_search_with_the_previous_question(index):
-    engine = LanguageModelEngine(_NoCall())
-    history = [Turn("user", "Tell me about FiberUP Business Duplex"), Turn("agent", "It is a business plan.")]
-    alone = [r.id for r in engine.retrieve("How much does it cost?", [], index)]
-    follow_up = [r.id for r in engine.retrieve("How much does it cost?", history, index)]
-    assert "FU-BIZ-DUPLEX" in follow_up and follow_up != alone
-
-
-def test_system_prompt_grounds_the_model_and_appends_the_data_sets_own():
-    prompt = build("Hi", [], [], system_prompt="  Answer in German.  ")
+def test_system_prompt_asks_for_tools_forbids_invented_prices_and_appends_the_data_sets_own():
+    prompt = build("Hi", [], system_prompt="  Answer in German.  ")
     assert prompt.system.startswith(BASE_SYSTEM_PROMPT)
-    assert "only from the context" in prompt.system and "does not" in prompt.system
+    assert "Use the tools" in prompt.system and "Never invent" in prompt.system and "availab" in prompt.system
     assert prompt.system.endswith("Answer in German.")
-    assert build("Hi", [], [], system_prompt="  ").system == BASE_SYSTEM_PROMPT
-
-
-def test_context_stops_at_its_budget_but_always_holds_the_best_item():
-    records = [Record("document", f"doc-{n}", f"Doc {n}", None, f"passage {n} " + "word " * 500) for n in range(5)]
-    prompt = build("q", [], records, context_budget=1_400)
-    final = prompt.messages[-1]["text"]
-    assert "[document doc-0] Doc 0" in final and "[document doc-1] Doc 1" in final
-    assert "doc-2" not in final
-    assert [s.id for s in prompt.sources] == ["doc-0", "doc-1"]
-    alone = build("q", [], records[:1], context_budget=10)
-    assert "[document doc-0] Doc 0" in alone.messages[-1]["text"]
-
-
-def test_nothing_retrieved_is_said_rather_than_left_blank():
-    prompt = build("What is the airspeed of a swallow?", [], [])
-    assert "nothing in this data set matches" in prompt.messages[-1]["text"] and prompt.sources == []
+    assert build("Hi", [], system_prompt="  ").system == BASE_SYSTEM_PROMPT

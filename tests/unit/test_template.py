@@ -49,9 +49,20 @@ NEEDED = {
         ("s3:GetObject", "IndexBucket/ingest/*"), ("s3:DeleteObject", "IndexBucket/ingest/*"),
         ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
         ("bedrock:InvokeModel", "foundation-model/<BedrockModelIds>"),
+        ("bedrock:InvokeModelWithResponseStream", "foundation-model/<BedrockModelIds>"),  # ConverseStream
         ("secretsmanager:GetSecretValue", "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
                                           ":secret:parley/*"),
+        ("dynamodb:Query", "ConnectionsTable"), ("dynamodb:GetItem", "ConnectionsTable"),
+        ("dynamodb:BatchWriteItem", "ConnectionsTable"),
+        ("execute-api:ManageConnections", "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+                                          ":${WebSocketApi}/${WebSocketStage}/POST/@connections/*"),
     },
+    "WsAuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
+    "WsConnectFunction": {("dynamodb:PutItem", "ConnectionsTable")},
+    "WsDisconnectFunction": {("dynamodb:GetItem", "ConnectionsTable"), ("dynamodb:BatchWriteItem", "ConnectionsTable")},
+    "WsDefaultFunction": {("dynamodb:GetItem", "ConnectionsTable"), ("dynamodb:UpdateItem", "ConnectionsTable"),
+                          ("dynamodb:PutItem", "ConnectionsTable"), ("dynamodb:DeleteItem", "ConnectionsTable"),
+                          ("dynamodb:GetItem", "ConversationsTable")},
 }
 NEEDED["ApiDocsFunction"] = set()
 NEEDED["SweeperFunction"] = {

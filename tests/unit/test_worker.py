@@ -115,7 +115,7 @@ def test_engine_errors_are_retried_then_fail_with_code_notice_and_dead_letter(cl
         def answer(self, *args):
             raise worker_logic.JobError("provider_error", "The language model failed.")
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: BrokenEngine())
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set, not_after=None: BrokenEngine())
     path, task = ask(user)
     messages = receive(cloud)
     for attempt in (1, 2):
@@ -138,7 +138,7 @@ def test_unexpected_errors_fail_with_a_generic_code_and_no_internals(cloud, user
         def answer(self, *args):
             raise KeyError("secret internal detail")
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: BrokenEngine())
+    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set, not_after=None: BrokenEngine())
     _, task = ask(user)
     invoke(cloud, receive(cloud), receive_count=1)
     status = user.get(f"/api/task_status/{task}").json()
@@ -166,12 +166,13 @@ def test_one_bad_record_does_not_fail_its_batch_mates(cloud, user, monkeypatch):
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if "5G" in question:
                 raise RuntimeError("boom")
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: FailsOnFiveG(real(data_set)))
+    monkeypatch.setattr(worker_logic, "engine_for",
+                        lambda data_set, not_after=None: FailsOnFiveG(real(data_set, not_after)))
     result = invoke(cloud, batch, receive_count=1)
     failing = [m["MessageId"] for m in batch if json.loads(m["Body"])["task_id"] == failing_task]
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == failing
@@ -237,14 +238,15 @@ def test_a_slow_turn_in_one_conversation_does_not_hold_up_another_in_the_same_ba
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if question.startswith("Does FiberUP"):
                 waited.append(fast_answered.wait(timeout=20))  # a long model call, in effect
             else:
                 fast_answered.set()
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: SlowUntilTheOtherIsAnswered(real(data_set)))
+    monkeypatch.setattr(worker_logic, "engine_for",
+                        lambda data_set, not_after=None: SlowUntilTheOtherIsAnswered(real(data_set, not_after)))
     assert invoke(cloud, batch) == {"batchItemFailures": []}
     assert waited == [True]  # the fast conversation was answered while the slow one was still working
     assert len(agent_messages(user, slow_path)) == 1 and len(agent_messages(user, fast_path)) == 1
@@ -263,12 +265,13 @@ def test_within_one_conversation_a_failure_fails_the_later_records_to_keep_order
         def __init__(self, engine):
             self.engine = engine
 
-        def answer(self, question, history, index):
+        def answer(self, question, history, knowledge, listener=None):
             if question == "first?":
                 raise RuntimeError("transient")
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for", lambda data_set: FailsFirst(real(data_set)))
+    monkeypatch.setattr(worker_logic, "engine_for",
+                        lambda data_set, not_after=None: FailsFirst(real(data_set, not_after)))
     failed = invoke(cloud, batch, receive_count=1)["batchItemFailures"]
     assert [f["itemIdentifier"] for f in failed] == [m["MessageId"] for m in batch]
     assert agent_messages(user, path) == []  # the second was not answered before the first

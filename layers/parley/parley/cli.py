@@ -1,7 +1,8 @@
 """`parley`: ask questions, chat, manage service accounts and data sets, and load products and documents.
 
 The API is found through --url / --token, else PARLEY_API_URL / PARLEY_API_TOKEN, else the local stack that
-`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE).
+`make dev` runs (its .parley-data/local.json, or the file named by PARLEY_LOCAL_STATE). `ask` and `chat`
+stream answers over the WebSocket API found in PARLEY_WS_URL or the local stack's state (else they poll).
 
 Exit codes: 0 done, 1 the API (or AWS) refused or failed, 2 bad usage or a bad input file.
 """
@@ -9,8 +10,6 @@ Exit codes: 0 done, 1 the API (or AWS) refused or failed, 2 bad usage or a bad i
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from parley import imports
 from parley.client import (
     BadRequest,
     ParleyClient,
@@ -122,15 +122,24 @@ class Spinner:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop and clear the spinner (once: it also stops when the first streamed text arrives)."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
+            self._thread = None
             self.stream.write("\r\x1b[K")  # clear the spinner's line
             self.stream.flush()
 
 
 def _print_answer(answer: Mapping[str, Any], prefix: str = "") -> None:
     _out(f"{prefix}{answer.get('text', '')}")
+    _print_sources(answer)
+
+
+def _print_sources(answer: Mapping[str, Any]) -> None:
     sources = answer.get("sources") or []
     if sources:
         _out("sources:")
@@ -147,10 +156,48 @@ def _client(args: argparse.Namespace) -> ParleyClient:
     return ParleyClient(base_url=args.url, token=args.token)
 
 
+def _print_streamed(client: ParleyClient, question: str, data_set_id: int | None, conversation_id: int | None,
+                    timeout: float, prefix: str = "") -> dict[str, Any]:
+    """Print the answer as it streams in, then its sources; returns the stored answer with its
+    conversation_id. A task.failed event raises TaskFailed, as polling does."""
+    shown = ""
+    with Spinner("thinking") as spinner:
+        for event in client.stream(question, data_set_id, conversation_id, timeout=timeout):
+            kind = event.get("type")
+            if kind == "delta" and event.get("text"):
+                if not shown:
+                    spinner.stop()
+                    sys.stdout.write(prefix)
+                shown += event["text"]
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+            elif kind == "task.failed":
+                raise TaskFailed(event["task_id"], {"state": "FAILURE", "error": event.get("error") or {}})
+            elif kind == "message.completed":
+                spinner.stop()
+                answer = {**event["message"], "conversation_id": event["conversation_id"], "task_id": event["task_id"]}
+                text = answer.get("text") or ""
+                if not shown:
+                    _out(prefix + text)
+                elif text.startswith(shown):
+                    _out(text[len(shown):])
+                else:  # the stream broke mid-answer and the stored answer was polled for: show it whole
+                    _out("\n" + prefix + text)
+                _print_sources(answer)
+                return answer
+    raise ParleyError(None, "the answer stream ended without a result")
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     if args.data_set is None and args.conversation is None:
         raise UsageError("give --data-set (to start a conversation) or --conversation")
     with _client(args) as client:
+        if not (args.json or args.no_stream):
+            answer = _print_streamed(client, args.question, args.data_set, args.conversation, args.timeout)
+            if sys.stderr.isatty():
+                _err(f"(conversation {answer['conversation_id']}: follow up with "
+                     f"--conversation {answer['conversation_id']})")
+            return EXIT_OK
         with Spinner("waiting for the answer"):
             result = client.ask_raw(args.question, args.data_set, args.conversation, timeout=args.timeout)
     if args.json:
@@ -185,13 +232,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if question.lower() in ("exit", "quit"):
                 break
             try:
-                with Spinner("thinking"):
-                    answer = client.ask(question, args.data_set, conversation_id, timeout=args.timeout)
+                if args.no_stream:
+                    with Spinner("thinking"):
+                        answer = client.ask(question, args.data_set, conversation_id, timeout=args.timeout)
+                    _print_answer(answer, prefix="agent> ")
+                else:
+                    answer = _print_streamed(client, question, args.data_set, conversation_id, args.timeout,
+                                             prefix="agent> ")
             except (TaskFailed, TaskTimeout) as exc:
                 _err(f"error: {exc.detail}")
                 continue
             conversation_id = answer["conversation_id"]
-            _print_answer(answer, prefix="agent> ")
     if conversation_id is not None and interactive:
         _err(f"(conversation {conversation_id})")
     return EXIT_OK
@@ -233,7 +284,7 @@ def cmd_data_sets_show(args: argparse.Namespace) -> int:
 
 def cmd_data_sets_settings(args: argparse.Namespace) -> int:
     settings = {name: getattr(args, name) for name in ("provider", "model", "system_prompt", "temperature",
-                                                        "max_tokens", "base_url", "api_key_secret")
+                                                        "max_tokens", "max_steps", "base_url", "api_key_secret")
                 if getattr(args, name) is not None}
     with _client(args) as client:
         updated = client.update_data_set_settings(args.id, settings)
@@ -245,93 +296,6 @@ def cmd_data_sets_settings(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------- input files
-
-
-def _number(raw: str) -> Any:
-    """A CSV price as a number when it reads as one; anything else is left for validation to reject."""
-    text = raw.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return raw
-    return value if value == value and value not in (float("inf"), float("-inf")) else raw
-
-
-PRODUCT_COLUMNS = ("sku", "name", "description", "price", "categories")
-DOCUMENT_COLUMNS = ("title", "content", "url")
-
-
-def _product_from_csv(row: dict[str, str]) -> dict[str, Any]:
-    item: dict[str, Any] = {"sku": row.get("sku", ""), "name": row.get("name", "")}
-    if row.get("description"):
-        item["description"] = row["description"]
-    price = row.get("price", "")
-    item["price"] = _number(price) if price.strip() else None
-    item["categories"] = [c.strip() for c in (row.get("categories") or "").split("|") if c.strip()]
-    item["properties"] = {k: v for k, v in row.items() if k not in PRODUCT_COLUMNS and v != ""}
-    return item
-
-
-def _document_from_csv(row: dict[str, str]) -> dict[str, Any]:
-    return {"title": row.get("title", ""), "content": row.get("content", ""), "url": row.get("url") or None}
-
-
-def _csv_rows(text: str, kind: str) -> Iterator[tuple[int, Any]]:
-    """(line number, item or error message) per CSV record; the line is where the record starts."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise UsageError(f"line 1: not valid CSV ({exc})") from None
-    columns = [h.strip() for h in header]
-    known = {c.lower(): c for c in columns}
-    required = ("sku", "name") if kind == "products" else ("title", "content")
-    missing = [c for c in required if c not in known]
-    if missing:
-        raise UsageError(f"line 1: the header lacks the column(s) {', '.join(missing)} "
-                         f"(expected {', '.join(PRODUCT_COLUMNS if kind == 'products' else DOCUMENT_COLUMNS)})")
-    if kind == "documents":
-        unknown = [c for c in columns if c.lower() not in DOCUMENT_COLUMNS]
-        if unknown:
-            raise UsageError(f"line 1: unknown column(s) {', '.join(unknown)}; documents have title, content, url")
-    if len(set(columns)) != len(columns):
-        raise UsageError("line 1: the header repeats a column")
-    # Known columns match case-insensitively; every other column is a product property, named as written.
-    names = [c.lower() if c.lower() in PRODUCT_COLUMNS + DOCUMENT_COLUMNS else c for c in columns]
-    convert = _product_from_csv if kind == "products" else _document_from_csv
-    while True:
-        start = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield start, f"not valid CSV ({exc})"
-            return
-        if not record or all(not cell.strip() for cell in record):
-            continue
-        if len(record) != len(names):
-            yield start, f"has {len(record)} fields but the header has {len(names)}"
-            continue
-        yield start, convert(dict(zip(names, record)))
-
-
-def _jsonl_rows(text: str) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            yield number, f"not valid JSON ({exc})"
-            continue
-        yield number, value if isinstance(value, dict) else "expected a JSON object"
 
 
 _UNION_TAG = re.compile(r"^(bool|int|float|str|none|constrained-[\w-]+|[\w-]+\[.*\])$")
@@ -364,35 +328,48 @@ def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
     return described
 
 
-def read_items(path: Path, kind: str) -> list[dict[str, Any]]:
-    """Every product or document of a .jsonl or .csv file, validated; raises UsageError naming bad lines."""
+def _rows(path: Path, kind: str, fmt: str) -> imports.Parsed:
+    """The file's rows as the `parley.imports` reader of its format reads them."""
+    if fmt == "auto" and path.suffix.lower() not in (".jsonl", ".ndjson", ".csv"):
+        raise UsageError(f"{path}: give a .jsonl (one JSON object per line) or a .csv file, or name its --format")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # the byte order mark WooCommerce writes is not a column
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    if fmt == "auto":
+        fmt = imports.detect(path.suffix, text)
+    try:
+        if kind == "documents":
+            return imports.Parsed(fmt, imports.parse_documents(text, "jsonl" if fmt == "jsonl" else "csv"))
+        return imports.parse_products(text, fmt)
+    except imports.UnreadableFile as exc:
+        raise UsageError(f"{path} {exc}") from None
+
+
+def read_items(path: Path, kind: str, fmt: str = "auto", currency: str | None = None) -> list[dict[str, Any]]:
+    """Every product or document of a file, validated; raises UsageError naming bad lines. Products come from
+    JSON Lines, a generic CSV, or a WooCommerce or Shopify export (`fmt`, else detected); `currency` is given
+    to products that name none. Notes on what was read go to stderr."""
     from pydantic import ValidationError
 
     from parley.models import Document, Product
 
     model = Product if kind == "products" else Document
-    suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".ndjson", ".csv"):
-        raise UsageError(f"{path}: give a .jsonl (one JSON object per line) or a .csv file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    try:
-        rows = list(_csv_rows(text, kind) if suffix == ".csv" else _jsonl_rows(text))
-    except UsageError as exc:
-        raise UsageError(f"{path} {exc}") from None
+    parsed = _rows(path, kind, fmt)
     items: list[dict[str, Any]] = []
     problems: list[tuple[int, str]] = []
-    for line, row in rows:
+    for line, row in parsed.rows:
         if isinstance(row, str):
             problems.append((line, row))
             continue
+        if currency and kind == "products" and not row.get("currency"):
+            row = {**row, "currency": currency}
         try:
             items.append(model.model_validate(row).model_dump())
         except ValidationError as exc:
             problems.append((line, "; ".join(describe_errors(exc.errors()))))
     if problems:
+        problems.sort(key=lambda problem: problem[0])
         lines = [f"{path}: {len(problems)} bad {'row' if len(problems) == 1 else 'rows'}, nothing was sent "
                  f"(bad lines: {', '.join(str(n) for n, _ in problems[:MAX_REPORTED_ROWS])}"
                  f"{', ...' if len(problems) > MAX_REPORTED_ROWS else ''})"]
@@ -402,6 +379,10 @@ def read_items(path: Path, kind: str) -> list[dict[str, Any]]:
         raise UsageError("\n".join(lines))
     if not items:
         raise UsageError(f"{path}: no {kind} found")
+    if kind == "products" and parsed.format in ("woocommerce", "shopify"):
+        _err(f"read {path} as {imports.FORMAT_NAMES[parsed.format]}: {len(items)} products")
+    for note in parsed.notes:
+        _err(f"note: {note}")
     return items
 
 
@@ -427,7 +408,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     limit = args.chunk_size or DEFAULT_CHUNK[kind]
     if not 1 <= limit <= MAX_CHUNK[kind]:
         raise UsageError(f"--chunk-size must be from 1 to {MAX_CHUNK[kind]} for {kind}")
-    items = read_items(Path(args.file), kind)
+    if kind == "products":
+        items = read_items(Path(args.file), kind, args.format, args.currency)
+    else:
+        items = read_items(Path(args.file), kind)
     batches = chunked(items, limit)
     send = "load_products" if kind == "products" else "load_documents"
     task_ids: list[str] = []
@@ -712,6 +696,12 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _currency(raw: str) -> str:
+    if len(raw) != 3 or not raw.isascii() or not raw.isalpha():
+        raise argparse.ArgumentTypeError(f"{raw!r} is not an ISO 4217 code such as EUR or USD")
+    return raw.upper()
+
+
 def _positive_float(raw: str) -> float:
     try:
         value = float(raw)
@@ -765,6 +755,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--data-set", type=_positive_int, help="data set to ask (starts a new conversation)")
     ask.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     ask.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait (default 60)")
+    ask.add_argument("--no-stream", action="store_true",
+                     help="poll for the answer instead of streaming it over the WebSocket API")
     ask.set_defaults(handler=cmd_ask)
 
     chat = commands.add_parser("chat", parents=[common], help="an interactive conversation",
@@ -772,6 +764,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--data-set", type=_positive_int, help="data set to talk about")
     chat.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     chat.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait per answer")
+    chat.add_argument("--no-stream", action="store_true",
+                      help="poll for each answer instead of streaming it over the WebSocket API")
     chat.set_defaults(handler=cmd_chat)
 
     accounts = commands.add_parser("accounts", parents=[common], help="manage service accounts (admin)",
@@ -835,6 +829,8 @@ def build_parser() -> argparse.ArgumentParser:
     ds_settings.add_argument("--system-prompt", dest="system_prompt")
     ds_settings.add_argument("--temperature", type=float)
     ds_settings.add_argument("--max-tokens", dest="max_tokens", type=int)
+    ds_settings.add_argument("--max-steps", dest="max_steps", type=int,
+                             help="model calls per answer, 1 to 20 (default 6)")
     ds_settings.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
     ds_settings.add_argument("--api-key-secret", dest="api_key_secret",
                              help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)")
@@ -846,11 +842,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load products or documents into a data set. Every row is validated before anything is sent.",
         epilog="""\
 .jsonl files hold one JSON object per line, as the API takes it:
-  products:  {"sku", "name", "description", "price", "categories": [...], "properties": {...}}
+  products:  {"sku", "name", "description", "price", "categories": [...], "properties": {...}, ...}
   documents: {"title", "content", "url"}
 .csv files have a header row:
   products:  sku,name,description,price,categories (separated by |); every other column is a property
   documents: title,content,url
+Products also load from WooCommerce and Shopify product CSV exports as the shop writes them: the format is
+detected from the header (or given with --format). docs/imports.md has the column mappings.
 Products are matched by sku and documents by url (else title): loading again updates them.""")
     load_commands = load.add_subparsers(dest="kind", metavar="KIND", required=True)
     for kind in ("products", "documents"):
@@ -862,6 +860,12 @@ Products are matched by sku and documents by url (else title): loading again upd
                          help=f"{kind} per request (default {DEFAULT_CHUNK[kind]})")
         sub.add_argument("--timeout", type=_positive_float, default=300.0,
                          help="seconds to wait for each chunk (default 300)")
+        if kind == "products":
+            sub.add_argument("--format", choices=imports.FORMATS, default="auto",
+                             help="the file's format (default auto: JSON Lines by the .jsonl suffix, else the "
+                                  "CSV flavour its header shows)")
+            sub.add_argument("--currency", type=_currency, default=None,
+                             help="ISO 4217 code (EUR, USD, ...) for products whose file names no currency")
         sub.set_defaults(handler=cmd_load)
     return parser
 

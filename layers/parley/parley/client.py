@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -47,6 +48,7 @@ _STATE_RELATIVE = Path(".parley-data") / "local.json"
 
 FIRST_POLL_DELAY = 0.1
 MAX_POLL_DELAY = 2.0
+STREAM_CHECK_SECONDS = 5.0  # a stream quiet this long checks the task once (its final event may be lost)
 
 _ACCOUNT_FIELDS = frozenset({"name", "data_set_ids", "is_active"})
 
@@ -208,6 +210,20 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return dump() if callable(dump) else dict(item)
 
 
+def _socket_errors() -> type[Exception]:
+    """The `websockets` library's error base class (imported only when streaming is used)."""
+    from websockets.exceptions import WebSocketException
+
+    return WebSocketException
+
+
+def _error_for_event(event: Mapping[str, Any]) -> ParleyError:
+    """A streaming error event (a refused subscription) as the client's error for the same HTTP status."""
+    error = event.get("error") or {}
+    status = 404 if error.get("code") == "not_found" else 400
+    return _BY_STATUS.get(status, ParleyError)(status, error.get("message") or "the subscription was refused")
+
+
 def find_answer(history: list[Mapping[str, Any]], question: str,
                 question_id: int | None = None) -> dict[str, Any] | None:
     """The reply to a question in a conversation's history: the message whose id is the question's id + 1,
@@ -246,14 +262,20 @@ class ParleyClient:
 
     def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 ws_url: str | None = None):
         state = None
         if base_url is None:
             base_url = os.environ.get("PARLEY_API_URL") or None
-        if base_url is None or token is None:
+        if base_url is None or token is None or ws_url is None:
             state = read_local_state()
         if base_url is None:
             base_url = (state or {}).get("api_url") or DEFAULT_URL
+        if ws_url is None:
+            ws_url = os.environ.get("PARLEY_WS_URL") or None
+        if ws_url is None and state and _same_url(state.get("api_url"), base_url):
+            ws_url = state.get("ws_url") or None
+        self.ws_url = ws_url  # the streaming (WebSocket) API; None: questions are followed by polling
         if token is None:
             token = os.environ.get("PARLEY_API_TOKEN") or None
         if token is None and state and _same_url(state.get("api_url"), base_url):
@@ -375,6 +397,84 @@ class ParleyClient:
         answer["task_id"] = task_id
         return {"conversation_id": conversation_id, "created": created, "task_id": task_id, "task": task,
                 "conversation": conversation, "answer": answer}
+
+    def stream(self, question: str, data_set_id: int | None, conversation_id: int | None = None,
+               timeout: float | None = 60.0) -> Iterator[dict[str, Any]]:
+        """Ask a question and yield the turn's events as the WebSocket API streams them (docs/streaming.md):
+        task.started, step ..., delta ..., then message.completed (its `message` is the stored answer) or
+        task.failed, which ends the stream. Starts a conversation on `data_set_id` unless `conversation_id`
+        is given. When the socket cannot be opened, or breaks, the answer is polled for instead and the
+        stream ends with the same final event. Raises `TaskTimeout` after `timeout` seconds."""
+        if conversation_id is None:
+            if data_set_id is None:
+                raise ValueError("give a data_set_id to start a conversation, or a conversation_id")
+            conversation_id = self.create_conversation(data_set_id)["id"]
+        deadline = None if timeout is None else self._clock() + timeout
+        with ExitStack() as cleanup:
+            socket = self._subscribe(conversation_id, cleanup)
+            task_id = self.send_message(conversation_id, question, data_set_id)
+            if socket is not None:
+                try:
+                    while True:
+                        wait = None if deadline is None else deadline - self._clock()
+                        if wait is not None and wait <= 0:
+                            raise TaskTimeout(task_id, timeout)
+                        try:
+                            raw = socket.recv(timeout=STREAM_CHECK_SECONDS if wait is None
+                                              else min(wait, STREAM_CHECK_SECONDS))
+                        except TimeoutError:
+                            # Quiet for a while: make sure the task has not finished unseen (a final event
+                            # lost with a broken connection); if it has, fetch the result by polling.
+                            if self.task_status(task_id).get("state") != "PENDING":
+                                break
+                            continue
+                        event = json.loads(raw)
+                        if event.get("task_id") != task_id:
+                            continue  # an earlier turn of this conversation, or a reply to the subscription
+                        yield event
+                        if event.get("type") in ("message.completed", "task.failed"):
+                            return
+                except (OSError, ValueError, _socket_errors()):
+                    pass  # the stream broke: the answer is still stored, so fall back to polling for it
+        yield self._final_event(conversation_id, task_id, question, deadline, timeout)
+
+    def _subscribe(self, conversation_id: int, cleanup: ExitStack) -> Any:
+        """A WebSocket subscribed to the conversation (closed by `cleanup`), or None when streaming is not
+        available."""
+        if not self.ws_url:
+            return None
+        try:
+            from websockets.sync.client import connect
+        except ImportError:  # the optional `websockets` package is not installed: poll instead
+            return None
+        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
+        try:
+            socket = cleanup.enter_context(connect(self.ws_url, additional_headers=headers, open_timeout=5,
+                                                   user_agent_header="parley-client"))
+            socket.send(json.dumps({"action": "subscribe", "conversation_id": conversation_id}))
+            reply = json.loads(socket.recv(timeout=5))
+        except (OSError, ValueError, _socket_errors()):
+            return None
+        if reply.get("type") == "error":
+            raise _error_for_event(reply)
+        return socket if reply.get("type") == "subscribed" else None
+
+    def _final_event(self, conversation_id: int, task_id: str, question: str, deadline: float | None,
+                     timeout: float | None) -> dict[str, Any]:
+        """The event a stream would have ended with, from polling: message.completed or task.failed."""
+        remaining = None if deadline is None else max(0.0, deadline - self._clock())
+        event: dict[str, Any] = {"conversation_id": conversation_id, "task_id": task_id}
+        try:
+            task = self.wait_for_task(task_id, timeout=remaining)
+        except TaskFailed as failed:
+            return {**event, "type": "task.failed", "error": failed.task.get("error") or {}}
+        except TaskTimeout:
+            raise TaskTimeout(task_id, timeout) from None
+        history = self.get_conversation(conversation_id).get("history") or []
+        answer = find_answer(history, question, task.get("message_id"))
+        if answer is None:
+            raise ParleyError(None, f"task {task_id} succeeded but its answer is not in conversation {conversation_id}")
+        return {**event, "type": "message.completed", "message": answer}
 
     def ask(self, question: str, data_set_id: int | None, conversation_id: int | None = None,
             timeout: float | None = 60.0) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Mapping, Protocol, runtime_checkable
 
 from .retrieval import Record, SearchIndex, split_sentences, tokenize
 
@@ -65,6 +65,18 @@ class Answer:
     steps: list = field(default_factory=list)   # parley.agent.contracts.Step, in call order
 
 
+@dataclass(frozen=True)
+class Hints:
+    """What the data set itself says about its words (from the typed catalog's vocabulary): question words and the
+    attribute words they point at ("fast" -> download, mbps), and name words most products share (a brand)."""
+
+    related: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    common: frozenset[str] = frozenset()
+
+
+NO_HINTS = Hints()
+
+
 @runtime_checkable
 class AnswerEngine(Protocol):
     def answer(self, question: str, history: list[Turn], index: SearchIndex) -> Answer: ...
@@ -83,26 +95,9 @@ _ANAPHORA = frozenset("it its it's that this they them those these one same he s
 _PRICE_TERMS = frozenset(tokenize("cost costs price prices priced pay expensive cheap cheaper "
                                   "fee fees eur euro euros charge"))
 # terms that carry no feature meaning in "Does X include Y?"
-_GENERIC = frozenset(tokenize("fiberup plan plans include includes included come comes with "
+_GENERIC = frozenset(tokenize("plan plans include includes included come comes with "
                               "offer offers provide contain feature have has get sell there "
                               "product package option available support supports"))
-# a few question words mapped to the words the data uses, for picking facts
-_RELATED_WORDS = {
-    "fast": "download upload mbps speed",
-    "speed": "download upload mbps",
-    "quick": "download upload mbps",
-    "data": "gb",
-    "gigs": "gb",
-    "long": "term months days hours",
-    "contract": "term months",
-    "cancel": "term cancellable",
-    "uptime": "availability sla",
-    "guaranteed": "sla availability",
-    "wifi": "router mesh",
-}
-_RELATED: dict[str, tuple[str, ...]] = {
-    tokenize(k)[0]: tuple(tokenize(v)) for k, v in _RELATED_WORDS.items()
-}
 _TRUE_WORDS = frozenset({"yes", "true", "included", "include", "available", "unlimited", "y"})
 _FALSE_WORDS = frozenset({"no", "false", "none", "not", "n", "0", "unavailable", "excluded"})
 _NEGATION_WORDS = frozenset(
@@ -203,10 +198,10 @@ def _truthiness(value: str) -> bool | None:
     return True  # a concrete value ("99.9% per month", "24/7", "WiFi 6") means present
 
 
-def _expand(terms: set[str]) -> set[str]:
+def _expand(terms: set[str], related: Mapping[str, tuple[str, ...]]) -> set[str]:
     out = set(terms)
     for t in terms:
-        out.update(_RELATED.get(t, ()))
+        out.update(related.get(t, ()))
     return out
 
 
@@ -304,7 +299,7 @@ class ExtractiveEngine:
 
     # -- answering -------------------------------------------------------
 
-    def answer(self, question: str, history: list[Turn], index: SearchIndex) -> Answer:
+    def answer(self, question: str, history: list[Turn], index: SearchIndex, hints: Hints = NO_HINTS) -> Answer:
         question = (question or "").strip()
         if not question or index is None or len(index) == 0:
             return Answer(NO_ANSWER_TEXT, [])
@@ -316,12 +311,12 @@ class ExtractiveEngine:
         top, top_score = hits[0]
         sources = [Source.from_record(top)]
         if top.type == "product":
-            parts = [self._product_answer(question, q_terms, weights, top, index)]
+            parts = [self._product_answer(question, q_terms, weights, top, index, hints)]
         else:
             parts = [self._document_answer(top, hits, weights, index)]
 
         # one supporting record of the other kind, if it clearly matches too
-        support = self._supporting_hit(top, top_score, hits, weights, q_terms, index)
+        support = self._supporting_hit(top, top_score, hits, weights, q_terms, index, hints)
         if support is not None:
             rec, sentence = support
             if rec.type == "document":
@@ -336,8 +331,8 @@ class ExtractiveEngine:
         return Answer(text, _dedupe(sources)[: self.max_sources])
 
     def _supporting_hit(self, top: Record, top_score: float, hits, weights,
-                        q_terms: set[str], index: SearchIndex):
-        own = q_terms - _GENERIC - _PRICE_TERMS - (
+                        q_terms: set[str], index: SearchIndex, hints: Hints):
+        own = q_terms - _GENERIC - hints.common - _PRICE_TERMS - (
             set(tokenize(top.title)) if top.type == "product" else set())
         for rec, score in hits[1:]:
             if rec.type == top.type or rec.id == top.id or score < 0.5 * top_score:
@@ -395,19 +390,20 @@ class ExtractiveEngine:
         return f"According to {where}: {body}"
 
     def _product_answer(self, question: str, q_terms: set[str], weights: dict[str, float],
-                        top: Record, index: SearchIndex) -> str:
+                        top: Record, index: SearchIndex, hints: Hints) -> str:
         product = _parse_product(top)
         name = product.name
         name_terms = set(tokenize(name))
-        feature_terms = q_terms - name_terms - _GENERIC - _PRICE_TERMS
+        generic = _GENERIC | hints.common
+        feature_terms = q_terms - name_terms - generic - _PRICE_TERMS
         asks_price = bool(q_terms & _PRICE_TERMS) or (
             not feature_terms and bool(re.search(r"\bhow much\b", question, re.I)))
 
         # properties that match what is asked (or, for a bare follow-up such
         # as "what about the speed?", what was asked before)
-        look_for = _expand(feature_terms)
+        look_for = _expand(feature_terms, hints.related)
         if not look_for and not asks_price:
-            look_for = _expand(set(weights) - name_terms - _GENERIC - _PRICE_TERMS)
+            look_for = _expand(set(weights) - name_terms - generic - _PRICE_TERMS, hints.related)
         matched: list[tuple[int, str, str]] = []
         for key, value in product.properties:
             score = 2 * len(look_for & set(tokenize(key))) + len(look_for & set(tokenize(value)))
@@ -423,9 +419,9 @@ class ExtractiveEngine:
                                                          title=name)
                          if _sentence_score(s, lw, index) > 0]
 
-        verdict = self._verdict(question, feature_terms, name_terms, set(weights), product)
+        verdict = self._verdict(question, feature_terms, name_terms, set(weights), product, hints)
         existence = bool(_EXISTENCE_RE.search(question))
-        phrase = _feature_phrase(question) if verdict is not None and not existence else None
+        phrase = feature_phrase(question) if verdict is not None and not existence else None
 
         parts: list[str] = []
         if verdict is True and existence:
@@ -463,28 +459,29 @@ class ExtractiveEngine:
 
     @staticmethod
     def _verdict(question: str, feature_terms: set[str], name_terms: set[str],
-                 query_terms: set[str], product: _Product) -> bool | None:
+                 query_terms: set[str], product: _Product, hints: Hints) -> bool | None:
         """True / False when one property or one description clause of the
         product clearly says the asked-about feature is / is not included;
         None when the data does not settle it."""
         if _first_word(question) not in _YESNO_START or not feature_terms:
             return None
-        names_it = bool((name_terms - _GENERIC) & query_terms)
+        names_it = bool((name_terms - _GENERIC - hints.common) & query_terms)
+        related = hints.related
         if not names_it and not _EXISTENCE_RE.search(question):
             return None
 
         def covers(toks: set[str]) -> bool:
-            return all(t in toks or toks & set(_RELATED.get(t, ())) for t in feature_terms)
+            return all(t in toks or toks & set(related.get(t, ())) for t in feature_terms)
 
         positives = negatives = 0
         for key, value in product.properties:
             k_toks, v_toks = set(tokenize(key)), set(tokenize(value))
             if not covers(k_toks | v_toks):
                 continue
-            if _expand(feature_terms) & k_toks:
+            if _expand(feature_terms, related) & k_toks:
                 truth = _truthiness(value)
             else:
-                truth = _mentions(value, _expand(feature_terms))
+                truth = _mentions(value, _expand(feature_terms, related))
             if truth is True:
                 positives += 1
             elif truth is False:
@@ -493,7 +490,7 @@ class ExtractiveEngine:
             for clause in _CLAUSE_RE.split(sentence):
                 if not covers(set(tokenize(clause))):
                     continue
-                said = _mentions(clause, _expand(feature_terms))
+                said = _mentions(clause, _expand(feature_terms, related))
                 if said is True:
                     positives += 1
                 elif said is False:
@@ -515,7 +512,7 @@ _INCLUDED_IN_RE = re.compile(
 _BARE_FLAGS = {"yes", "no", "true", "false", "included", "not included"}
 
 
-def _feature_phrase(question: str) -> str | None:
+def feature_phrase(question: str) -> str | None:
     q = question.strip()
     m = _INCLUDED_IN_RE.search(q)
     if m:

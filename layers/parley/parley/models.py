@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Annotated, Literal, Optional, Union
+from typing import Any, Annotated, ClassVar, Literal, Optional, Union
 from urllib.parse import urlsplit
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
-                      ValidationInfo, field_validator, model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool,
+                      StrictFloat, StrictInt, StrictStr, ValidationInfo, field_validator, model_serializer,
+                      model_validator)
 
 from parley.ids import MAX_SAFE_INTEGER
 
@@ -71,22 +72,110 @@ class CreateDataSetRequest(_Body):
     _check_blank = field_validator("name")(_not_blank)
 
 
-class Product(_Body):
-    sku: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+MAX_VARIANTS = 250
+MAX_OPTIONS = 20
+MAX_OPTION_VALUES = 250
+
+Sku = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+# property names become DynamoDB map keys, which may not be empty
+PropertyName = Annotated[str, Field(min_length=1, max_length=200)]
+Money = Annotated[Union[StrictInt, StorableFloat], Field(ge=0, le=1e12)]
+OptionValue = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+def _currency(value: str) -> str:
+    if len(value) != 3 or not value.isascii() or not value.isalpha():
+        raise ValueError("must be an ISO 4217 code of three letters, such as EUR or USD")
+    return value.upper()
+
+
+class _Offer(_Body):
+    """Price and availability, shared by products and their variants. Fields left out stay out of the dump,
+    so products without them are stored as before."""
+
+    price: Optional[Money] = Field(None, description="The price to pay. When absent it is the sale price if the "
+                                                     "item is on sale, else the regular price.")
+    regular_price: Optional[Money] = Field(None, description="The price before any sale.")
+    sale_price: Optional[Money] = Field(None, description="The sale price; the item is on sale when it is below "
+                                                          "regular_price.")
+    in_stock: Optional[StrictBool] = Field(None, description="Whether it can be bought now; defaults to "
+                                                             "stock_quantity > 0 when only that is given.")
+    stock_quantity: Optional[Annotated[StrictInt, Field(ge=0, le=10**12)]] = Field(None, description="Units in stock.")
+
+    _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _derive_price_and_stock(self) -> "_Offer":
+        if self.price is None and (self.regular_price is not None or self.sale_price is not None):
+            on_sale = (self.sale_price is not None
+                       and (self.regular_price is None or self.sale_price < self.regular_price))
+            self.price = self.sale_price if on_sale else self.regular_price
+        if self.in_stock is None and self.stock_quantity is not None:
+            self.in_stock = self.stock_quantity > 0
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in dump(self).items()
+                if value is not None or key in self._KEPT_WHEN_NONE}
+
+
+Properties = Annotated[dict[PropertyName, PropertyValue], Field(max_length=200)]
+
+
+class Variant(_Offer):
+    """One purchasable variant of a product (a Shopify variant, an entry of a JSON feed's variants list)."""
+
+    sku: Sku
+    name: Optional[Annotated[StrictStr, Field(min_length=1, max_length=500)]] = None
+    options: Annotated[dict[PropertyName, OptionValue], Field(max_length=MAX_OPTIONS)] = Field(
+        {}, description='The values that define this variant, e.g. {"Color": "Blue", "Size": "M"}.')
+    properties: Properties = {}
+
+    _check_blank = field_validator("sku")(_not_blank)
+
+
+class Product(_Offer):
+    sku: Sku
     name: Annotated[StrictStr, Field(min_length=1, max_length=500)]
     description: Annotated[StrictStr, Field(max_length=20_000)] = ""
-    # property names become DynamoDB map keys, which may not be empty
-    properties: Annotated[dict[Annotated[str, Field(min_length=1, max_length=200)], PropertyValue],
-                          Field(max_length=200)] = {}
-    categories: Annotated[list[Annotated[StrictStr, Field(max_length=200)]], Field(max_length=50)] = []
-    price: Optional[Annotated[Union[StrictInt, StorableFloat], Field(ge=0, le=1e12)]] = None
+    properties: Properties = {}
+    categories: Annotated[list[Annotated[StrictStr, Field(max_length=200)]], Field(max_length=50)] = Field(
+        [], description='Category names or paths: "Clothing > Hoodies" puts the product in Hoodies and in Clothing.')
+    currency: Optional[Annotated[StrictStr, AfterValidator(_currency)]] = Field(
+        None, description="ISO 4217 code of the prices, e.g. EUR or USD.")
+    url: Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]] = Field(
+        None, description="The product page.")
+    parent_sku: Optional[Sku] = Field(None, description="This item is a variant of the product with that sku.")
+    options: Optional[Annotated[dict[PropertyName, Union[OptionValue, Annotated[list[OptionValue],
+                                                                                   Field(max_length=MAX_OPTION_VALUES)]]],
+                                Field(max_length=MAX_OPTIONS)]] = Field(
+        None, description='On a variant, the values that define it ({"Color": "Blue"}); on a parent, optionally '
+                          'the declared values ({"Color": ["Blue", "Red"]}).')
+    variants: Optional[Annotated[list[Variant], Field(max_length=MAX_VARIANTS)]] = Field(
+        None, description=f"The product's variants (at most {MAX_VARIANTS}), each with its own sku.")
 
+    _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"price"})  # stored as before issue 11
     _check_blank = field_validator("sku", "name")(_not_blank)
+
+    @model_validator(mode="after")
+    def _consistent_family(self) -> "Product":
+        if self.parent_sku is not None and self.parent_sku == self.sku:
+            raise ValueError("parent_sku must not be the product's own sku")
+        if self.parent_sku is not None and self.variants:
+            raise ValueError("a variant (an item with a parent_sku) cannot have variants of its own")
+        skus = [self.sku] + [v.sku for v in self.variants or ()]
+        repeated = sorted({sku for sku in skus if skus.count(sku) > 1})
+        if repeated:
+            raise ValueError(f"every variant needs its own sku, distinct from the product's; repeated: "
+                             f"{', '.join(repeated[:5])}")
+        return self
 
     @model_validator(mode="after")
     def _fits_one_item(self) -> "Product":
         # A product is stored as one DynamoDB item (400 KB at most, keys included); the field limits alone
-        # allow far more (200 properties of 2,000 characters), which would only fail later in the worker.
+        # allow far more (200 properties of 2,000 characters, 250 variants), which would only fail later in
+        # the worker.
         size = len(json.dumps(self.model_dump(), ensure_ascii=False).encode("utf-8", "surrogatepass"))
         if size > MAX_PRODUCT_BYTES:
             raise ValueError(f"a product may take at most {MAX_PRODUCT_BYTES} bytes as JSON; this one takes {size}")
@@ -157,6 +246,7 @@ class AnswerSettings(_Body):
     system_prompt: Optional[Annotated[StrictStr, Field(max_length=8_000)]] = None
     temperature: Optional[Annotated[StrictFloat, Field(ge=0, le=2)]] = None  # a JSON 1 is accepted as 1.0
     max_tokens: Optional[Annotated[StrictInt, Field(ge=1, le=8192)]] = None
+    max_steps: Optional[Annotated[StrictInt, Field(ge=1, le=20)]] = None  # model calls per answer (default 6)
     base_url: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]],
                         Field(validate_default=True)] = None
     api_key_secret: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=256,

@@ -8,7 +8,7 @@ real responses against the generated document, so a handler that returns somethi
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, Field
 
@@ -45,12 +45,23 @@ class AnswerSource(BaseModel):
     url: Optional[str]
 
 
+class AnswerStep(BaseModel):
+    tool: str = Field(description="The tool the model called, e.g. search_products.")
+    arguments: dict[str, Any] = Field(description="The arguments it called the tool with.")
+    result_count: int = Field(description="How many products or passages the result held.")
+    duration_ms: float
+    error: Optional[str] = Field(default=None, description="Present when the arguments were bad or the tool "
+                                                           "failed; the model was told and carried on.")
+
+
 class Message(BaseModel):
     id: int
     text: str
     role: Literal["user", "agent"]
     created_at: str
     sources: list[AnswerSource] = Field(default=[], description="Only on agent messages: what the answer used.")
+    steps: list[AnswerStep] = Field(default=[], description="Only on agent messages: the tool calls made while "
+                                                            "answering, in order.")
 
 
 class Conversation(ConversationSummary):

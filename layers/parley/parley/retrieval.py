@@ -188,6 +188,7 @@ def render_product(product: Mapping) -> str:
     try:
         unit = (product.get("properties") or {}).get("price_unit") if isinstance(
             product.get("properties"), Mapping) else None
+        unit = unit or product.get("currency")   # "EUR per month" says more than "EUR"
         price = format_price(product.get("price"), str(unit) if unit else None)
     except (TypeError, ValueError):
         price = str(product.get("price"))
@@ -559,6 +560,11 @@ class SearchIndex:
             return _uint32_array(), _uint32_array()
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         return _uint32_array(self._ids_of(tid)), _uint32_array(self._tfs[lo:hi])
+
+    def record_ids(self, term: str) -> array:
+        """Record numbers containing ``term`` (ascending; the cached array, not a copy)."""
+        tid = self._terms.get(term)
+        return _uint32_array() if tid is None else self._ids_of(tid)
 
     def _ids_of(self, tid: int) -> array:
         ids = self._ids.get(tid)

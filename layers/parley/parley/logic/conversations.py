@@ -43,6 +43,7 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
     }
     if message["role"] == "agent":
         view["sources"] = message.get("sources", [])
+        view["steps"] = message.get("steps", [])
     return view
 
 

@@ -2,7 +2,7 @@
 
 Loading is a task: the payload goes to S3, a PENDING task is written, and an ingestion job is queued
 (group = the data set, so loads into one data set apply in order). The worker upserts the items and
-publishes a new search-index snapshot.
+publishes a new knowledge snapshot (search index + typed catalog).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
 
 def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> dict[str, int]:
     """Upsert products (by sku) and documents (by url, else title), then rebuild and publish the index."""
-    from parley.retrieval import SearchIndex  # the search stack is for the worker, not for API handlers
+    from parley.agent import knowledge  # the answering stack is for the worker, not for API handlers
 
     repo = DataSetRepository()
     entries = [(product_sk(p["sku"]), p) for p in products]
@@ -92,9 +92,9 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
         entries.append((document_sk(key), {**document, "key": key}))
     repo.upsert(data_set_id, entries)
     all_products, all_documents = repo.contents(data_set_id)
-    index = SearchIndex.build(all_products, all_documents)
+    built = knowledge.build(all_products, all_documents)
     version = time.time_ns() // 1000  # later loads always publish a higher version
-    index_key = f"index/{data_set_id}/{version}.bm25"
-    blobs.put(index_key, index.to_bytes())
+    index_key = f"index/{data_set_id}/{version}.knowledge"   # index and catalog in one object
+    blobs.put(index_key, knowledge.pack(built))
     repo.set_index(data_set_id, version, index_key, len(all_products), len(all_documents))
     return {"upserted": len(entries), "product_count": len(all_products), "document_count": len(all_documents)}

@@ -16,12 +16,13 @@ from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import ExtractiveEngine, Source, Turn
+from parley.engine import Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
-from parley.logic.conversations import fail_answer
-from parley.logic.index_cache import index_for
+from parley.logic.conversations import fail_answer, message_view
+from parley.logic.knowledge_cache import knowledge_for
+from parley.logic.streaming import AnswerStream
 
 
 class JobError(Exception):
@@ -37,14 +38,21 @@ class JobError(Exception):
         self.retryable = retryable
 
 
-def engine_for(data_set: dict[str, Any]):
-    """The data set's answer engine: the offline one unless its settings name a language-model provider."""
+# Time kept back from a model answer to store it and finish the task before Lambda stops the worker.
+WRITE_RESERVE_SECONDS = 5.0
+
+
+def engine_for(data_set: dict[str, Any], not_after: float | None = None):
+    """The data set's answer engine: the offline one unless its settings name a language-model provider.
+    `not_after` (monotonic seconds) is when a model answer must be done by."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
-        return ExtractiveEngine()
+        from parley.agent.planner import PlannerEngine
+
+        return PlannerEngine()
     from parley import providers  # model clients load only in workers that answer with a model
 
-    return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings))
+    return _ProviderFailuresAsJobErrors(providers.engine_for_settings(settings, not_after))
 
 
 class _ProviderFailuresAsJobErrors:
@@ -53,13 +61,15 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine):
         self.engine = engine
 
-    def answer(self, question, history, index):
-        from parley.providers import ProviderError
+    def answer(self, question, history, knowledge, listener=None):
+        from parley.providers import ProviderError, StepLimitReached
 
         try:
-            return self.engine.answer(question, history, index)
+            return self.engine.answer(question, history, knowledge, listener)
         except ProviderError as exc:
             raise JobError(exc.code, exc.message, retryable=exc.retryable) from exc
+        except StepLimitReached as exc:  # the same model on the same question would run away again
+            raise JobError(exc.code, exc.message, retryable=False) from exc
 
 
 def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
@@ -83,8 +93,9 @@ def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int
         metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
-def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
-    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first."""
+def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after: float | None = None) -> None:
+    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first.
+    `not_after` (monotonic seconds) is when the invocation's time runs out, from the Lambda context."""
     task_id = job.get("task_id")
     kind = job.get("kind")
     if not isinstance(task_id, str) or kind not in ("answer", "load_products", "load_documents"):
@@ -97,7 +108,7 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
         return
     try:
         if kind == "answer":
-            answer(task)
+            answer(task, not_after)
         else:
             load(task)
     except Exception as exc:
@@ -110,6 +121,8 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int) -> None:
             code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
             if kind == "answer":
                 fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+                with AnswerStream(task["conversation_id"], task_id, task["owner_id"]) as stream:
+                    stream.failed(code, message)
             else:
                 tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
         if hopeless:
@@ -124,7 +137,13 @@ def turn_of(message: dict[str, Any]) -> Turn:
     return Turn(role=message["role"], text=message["text"], sources=sources, steps=list(message.get("steps") or []))
 
 
-def answer(task: dict[str, Any]) -> None:
+def answer(task: dict[str, Any], not_after: float | None = None) -> None:
+    """Answer a question, streaming the turn's events to the owner's subscribed connections."""
+    with AnswerStream(task["conversation_id"], task["task_id"], task["owner_id"]) as stream:
+        answer_streamed(task, stream, not_after)
+
+
+def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float | None = None) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
     meta, messages = conversations.read(conversation_id)
@@ -132,14 +151,18 @@ def answer(task: dict[str, Any]) -> None:
     if meta is None or question is None:
         raise JobError("conversation_missing", "The conversation or its question no longer exists.",
                        retryable=False)
-    if any(m["id"] == question_id + 1 for m in messages):
+    stored = next((m for m in messages if m["id"] == question_id + 1), None)
+    if stored is not None:
         tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind
+        stream.completed(message_view(stored))
         return
     data_set = DataSetRepository().get(meta["data_set_id"])
     if data_set is None:
         raise JobError("data_set_missing", "The conversation's data set no longer exists.", retryable=False)
     history = [turn_of(m) for m in messages if m["id"] < question_id]
-    result = engine_for(data_set).answer(question["text"], history, index_for(data_set))
+    stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
+    engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
+    result = engine.answer(question["text"], history, knowledge_for(data_set), stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply = {
         "id": question_id + 1,
@@ -155,9 +178,11 @@ def answer(task: dict[str, Any]) -> None:
         transact([conversations.put_message_op(conversation_id, reply), tasks.finish_op(task["task_id"], SUCCESS)])
     except TransactionCancelled as cancelled:
         if cancelled.codes[:1] == ["ConditionalCheckFailed"]:
-            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply first
+            tasks.finish(task["task_id"], SUCCESS)  # a concurrent delivery stored its reply (and streams it)
         elif cancelled.codes[1:2] != ["ConditionalCheckFailed"]:
             raise  # otherwise the task was already finished: nothing left to do
+        return
+    stream.completed(message_view(reply))  # after the write: a client told "completed" can read it back
 
 
 def load(task: dict[str, Any]) -> None:

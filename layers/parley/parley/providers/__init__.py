@@ -1,89 +1,83 @@
-"""Answer engines backed by a language model: retrieve, assemble the prompt, ask the provider.
+"""Answer engines backed by a language model that calls the catalog tools (see `parley.agent.model_loop`).
 
 Importing this package is cheap; boto3's Bedrock client and httpx load only when a provider is first used.
-A final provider failure is a :class:`ProviderError` with a code the worker records on the task.
+A final provider failure is a :class:`ProviderError` with a code the worker records on the task; a model
+that will not stop asking for tools ends in `StepLimitReached` (code `agent_step_limit`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Sequence
 
+from parley.agent.contracts import AnswerListener, Tool
+from parley.agent.model_loop import DEFAULT_MAX_STEPS, ChatModel, StepLimitReached, run
 from parley.engine import Answer, Turn
-from parley.prompt import Prompt, build, usable_turns
-from parley.providers.base import ERROR, THROTTLED, TIMEOUT, Completion, ProviderError
-from parley.retrieval import Record, SearchIndex, tokenize
+from parley.prompt import build
+from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError
 
-__all__ = ["LanguageModelEngine", "ProviderError", "Completion", "engine_for_settings", "answer_budget_seconds",
-           "ERROR", "THROTTLED", "TIMEOUT"]
-
-RETRIEVED_ITEMS = 6
-PREVIOUS_QUESTION_WEIGHT = 0.5   # follow-ups ("how much is it?") also search with the question before
-
-
-class Provider(Protocol):
-    model: str
-
-    def complete(self, prompt: Prompt, deadline: float) -> Completion: ...
+__all__ = ["LanguageModelEngine", "ProviderError", "StepLimitReached", "engine_for_settings",
+           "answer_budget_seconds", "ERROR", "THROTTLED", "TIMEOUT"]
 
 
 def answer_budget_seconds() -> float:
-    """Seconds one answer may spend on provider calls and retries (the worker's Lambda timeout is above it)."""
+    """Seconds one answer may spend on model calls, tools and retries (the worker's remaining Lambda time
+    bounds it further)."""
     try:
         return float(os.environ.get("WORKER_ANSWER_BUDGET_SECONDS") or 20)
     except ValueError:
         return 20.0
 
 
-class LanguageModelEngine:
-    """An :class:`~parley.engine.AnswerEngine` that answers with a model, grounded in the data set's index."""
+def default_tools() -> list[Tool]:
+    from parley.agent.tools import TOOLS  # the catalog agent's tools (issue 11)
 
-    def __init__(self, provider: Provider, system_prompt: str | None = None, k: int = RETRIEVED_ITEMS,
-                 budget_seconds: float | None = None, clock: Callable[[], float] = time.monotonic):
+    return list(TOOLS)
+
+
+class LanguageModelEngine:
+    """An :class:`~parley.engine.AnswerEngine` that answers with a model calling the data set's tools."""
+
+    def __init__(self, provider: ChatModel, system_prompt: str | None = None, *,
+                 tools: Sequence[Tool] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 budget_seconds: float | None = None, not_after: float | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.provider = provider
         self.system_prompt = system_prompt
-        self.k = k
+        self.tools = tools
+        self.max_steps = max_steps
         self.budget_seconds = answer_budget_seconds() if budget_seconds is None else budget_seconds
+        self.not_after = not_after  # monotonic time the worker must stop by (its Lambda time)
         self.clock = clock
 
     @property
     def model(self) -> str:
         return self.provider.model
 
-    def retrieve(self, question: str, history: list[Turn], index: SearchIndex | None) -> list[Record]:
-        if index is None or len(index) == 0:
-            return []
-        weights: dict[str, float] = {}
-        for term in tokenize(question):
-            weights[term] = weights.get(term, 0.0) + 1.0
-        earlier = usable_turns(history)
-        if earlier:
-            for term in tokenize(earlier[-1][0]):
-                weights[term] = weights.get(term, 0.0) + PREVIOUS_QUESTION_WEIGHT
-        return [record for record, _ in index.search_terms(weights, self.k)]
-
-    def prompt(self, question: str, history: list[Turn], index: SearchIndex | None) -> Prompt:
-        return build(question, history or [], self.retrieve(question, history or [], index), self.system_prompt)
-
-    def answer(self, question: str, history: list[Turn], index: SearchIndex | None) -> Answer:
+    def answer(self, question: str, history: list[Turn], knowledge: Any,
+               listener: AnswerListener | None = None) -> Answer:
         deadline = self.clock() + self.budget_seconds
-        prompt = self.prompt(question, history, index)
-        completion = self.provider.complete(prompt, deadline)
-        return Answer(completion.text, prompt.sources, completion.input_tokens, completion.output_tokens)
+        if self.not_after is not None:
+            deadline = min(deadline, self.not_after)
+        prompt = build(question, history or [], self.system_prompt)
+        tools = default_tools() if self.tools is None else list(self.tools)
+        return run(self.provider, prompt.system, prompt.messages, knowledge, tools, max_steps=self.max_steps,
+                   deadline=deadline, listener=listener, clock=self.clock)
 
 
-def engine_for_settings(settings: dict[str, Any]) -> LanguageModelEngine:
+def engine_for_settings(settings: dict[str, Any], not_after: float | None = None) -> LanguageModelEngine:
     """The engine for a data set's stored answer settings (provider `bedrock` or `openai`)."""
     provider_name = settings.get("provider")
     if provider_name == "bedrock":
         from parley.providers.bedrock import BedrockProvider
 
-        provider: Provider = BedrockProvider(settings)
+        provider: ChatModel = BedrockProvider(settings)
     elif provider_name == "openai":
         from parley.providers.openai_compat import OpenAICompatibleProvider
 
         provider = OpenAICompatibleProvider(settings)
     else:
         raise ValueError(f"no language-model provider {provider_name!r}")
-    return LanguageModelEngine(provider, settings.get("system_prompt"))
+    return LanguageModelEngine(provider, settings.get("system_prompt"),
+                               max_steps=settings.get("max_steps") or DEFAULT_MAX_STEPS, not_after=not_after)

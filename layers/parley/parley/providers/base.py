@@ -1,6 +1,8 @@
-"""What both providers share: the error a provider call ends in, its result, and retrying within a deadline.
+"""What both providers share: the error a provider call ends in, and retrying within a hard deadline.
 
-Deadlines are `time.monotonic()` seconds. A provider call is retried on throttling, 5xx and timeouts with
+Deadlines are `time.monotonic()` seconds, and hard: each attempt runs in a thread of its own and the caller
+stops waiting at the deadline (a client's read timeout applies per chunk, so a server that trickles its
+reply would otherwise hold the answer far past it). A call is retried on throttling, 5xx and timeouts with
 exponential backoff and full jitter (a server's Retry-After is the least wait), but only while another
 attempt still fits before the deadline; then the last error is final and the worker turns it into the
 task's FAILURE.
@@ -9,8 +11,8 @@ task's FAILURE.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from parley.log import logger
@@ -38,16 +40,31 @@ class ProviderError(Exception):
         super().__init__(f"{code}: {reason}" if reason else code)
 
 
-@dataclass
-class Completion:
-    text: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-
 MIN_ATTEMPT_SECONDS = 1.0   # no retry starts with less time than this left
 BASE_DELAY_SECONDS = 0.25
 MAX_DELAY_SECONDS = 8.0
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()`'s result, or a final TIMEOUT once `seconds` have passed (the abandoned attempt ends by its own
+    read timeout; what it returns then is dropped)."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread, whatever it is
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="provider-call", daemon=True).start()
+    if not done.wait(seconds):
+        raise ProviderError(TIMEOUT, "the answer's time ran out", retryable=True)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
 
 
 def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict,
@@ -60,7 +77,8 @@ def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: d
     retries = 0
     while True:
         try:
-            return attempt(max(deadline - clock(), 0.1))
+            seconds_left = max(deadline - clock(), 0.1)
+            return within(seconds_left, lambda: attempt(seconds_left))
         except ProviderError as exc:
             if not exc.retryable:
                 raise

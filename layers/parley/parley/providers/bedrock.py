@@ -1,5 +1,10 @@
 """Amazon Bedrock through the Converse API (one request shape for Anthropic, Amazon Nova, Meta, Mistral...).
 
+Tools are offered in `toolConfig` (toolSpec with the JSON Schema in inputSchema.json); the model's `toolUse`
+blocks come back as tool calls and their results go back as `toolResult` blocks (status `error` for a bad
+argument or a failed tool), their content as JSON text, which every tool-capable model accepts. With a
+listener the call is `converse_stream`, and text deltas are passed on as they arrive.
+
 The client is this module's own rather than `parley.aws.client`: botocore's retries would stack under ours
 and ignore the answer's deadline, so it makes one attempt per call and `call_with_retries` does the rest.
 Authorisation is IAM: the worker may invoke only the models listed in the template's BedrockModelIds.
@@ -7,12 +12,14 @@ Authorisation is IAM: the worker may invoke only the models listed in the templa
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from parley.prompt import Prompt
-from parley.providers.base import ERROR, THROTTLED, TIMEOUT, Completion, ProviderError, call_with_retries
+from parley.agent.contracts import Tool
+from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
+from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError, call_with_retries
 
 DEFAULT_MAX_TOKENS = 1024
 READ_TIMEOUT_SECONDS = 20
@@ -67,6 +74,20 @@ def map_error(exc: Exception) -> ProviderError:
     return ProviderError(ERROR, type(exc).__name__, retryable=True)
 
 
+def _content(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A neutral conversation message (see `parley.agent.model_loop`) as Converse content blocks."""
+    if message["role"] == "tool":
+        return [{"toolResult": {"toolUseId": outcome.call.id,
+                                "content": [{"text": json.dumps(outcome.content, ensure_ascii=False, default=str)}],
+                                **({"status": "error"} if outcome.error else {})}}
+                for outcome in message["results"]]
+    blocks: list[dict[str, Any]] = [{"text": message["text"]}] if message.get("text") else []
+    for call in message.get("calls") or []:
+        arguments = call.arguments if isinstance(call.arguments, dict) else {}
+        blocks.append({"toolUse": {"toolUseId": call.id, "name": call.name, "input": arguments}})
+    return blocks
+
+
 class BedrockProvider:
     def __init__(self, settings: dict[str, Any], client: Any = None,
                  sleep: Callable[[float], None] = time.sleep):
@@ -76,34 +97,80 @@ class BedrockProvider:
         self._client = client
         self.sleep = sleep
 
-    def request(self, prompt: Prompt) -> dict[str, Any]:
+    def request(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None) -> dict[str, Any]:
         inference: dict[str, Any] = {"maxTokens": self.max_tokens}
         if self.temperature is not None:
             inference["temperature"] = float(self.temperature)
-        return {
+        request: dict[str, Any] = {
             "modelId": self.model,
-            "system": [{"text": prompt.system}],
-            "messages": [{"role": m["role"], "content": [{"text": m["text"]}]} for m in prompt.messages],
+            "system": [{"text": system}],
+            "messages": [{"role": "user" if m["role"] == "tool" else m["role"], "content": _content(m)}
+                         for m in messages],
             "inferenceConfig": inference,
         }
+        if tools:
+            request["toolConfig"] = {
+                "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
+                                        "inputSchema": {"json": tool.input_schema}}} for tool in tools],
+                "toolChoice": {"auto": {}},
+            }
+        return request
 
-    def complete(self, prompt: Prompt, deadline: float) -> Completion:
+    def reply(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None, deadline: float,
+              on_text: Callable[[str], None] | None = None) -> ModelReply:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client or default_client()
-        request = self.request(prompt)
+        request = self.request(system, messages, tools)
+        streamed = []  # a retry after text went out would repeat it to the listener
 
-        def attempt(_seconds_left: float) -> dict[str, Any]:
+        def attempt(_seconds_left: float) -> ModelReply:
             try:
-                return client.converse(**request)
+                if on_text is None:
+                    return self._parse(client.converse(**request))
+                return self._read_stream(client.converse_stream(**request)["stream"], on_text, streamed)
             except (ClientError, BotoCoreError) as exc:
-                raise map_error(exc) from None
+                error = map_error(exc)
+                error.retryable = error.retryable and not streamed
+                raise error from None
 
-        response = call_with_retries(attempt, deadline, sleep=self.sleep,
-                                     what={"provider": "bedrock", "model": self.model})
+        return call_with_retries(attempt, deadline, sleep=self.sleep,
+                                 what={"provider": "bedrock", "model": self.model})
+
+    @staticmethod
+    def _parse(response: dict[str, Any]) -> ModelReply:
         content = ((response.get("output") or {}).get("message") or {}).get("content") or []
-        text = "".join(block.get("text", "") for block in content).strip()
-        if not text:
-            raise ProviderError(ERROR, f"the model returned no text (stop reason {response.get('stopReason')})")
+        text = "".join(block.get("text", "") for block in content)
+        calls = [ToolCall(block["toolUse"].get("toolUseId", ""), block["toolUse"].get("name", ""),
+                          block["toolUse"].get("input", {}))
+                 for block in content if "toolUse" in block]
         usage = response.get("usage") or {}
-        return Completion(text, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
+        return ModelReply(text.strip(), calls, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
+
+    @staticmethod
+    def _read_stream(stream: Any, on_text: Callable[[str], None], streamed: list) -> ModelReply:
+        text: list[str] = []
+        calls: dict[int, list] = {}  # content block index -> [id, name, input text]
+        usage: dict[str, Any] = {}
+        for event in stream:
+            if "contentBlockStart" in event:
+                start = event["contentBlockStart"]
+                tool_use = (start.get("start") or {}).get("toolUse")
+                if tool_use:
+                    calls[start.get("contentBlockIndex", 0)] = [tool_use.get("toolUseId", ""),
+                                                                tool_use.get("name", ""), ""]
+            elif "contentBlockDelta" in event:
+                block = event["contentBlockDelta"]
+                delta = block.get("delta") or {}
+                if delta.get("text"):
+                    text.append(delta["text"])
+                    streamed.append(True)
+                    on_text(delta["text"])
+                elif "toolUse" in delta:
+                    calls.setdefault(block.get("contentBlockIndex", 0), ["", "", ""])[2] += \
+                        delta["toolUse"].get("input", "")
+            elif "metadata" in event:
+                usage = event["metadata"].get("usage") or {}
+        found = [ToolCall(call_id, name, decoded_arguments(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
+        return ModelReply("".join(text).strip(), found, int(usage.get("inputTokens") or 0),
+                          int(usage.get("outputTokens") or 0))

@@ -1,0 +1,525 @@
+"""The offline engine: reads the question against the catalog (`reading`), plans tool calls, and writes short
+sentences from their results. Each call is recorded as a `Step`. Questions it cannot place (a feature yes/no
+about one product, a policy) go to the extractive engine over the same index, whose facts it quotes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from parley.agent import tools
+from parley.agent.catalog import Catalog
+from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
+from parley.agent.reading import Reading, read
+from parley.agent.values import dimension_of, show, typed, unit_from_key
+from parley.agent.vocabulary import words
+from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
+from parley.retrieval import split_sentences, tokenize
+
+LIST_LIMIT = 10
+MAX_SOURCES = 10
+
+
+class _Calls:
+    """Runs tools for one answer, keeping the steps and the sources."""
+
+    def __init__(self, knowledge: Knowledge, listener: AnswerListener | None):
+        self.knowledge = knowledge
+        self.listener = listener
+        self.steps: list[Step] = []
+        self.sources: list[Source] = []
+
+    def __call__(self, name: str, arguments: dict[str, Any]) -> ToolResult | None:
+        started = time.perf_counter()
+        try:
+            result, error = tools.tool(name).run(self.knowledge, arguments), None
+        except ToolError as exc:
+            result, error = None, str(exc)
+        step = Step(name, arguments, result.count if result else 0, (time.perf_counter() - started) * 1000, error)
+        self.steps.append(step)
+        if self.listener is not None:
+            self.listener.step(step)
+        if result:
+            self.sources.extend(s for s in result.sources if all((s.type, s.id) != (o.type, o.id)
+                                                                 for o in self.sources))
+        return result
+
+
+def price_text(item: dict[str, Any], unit: str | None = None) -> str | None:
+    money = unit or item.get("currency") or ""
+    if item.get("price_range"):
+        low, high = item["price_range"]
+        return f"from {low:.2f} to {high:.2f} {money}".strip()
+    if item.get("price") is None:
+        return None
+    text = f"{item['price']:.2f} {money}".strip()
+    if item.get("on_sale") and item.get("regular_price"):
+        text += f" (on sale, was {item['regular_price']:.2f})"
+    return text
+
+
+def _price_unit(catalog: Catalog, sku: str) -> str | None:
+    """A `price_unit` property ("EUR per month") says what the price is per; else the currency is used."""
+    found = catalog.find_sku(sku)
+    unit = catalog.attribute("price_unit")
+    return str(unit.raw_of(found[0])) if found and unit and unit.raw_of(found[0]) is not None else None
+
+
+def _describe(catalog: Catalog, item: dict[str, Any], attributes: list[str] = (), price: bool = True) -> str:
+    parts = []
+    for key in attributes:
+        raw = (item.get("attributes") or {}).get(key)
+        if raw is not None:
+            parts.append(f"{catalog.attribute(key).label.lower()} {show(typed(raw, key))}")
+    money = price_text(item, _price_unit(catalog, item["sku"])) if price else None
+    if money:
+        parts.append(money)
+    return f"{item['name']} ({', '.join(parts)})" if parts else item["name"]
+
+
+def _names(catalog: Catalog, items: list[dict[str, Any]], total: int, attributes: list[str]) -> str:
+    shown = [_describe(catalog, item, attributes) for item in items]
+    text = ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1]
+    more = total - len(items)
+    return text + (f", and {more} more" if more > 0 else "")
+
+
+class PlannerEngine:
+    """Answers with the tools; see the module notes and docs/agent.md."""
+
+    def __init__(self, list_limit: int = LIST_LIMIT):
+        self.list_limit = list_limit
+        self.fallback = ExtractiveEngine()
+
+    def answer(self, question: str, history: list[Turn], knowledge: Knowledge,
+               listener: AnswerListener | None = None) -> Answer:
+        question = (question or "").strip()
+        calls = _Calls(knowledge, listener)
+        text = None
+        catalog = knowledge.catalog
+        if question and catalog is not None and len(catalog):
+            text = self._plan(question, history or [], catalog, calls)
+        if text is None:
+            hints = catalog.vocabulary.hints() if catalog is not None and len(catalog) else NO_HINTS
+            fallback = self.fallback.answer(question, history or [], knowledge.index, hints)
+            text, sources = fallback.text, fallback.sources
+        else:
+            sources = calls.sources[:MAX_SOURCES]
+        if listener is not None:
+            listener.delta(text)
+        return Answer(text, sources, steps=calls.steps)
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _plan(self, question: str, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
+        reading = read(question, catalog)
+        _drop_products_outside_category(reading, catalog)
+        if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
+            return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
+        if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
+            return self._existence(reading, catalog, calls)
+        if reading.leftover and _about_documents(reading, calls.knowledge.index):
+            return self._documents(reading, calls)
+        earlier = _earlier_products(history, catalog)
+        if not reading.products and earlier and (reading.points_back or _is_elliptic(reading)):
+            reading.products = _resolve_reference(reading, earlier, catalog)
+        if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
+            return self._compare(reading, catalog, calls)
+        if reading.products:
+            return self._about_products(reading, catalog, calls)
+        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence
+                                                           or reading.lists_many):
+            return self._about_the_one(reading, catalog, calls)
+        if reading.narrows or reading.sort or (reading.counts and reading.lists):
+            return self._search(reading, catalog, calls)
+        if reading.leftover or reading.attributes:
+            return self._documents(reading, calls)
+        return None
+
+    def _existence(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str:
+        """"Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""
+        args = self._arguments(reading, self.list_limit)
+        args["query"] = " ".join(reading.leftover)
+        found = calls("search_products", args)
+        if found is None or not found.content["total"]:
+            return _absent(reading)
+        names = {t for i in found.content["items"] for t in tokenize(i["name"])}
+        if not set(reading.leftover) <= names:  # only a description mentions it: not what the shop sells
+            calls.sources.clear()
+            return _absent(reading)
+        return f"Yes, {_names(catalog, found.content['items'], found.content['total'], [])}."
+
+    def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
+        """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
+        found = calls("search_products", self._arguments(reading, 2))
+        if found is None or found.content["total"] != 1:
+            return self._search(reading, catalog, calls) if found else None
+        reading.products = [catalog.find_sku(found.content["items"][0]["sku"])[0]]
+        return self._about_products(reading, catalog, calls)
+
+    def _documents(self, reading: Reading, calls: _Calls) -> str | None:
+        found = calls("search_documents", {"query": reading.question, "limit": 3})
+        if found is None or not found.count:
+            return None
+        calls.sources[:] = found.sources[:2]
+        return document_answer(reading, found.content["passages"], calls.knowledge.index)
+
+    def _arguments(self, reading: Reading, limit: int) -> dict[str, Any]:
+        args: dict[str, Any] = {"limit": limit}
+        for name in ("category", "min_price", "max_price", "on_sale", "in_stock"):
+            if getattr(reading, name) is not None:
+                args[name] = getattr(reading, name)
+        if reading.filters:
+            args["filters"] = reading.filters
+        if reading.sort:
+            args["sort"], args["order"] = reading.sort
+        return args
+
+    def _search(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
+        superlative = reading.sort is not None and not reading.counts
+        result = calls("search_products", self._arguments(reading, 3 if superlative else self.list_limit))
+        if result is None:
+            return None
+        total, items = result.content["total"], result.content["items"]
+        shown = [f["attribute"] for f in reading.filters] + (
+            [reading.sort[0]] if reading.sort and reading.sort[0] != "price" else [])
+        shown = [catalog.attribute(k).key for k in dict.fromkeys(shown)]
+        what = _what(reading, catalog)
+        if not total:
+            return f"No, there are no {what} that match." if reading.asks_existence else f"There are no {what} that match."
+        if superlative:
+            return _superlative_text(reading, catalog, items, shown)
+        listing = _names(catalog, items, total, shown)
+        if total == 1:
+            what = what.replace("products", "product", 1)
+        if reading.counts:
+            return f"There {'is' if total == 1 else 'are'} {total} {what}: {listing}."
+        if reading.asks_existence:
+            return f"Yes, {total} {what}: {listing}."
+        return f"{total} {what} {'matches' if total == 1 else 'match'}: {listing}."
+
+    def _about_products(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
+        facts = []
+        for product_id in reading.products[:3]:
+            result = calls("get_product", {"sku": catalog.skus[product_id]})
+            if result is not None:
+                facts.append(_product_fact(reading, catalog, result.content["product"]))
+        facts = [f for f in facts if f]
+        if not facts:
+            calls.sources.clear()
+            return None
+        if reading.words[0] in _YES_NO_START and reading.attributes:
+            self._supporting_document(reading, catalog, calls)
+        return " ".join(facts)
+
+    @staticmethod
+    def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
+        """A verdict on a feature cites the document about that feature too (an SLA's terms), when one matches."""
+        terms = set(catalog.attribute(reading.attributes[0]).name_terms)
+        found = calls("search_documents", {"query": reading.question, "limit": 1})
+        if found and found.count and not terms <= set(tokenize(found.content["passages"][0]["text"])):
+            unrelated = {(s.type, s.id) for s in found.sources}
+            calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
+
+    def _compare(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
+        products = [calls("get_product", {"sku": catalog.skus[i]}) for i in reading.products[:4]]
+        details = [r.content["product"] for r in products if r is not None]
+        if len(details) < 2:
+            return None
+        wanted = [k for k in reading.attributes if all(k in d["properties"] or k in d["options"] for d in details)]
+        keys = wanted or _differing(details)
+        lines = []
+        for detail in details:
+            parts = []
+            money = price_text(detail, _price_unit(catalog, detail["sku"]))
+            if money and (not wanted or reading.asks_price):
+                parts.append(money)
+            for key in keys[:5]:
+                raw = detail["properties"].get(key, detail["options"].get(key))
+                if raw is not None:
+                    value = ", ".join(raw) if isinstance(raw, list) else show(typed(raw, key))
+                    parts.append(f"{catalog.attribute(key).label.lower()} {value}")
+            lines.append(f"{detail['name']}: {'; '.join(parts) if parts else 'no listed details'}.")
+        cheaper = _cheapest(details)
+        if cheaper and (reading.asks_price or not wanted):
+            lines.append(f"{cheaper} is the cheaper one.")
+        return " ".join(lines)
+
+
+def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
+    """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
+    misreading of the category's words."""
+    if reading.category and reading.products and (reading.asks_existence or reading.lists_many):
+        inside = set(catalog.categories.get(reading.category, ()))
+        kept = [p for p in reading.products if p in inside]
+        if kept or not any(catalog.product_categories[p] for p in reading.products):
+            reading.products = kept or reading.products
+        else:
+            reading.products = []
+
+
+def _about_documents(reading: Reading, index: Any) -> bool:
+    """Whether the words the catalog does not explain are best found in a document (a policy, a guide)."""
+    if index is None or not len(index):
+        return False
+    weights = {t: 1.0 for t in reading.leftover}
+    top = index.search_terms(weights, 1)
+    return bool(top) and top[0][0].type == "document"
+
+
+def _unknown(reading: Reading, index: Any) -> bool:
+    """A word found nowhere in the data set ("satellite", "CEO") while nothing else of the question is known."""
+    if index is None:
+        return True
+    nothing_known = not (reading.narrows or reading.sort or reading.attributes)
+    unknown = [t for t in reading.leftover if index.df(t) == 0]
+    # "how loud is it in decibels?": a fact asked in words the data never uses
+    asks_unknown_fact = len(unknown) == len(reading.leftover) and not (
+        reading.lists_many or reading.counts or reading.sort or reading.attributes)
+    return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
+
+
+def _absent(reading: Reading) -> str:
+    words = " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
+                     tokenize(w)[0] in reading.leftover)
+    return f"No, the catalog has no {words or 'such products'}."
+
+
+def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any) -> str:
+    """The two sentences of the best passages that hold most of the question's words, with their document."""
+    wanted = set(reading.index_terms)
+    first = passages[0]
+    sentences = []
+    for passage in passages:
+        if passage["id"] == first["id"]:
+            sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
+    scored = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
+        tokenize(sentences[i]))), i))
+    chosen = sorted(scored[:2])
+    where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
+    return f"According to {where}: {' '.join(sentences[i] for i in chosen)}"
+
+
+def _what(reading: Reading, catalog: Catalog) -> str:
+    noun = catalog.category_names.get(reading.category, "") if reading.category else ""
+    return f"products in {noun}" if noun else "products"
+
+
+def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, Any]], shown: list[str]) -> str:
+    key, order = reading.sort
+    best = items[0]
+    if key == "price":
+        word = "cheapest" if order == "asc" else "most expensive"
+        return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
+    attribute = catalog.attribute(key)
+    value = show(typed((best.get("attributes") or {}).get(attribute.key), attribute.key))
+    word = "highest" if order == "desc" else "lowest"
+    ties = [i for i in items[1:] if (i.get("attributes") or {}).get(attribute.key) == best["attributes"].get(attribute.key)]
+    names = _series([best["name"]] + [i["name"] for i in ties])
+    verb = "have" if ties else "has"
+    return f"{names} {verb} the {word} {_plain_label(attribute)} of the {_what(reading, catalog)}: {value}."
+
+
+def _plain_label(attribute) -> str:
+    """`contract_term_months` -> `contract term`: the unit shows with the value."""
+    words = list(attribute.words)
+    if len(words) > 1 and unit_from_key(attribute.key):
+        words = words[:-1]
+    return " ".join(words)
+
+
+_YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
+
+
+def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str | None:
+    """What the question asks about one product, in a sentence; None for a feature yes/no the typed values do not
+    settle (the extractive engine weighs the text then)."""
+    if reading.picked_by:
+        picked = _picked_text(catalog, detail, reading.picked_by)
+        asked = [a for a in (_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
+                             if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])) if a][:1]
+        return " ".join(asked + [picked] if asked and asked[0].startswith(("Yes", "No")) else [picked] + asked)
+    if reading.on_sale:
+        return _sale_text(catalog, detail)
+    if reading.in_stock is not None and "in_stock" in detail:
+        return _stock_text(reading, catalog, detail)
+    for key in reading.attributes:
+        fact = _attribute_fact(reading, catalog, detail, key)
+        if fact:
+            return fact
+    if reading.asks_price:
+        return _price_fact(catalog, detail)
+    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+        return None
+    return _summary_text(catalog, detail)
+
+
+def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
+    """Stock of the product, or of the variant whose options the question names ("in Forest Green, size L")."""
+    name, item = detail["name"], detail
+    named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
+             for v in f["value"]}
+    if named:
+        for variant in detail["variants"]:
+            values = {str(v).lower() for v in variant["options"].values()}
+            if named <= {" ".join(words(v)) for v in values} | values:
+                item = variant
+                name = f"{detail['name']} ({', '.join(variant['options'].values())})"
+                break
+    if item.get("in_stock", -1) in (-1, None):
+        return f"{name}: the catalog does not say whether it is in stock."
+    left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
+    return f"Yes, {name} is in stock{left}." if item["in_stock"] else f"No, {name} is out of stock."
+
+
+def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
+    key, order = picked_by
+    name = detail["name"]
+    if key == "price":
+        word = "cheapest" if order == "asc" else "most expensive"
+        return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
+    attribute = catalog.attribute(key)
+    value = show(typed(_property(catalog, detail, key), attribute.key))
+    word = "highest" if order == "desc" else "lowest"
+    return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
+
+
+def _sale_text(catalog: Catalog, detail: dict[str, Any]) -> str:
+    name = detail["name"]
+    if detail.get("on_sale"):
+        return f"Yes, {name} is on sale: {detail['sale_price']:.2f} instead of {detail['regular_price']:.2f}."
+    return f"No, {name} is not on sale; it costs {price_text(detail, _price_unit(catalog, detail['sku']))}."
+
+
+def _property(catalog: Catalog, detail: dict[str, Any], key: str) -> Any:
+    """A product's value of an attribute, whatever spelling of the name the product used."""
+    wanted = catalog.attribute(key)
+    for name, value in detail["properties"].items():
+        if catalog.attribute(name) is wanted:
+            return value
+    return None
+
+
+def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], key: str) -> str | None:
+    attribute = catalog.attribute(key)
+    name, label = detail["name"], _plain_label(attribute)
+    for option, values in detail["options"].items():
+        if catalog.attribute(option) is attribute:
+            return f"{name} comes in {_series(values)} ({label})."
+    raw = _property(catalog, detail, key)
+    if raw is None:
+        return None
+    value = typed(raw, attribute.key)
+    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+        return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
+    return f"{name}: {label} {show(value)}."
+
+
+def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
+    """"Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
+    name, phrase = detail["name"], feature_phrase(reading.question)
+    if phrase and len(phrase.split()) <= 4:
+        verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
+    else:
+        verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
+    related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+               if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
+               and (v := _property(catalog, detail, a.key)) is not None]
+    return verdict + (f" Details: {'; '.join(related)}." if related else "")
+
+
+def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
+    money = price_text(detail, _price_unit(catalog, detail["sku"]))
+    if money:
+        return f"{detail['name']} costs {money}."
+    priced = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+              if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
+              and (v := _property(catalog, detail, a.key)) is not None]
+    if priced:
+        return f"{detail['name']}: {'; '.join(priced)}."
+    return f"No price is listed for {detail['name']}."
+
+
+def _summary_text(catalog: Catalog, detail: dict[str, Any]) -> str:
+    parts = [detail["name"]]
+    first = split_sentences(detail.get("description") or "")
+    text = f"{detail['name']}: {first[0]}" if first else detail["name"]
+    money = price_text(detail, _price_unit(catalog, detail["sku"]))
+    parts = [text if text.endswith((".", "!", "?")) else text + "."]
+    if money:
+        parts.append(f"It costs {money}.")
+    for option, values in detail["options"].items():
+        parts.append(f"{option}: {', '.join(values)}.")
+    return " ".join(parts)
+
+
+def _series(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _differing(details: list[dict[str, Any]]) -> list[str]:
+    keys = []
+    for key in details[0]["properties"]:
+        values = [d["properties"].get(key) for d in details]
+        if all(v is not None for v in values) and len({str(v) for v in values}) > 1:
+            keys.append(key)
+    return keys
+
+
+def _cheapest(details: list[dict[str, Any]]) -> str | None:
+    priced = [d for d in details if d.get("price") is not None]
+    if len(priced) < 2:
+        return None
+    priced.sort(key=lambda d: d["price"])
+    return priced[0]["name"] if priced[0]["price"] < priced[1]["price"] else None
+
+
+def _earlier_products(history: list[Turn], catalog: Catalog) -> list[int]:
+    """The products the latest answer that named any drew on, in its order."""
+    for turn in reversed(history):
+        if turn.role != "agent":
+            continue
+        ids = []
+        for source in turn.sources:
+            found = catalog.find_sku(source.id) if source.type == "product" else None
+            if found and found[0] not in ids:
+                ids.append(found[0])
+        if ids:
+            return ids
+    return []
+
+
+def _is_elliptic(reading: Reading) -> bool:
+    """A short follow-up with nothing of its own to search on ("and the price?", "what about colors?")."""
+    return len(reading.terms) <= 3 and not reading.narrows and reading.words[:1] in (["and"], ["what"], ["how"])
+
+
+def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -> list[int]:
+    """"it", "that one", "the cheaper one", "the premium version": products of the previous answer."""
+    question = reading.question.lower()
+    if reading.sort and len(earlier) > 1:
+        key, order = reading.sort
+        values = {i: (catalog.prices[i] if key == "price" else catalog.attribute(key).number_of(i)) for i in earlier}
+        known = [i for i in earlier if values[i] == values[i]]
+        if known:
+            reading.picked_by, reading.sort = reading.sort, None
+            return [(min if order == "asc" else max)(known, key=values.__getitem__)]
+    for word, pick in (("first", 0), ("second", 1), ("last", -1)):
+        if word in question and len(earlier) > abs(pick):
+            return [earlier[pick]]
+    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)]
+    if own:  # "and the premium version?": a product sharing a name with the earlier ones and naming the new word
+        related = _related_by_name(catalog, earlier, own)
+        if related:
+            return related
+    if any(w in reading.words for w in ("both", "them", "they", "those", "these", "either")):
+        return earlier[:4]
+    return earlier[:1]
+
+
+def _related_by_name(catalog: Catalog, earlier: list[int], words: list[str]) -> list[int]:
+    names = catalog.vocabulary.name_ids
+    candidates = set.intersection(*(set(names.get(w, ())) for w in words))
+    base = set(words(" ".join(catalog.names[i] for i in earlier)))
+    ranked = sorted(candidates - set(earlier), key=lambda i: (-len(base & set(words(catalog.names[i]))), i))
+    return ranked[:1]

@@ -1,0 +1,217 @@
+"""The offline planner on two catalogs of different domains (FiberUP telecom plans and a small outdoor-clothing
+shop): lists, filters, superlatives, counts, comparisons, existence, attributes, sale and stock, documents,
+follow-ups, refusals; the steps it records; and one conversation through the API, SQS and the worker."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from parley.agent import knowledge
+from parley.agent.planner import PlannerEngine
+from parley.dal.conversations import ConversationRepository
+from parley.engine import NO_ANSWER_TEXT, Turn
+from parley.sample import load_sample
+from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
+
+
+@pytest.fixture(scope="module")
+def shop():
+    return knowledge.unpack(knowledge.pack(knowledge.build(PRODUCTS, DOCUMENTS)))
+
+
+@pytest.fixture(scope="module")
+def fiberup():
+    products, documents = load_sample()
+    return knowledge.build(products, [{**d, "key": d.get("url") or d["title"]} for d in documents])
+
+
+def ask(k, *questions):
+    """Ask in one conversation; the last answer."""
+    engine, history, answer = PlannerEngine(), [], None
+    for question in questions:
+        answer = engine.answer(question, history, k)
+        history += [Turn("user", question), Turn("agent", answer.text, answer.sources)]
+    return answer
+
+
+def skus(answer):
+    return [s.id for s in answer.sources if s.type == "product"]
+
+
+# -- lists and filters --------------------------------------------------------------------------------------------
+
+def test_list_names_every_match_and_the_total(shop, fiberup):
+    answer = ask(shop, "Which jackets do you sell?")
+    assert answer.text.startswith("2 products in Jackets")
+    assert "Storm Rain Jacket" in answer.text and "Summit Down Jacket" in answer.text
+    assert [s.tool for s in answer.steps] == ["search_products"]
+    answer = ask(fiberup, "Which plans include an SLA?")
+    assert answer.text.startswith("1 product matches: FiberUP Business Duplex")
+    assert answer.steps[0].arguments["filters"] == [{"attribute": "sla", "op": "eq", "value": True}]
+
+
+def test_a_long_list_stops_at_the_limit_and_says_how_many_more():
+    engine = PlannerEngine(list_limit=2)
+    products, documents = load_sample()
+    answer = engine.answer("Which mobile plans do you have?", [], knowledge.build(products, documents))
+    assert answer.text.startswith("7 products in mobile") and answer.text.endswith("and 5 more.")
+
+
+@pytest.mark.parametrize("question, names, absent", [
+    ("Which mobile plans cost under 20?", ["Prepaid 5", "Data SIM 50", "Mobile Junior"], ["Mobile Unlimited"]),
+    ("Which plans have at least 20 GB?", ["Prepaid 20", "Mobile 20", "Data SIM 50"], ["Prepaid 5"]),
+    ("Which plans have no SLA?", ["Home 300", "Business Pro 1000"], ["Duplex"]),
+])
+def test_filters_on_fiberup(fiberup, question, names, absent):
+    text = ask(fiberup, question).text
+    assert all(n in text for n in names) and not any(a in text for a in absent), text
+
+
+def test_filters_on_the_shop(shop):
+    text = ask(shop, "Anything in blue under 100?").text
+    assert text.startswith("3 products") and "Summit Down Jacket" not in text
+    text = ask(shop, "Which jackets are waterproof?").text
+    assert "Storm Rain Jacket" in text and "Summit" not in text
+
+
+# -- superlatives, counts, comparisons ---------------------------------------------------------------------------
+
+def test_superlatives_on_price_and_on_attributes_found_by_their_units(shop, fiberup):
+    assert "FiberUP Mobile Junior" in ask(fiberup, "What is the cheapest mobile plan?").text
+    fastest = ask(fiberup, "Which is the fastest home plan?")
+    assert "FiberUP Home 2000" in fastest.text and "2000 mbps" in fastest.text
+    assert fastest.steps[0].arguments["sort"] == "download_mbps"
+    assert "36 months" in ask(fiberup, "Which plan has the longest contract?").text
+    heaviest = ask(shop, "What is the heaviest item?")
+    assert heaviest.text.startswith("Trail Hiking Boots") and "2.4 lbs" in heaviest.text
+    assert ask(shop, "What is the most expensive jacket?").text.count("Summit Down Jacket") == 1
+
+
+def test_counts(shop, fiberup):
+    assert re.search(r"\b7\b", ask(fiberup, "How many mobile plans do you have?").text)
+    text = ask(shop, "How many products are in stock?").text
+    assert text.startswith("There are 4 products") and "Summit" not in text
+
+
+def test_comparisons_show_prices_and_differing_properties(shop, fiberup):
+    answer = ask(shop, "Compare the Storm Rain Jacket and the Summit Down Jacket")
+    assert "0.9 lbs" in answer.text and "1.3 lbs" in answer.text and "Storm Rain Jacket is the cheaper one" in answer.text
+    assert [s.tool for s in answer.steps] == ["get_product", "get_product"]
+    answer = ask(fiberup, "What's the difference between Mobile 20 and Prepaid 20?")
+    assert skus(answer) == ["FU-MOB-20", "FU-MOB-PRE20"] and "24.95" in answer.text and "19.95" in answer.text
+
+
+# -- existence, attributes, sale and stock -------------------------------------------------------------------------
+
+def test_existence_yes_with_the_items_and_no(shop, fiberup):
+    assert ask(shop, "Do you sell boots?").text.startswith("Yes, 1 product in Boots: Trail Hiking Boots")
+    assert ask(shop, "Do you sell sandals?").text.startswith("No")
+    assert ask(fiberup, "Do you have a satellite internet plan?").text.startswith("No")
+    assert ask(fiberup, "Do you sell TV packages?").text.startswith("Yes, 2 products")
+
+
+def test_attribute_questions(shop, fiberup):
+    assert ask(shop, "What colors does the Storm Rain Jacket come in?").text == \
+        "Storm Rain Jacket comes in Blue and Red (color)."
+    assert "42 and 44" in ask(shop, "What sizes do the Trail Hiking Boots come in?").text
+    assert "36 Months" in ask(shop, "How long is the warranty on the Summit Down Jacket?").text
+    assert "24 months" in ask(fiberup, "How long is the contract for Mobile 20?").text
+    assert "69" in ask(fiberup, "How much does the Professional Installation cost?").text
+
+
+def test_sale_and_stock(shop):
+    assert ask(shop, "What is on sale?").text.startswith("1 product matches: Storm Rain Jacket")
+    assert ask(shop, "Is the Summit Down Jacket in stock?").text == "No, Summit Down Jacket is out of stock."
+    assert ask(shop, "Is the Storm Rain Jacket on sale?").text.startswith("Yes, Storm Rain Jacket is on sale")
+
+
+# -- follow-ups ---------------------------------------------------------------------------------------------------
+
+def test_follow_ups_resolve_through_earlier_sources(shop, fiberup):
+    assert ask(shop, "Tell me about the Grid Fleece Pullover", "How much does it cost?").text == \
+        "Grid Fleece Pullover costs 55.00 EUR."
+    lighter = ask(shop, "Which jackets do you sell?", "Which one is lighter?")
+    assert lighter.text.startswith("Storm Rain Jacket has the lowest weight of them")
+    assert skus(ask(shop, "Which jackets do you sell?", "Which one is lighter?", "And the down version?")) == \
+        ["JK-DOWN"]
+    cheaper = ask(fiberup, "Which TV packages do you have?", "Does the cheaper one include sports?")
+    assert "FiberUP TV Basic" in cheaper.text and "No" in cheaper.text
+
+
+# -- documents and refusals ---------------------------------------------------------------------------------------
+
+def test_policy_questions_are_answered_from_documents(shop, fiberup):
+    answer = ask(shop, "Can I get a refund on sale items?")
+    assert answer.text.startswith("According to Returns") and "not refunded" in answer.text
+    assert answer.sources[0].id == "https://outfitters.example/returns" and answer.steps[0].tool == "search_documents"
+    answer = ask(fiberup, "What is the notice period to cancel my contract?")
+    assert "notice period of one month" in answer.text
+
+
+def test_questions_the_data_cannot_answer_say_so(shop, fiberup):
+    for k in (shop, fiberup):
+        assert ask(k, "What is the name of your CEO?").text == NO_ANSWER_TEXT
+        assert ask(k, "How do I bake bread?").text == NO_ANSWER_TEXT
+
+
+def test_fiberup_fact_answers_still_come_from_the_extractive_engine(fiberup):
+    answer = ask(fiberup, "Does FiberUP Business Duplex include an SLA?")
+    assert answer.text.startswith("Yes") and "99.9%" in answer.text
+
+
+# -- steps and the listener ---------------------------------------------------------------------------------------
+
+class Recorder:
+    def __init__(self):
+        self.steps, self.deltas = [], []
+
+    def step(self, step):
+        self.steps.append(step)
+
+    def delta(self, text):
+        self.deltas.append(text)
+
+
+def test_steps_are_recorded_and_streamed(shop):
+    listener = Recorder()
+    answer = PlannerEngine().answer("Compare the Storm Rain Jacket and the Summit Down Jacket", [], shop, listener)
+    assert listener.steps == answer.steps and len(answer.steps) == 2
+    assert listener.deltas == [answer.text]
+    shown = answer.steps[0].as_dict()
+    assert shown["tool"] == "get_product" and shown["arguments"] == {"sku": "JK-RAIN"} and shown["result_count"] == 1
+
+
+# -- through the API, the queue and the worker --------------------------------------------------------------------
+
+def test_a_conversation_through_the_worker_stores_the_answer_and_its_steps(admin, drain):
+    created = admin.post("/api/data_sets", {"name": "outfitters"}).json()["id"]
+    plain = [{k: v for k, v in p.items() if k in ("sku", "name", "description", "properties", "categories", "price")}
+             for p in PRODUCTS]  # the fields every deployed API takes
+    assert admin.post(f"/api/data_sets/{created}/products", {"products": plain}).status == 202
+    drain()
+    conversation = admin.post("/api/conversations", {"data_set_id": created}).json()["id"]
+    for question in ("What is the heaviest item?", "Is it waterproof?"):
+        assert admin.post(f"/api/conversations/{conversation}", {"question_message": question}).status == 202
+        drain()
+    history = admin.get(f"/api/conversations/{conversation}").json()["history"]
+    first, second = history[1], history[3]
+    assert first["text"].startswith("Trail Hiking Boots has the highest weight") and "2.4 lbs" in first["text"]
+    assert first["sources"][0]["id"] == "BT-TRAIL"
+    assert second["text"].startswith("Yes, Trail Hiking Boots")
+    # the stored messages keep the tool calls that produced them
+    _, stored = ConversationRepository().read(conversation)
+    steps = [m["steps"] for m in stored if m["role"] == "agent"]
+    assert steps[0][0]["tool"] == "search_products" and steps[0][0]["arguments"]["sort"] == "Weight"
+    assert steps[1][0]["tool"] == "get_product" and steps[1][0]["arguments"] == {"sku": "BT-TRAIL"}
+
+
+def test_api_handlers_do_not_load_the_answering_package():
+    import subprocess
+    import sys
+
+    probe = ("import sys; import parley.logic.data_sets, parley.logic.conversations, parley.logic.tasks; "
+             "print([m for m in sys.modules if m.startswith(('parley.agent', 'parley.retrieval'))])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
