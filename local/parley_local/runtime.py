@@ -91,12 +91,15 @@ class FunctionPool:
             raise InvocationFailed(f"{name}: the event is {len(event_json)} bytes, over Lambda's limit of "
                                    f"{MAX_REQUEST_BYTES} bytes for a synchronous invocation")
         environment = self._acquire()
-        healthy = False
         try:
             reply = self._run(environment, str(uuid.uuid4()), event_json)
-            healthy = True
-        finally:
-            self._release(environment, healthy)
+        except InvocationFailed:  # the environment crashed or timed out: it is gone
+            self._release(environment, healthy=False)
+            raise
+        except BaseException:  # (--in-process) a function error: the environment lives on, as on Lambda
+            self._release(environment, healthy=True)
+            raise
+        self._release(environment, healthy=True)
         kind, payload = reply[:1], reply[1:]
         if kind != RESULT:
             raise InvocationFailed(f"{name}: function error {error_text(payload)}")

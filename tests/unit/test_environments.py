@@ -150,3 +150,9 @@ def test_a_function_error_raises_for_the_queue_pump(probe):
     expected = (RuntimeError, "the probe failed on purpose") if probe.in_process else (InvocationFailed, "function error")
     with pytest.raises(expected[0], match=expected[1]):
         probe.pools["ProbeFunction"].invoke({"pathParameters": {"action": "fail"}})
+
+
+def test_a_function_error_keeps_its_environment_and_module_state(probe):
+    assert call(probe, "state").json()["calls"] == 1
+    assert call(probe, "fail").status == 502
+    assert call(probe, "state").json()["calls"] == 3  # the same environment: no new cold start
