@@ -23,23 +23,22 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
-from collections.abc import Sequence
-from collections.abc import Iterable, Iterator, Mapping
+from itertools import accumulate, pairwise
 from typing import Any, overload
 
-__all__ = ["Record", "SearchIndex", "tokenize", "render_product", "chunk_text"]
+__all__ = ["Record", "SearchIndex", "chunk_text", "render_product", "tokenize"]
 
 K1 = 1.2
 B = 0.75
-NAME_BOOST = 3          # product name tokens count this many times
-TITLE_BOOST = 2         # document title tokens count this many times per chunk
-CHUNK_WORDS = 100       # target words per document chunk
+NAME_BOOST = 3  # product name tokens count this many times
+TITLE_BOOST = 2  # document title tokens count this many times per chunk
+CHUNK_WORDS = 100  # target words per document chunk
 CHUNK_OVERLAP_SENTENCES = 1
 SNAPSHOT_FORMAT = "parley.bm25/3"
-LEGACY_SNAPSHOT_FORMAT = "parley.bm25/2"   # gzip'd JSON; still loaded
-_U32 = "I" if array("I").itemsize == 4 else "L"   # 32-bit unsigned everywhere
+LEGACY_SNAPSHOT_FORMAT = "parley.bm25/2"  # gzip'd JSON; still loaded
+_U32 = "I" if array("I").itemsize == 4 else "L"  # 32-bit unsigned everywhere
 _I32 = "i" if array("i").itemsize == 4 else "l"
 
 # ---------------------------------------------------------------- tokenizer
@@ -57,7 +56,7 @@ _STOPWORDS = frozenset(
 )
 
 # numbers (with decimals kept together: "99.9", "34.95") or unicode words.
-_PRICE_WORDS: list[str] = []          # filled below, once tokenize exists
+_PRICE_WORDS: list[str] = []  # filled below, once tokenize exists
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _VOWELS = frozenset("aeiouy")
 _STEM_CACHE: dict[str, str] = {}
@@ -77,9 +76,7 @@ def _stem(word: str) -> str:
     # plurals / third person
     if w.endswith("ies") and len(w) > 4:
         w = w[:-3] + "y"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith(("ches", "shes", "xes", "zes")):
+    elif w.endswith("sses") or w.endswith(("ches", "shes", "xes", "zes")):
         w = w[:-2]
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
@@ -90,9 +87,9 @@ def _stem(word: str) -> str:
             if len(stem) >= 4 and any(c in _VOWELS for c in stem):
                 w = stem
             break
-    while len(w) > 4 and w.endswith("e"):      # guarantee / guaranteed -> guarant
+    while len(w) > 4 and w.endswith("e"):  # guarantee / guaranteed -> guarant
         w = w[:-1]
-    if len(w) > 6 and w.endswith("at"):       # relocat(e/ion) -> reloc
+    if len(w) > 6 and w.endswith("at"):  # relocat(e/ion) -> reloc
         w = w[:-2]
     if len(w) > 4 and w[-1] == w[-2] and w[-1] not in _VOWELS and w[-1] != "s":
         w = w[:-1]
@@ -137,11 +134,11 @@ _PRICE_WORDS.extend(tokenize("cost"))
 class Record:
     """One searchable unit: a product, or one chunk of a document."""
 
-    type: str            # "product" | "document"
-    id: str              # product sku, or document key
-    title: str           # product name or document title
+    type: str  # "product" | "document"
+    id: str  # product sku, or document key
+    title: str  # product name or document title
     url: str | None
-    text: str            # readable passage text
+    text: str  # readable passage text
 
 
 def _fmt_value(value: object) -> str:
@@ -187,9 +184,12 @@ def render_product(product: Mapping[str, Any]) -> str:
     if cats:
         lines.append("Categories: " + ", ".join(cats))
     try:
-        unit = (product.get("properties") or {}).get("price_unit") if isinstance(
-            product.get("properties"), Mapping) else None
-        unit = unit or product.get("currency")   # "EUR per month" says more than "EUR"
+        unit = (
+            (product.get("properties") or {}).get("price_unit")
+            if isinstance(product.get("properties"), Mapping)
+            else None
+        )
+        unit = unit or product.get("currency")  # "EUR per month" says more than "EUR"
         price = format_price(product.get("price"), str(unit) if unit else None)
     except (TypeError, ValueError):
         price = str(product.get("price"))
@@ -210,19 +210,18 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9\u00C0-\u024F])")
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences; blank lines / line breaks also end one."""
     sentences: list[str] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*[-*\u2022]\s)", text or ""):
-        block = " ".join(block.split())
+    for raw_block in re.split(r"\n\s*\n|\n(?=\s*[-*\u2022]\s)", text or ""):
+        block = " ".join(raw_block.split())
         if not block:
             continue
-        for sent in _SENTENCE_RE.split(block):
-            sent = sent.strip()
+        for raw in _SENTENCE_RE.split(block):
+            sent = raw.strip()
             if sent:
                 sentences.append(sent)
     return sentences
 
 
-def chunk_text(text: str, target_words: int = CHUNK_WORDS,
-               overlap: int = CHUNK_OVERLAP_SENTENCES) -> list[str]:
+def chunk_text(text: str, target_words: int = CHUNK_WORDS, overlap: int = CHUNK_OVERLAP_SENTENCES) -> list[str]:
     """Group sentences into chunks of about ``target_words`` words.
 
     Consecutive chunks share ``overlap`` sentences so that a fact straddling a
@@ -255,7 +254,7 @@ def _product_record(product: Mapping[str, Any]) -> tuple[Record, list[str]]:
     tokens = tokenize(text)
     tokens.extend(tokenize(name) * (NAME_BOOST - 1))
     if product.get("price") is not None:
-        tokens.extend(_PRICE_WORDS)      # so "how much does X cost" finds X
+        tokens.extend(_PRICE_WORDS)  # so "how much does X cost" finds X
     sku = str(product.get("sku") or "")
     rec = Record("product", sku, name, None, text)
     return rec, tokens
@@ -288,8 +287,8 @@ def _document_records(doc: Mapping[str, Any]) -> list[tuple[Record, list[str]]]:
 # per term, record-id gaps at the narrowest width that fits (1, 2 or 4
 # bytes), turned into an id array the first time the term is searched.
 
-_MAGIC = b"\x89PBM25\r\n"         # not text, not gzip: a snapshot is recognised by it
-RECORDS_PER_BLOCK = 64            # ~40 KB of text per block: zlib's window, so no ratio lost
+_MAGIC = b"\x89PBM25\r\n"  # not text, not gzip: a snapshot is recognised by it
+RECORDS_PER_BLOCK = 64  # ~40 KB of text per block: zlib's window, so no ratio lost
 _ZLEVEL = 6
 _WIDTH_CODES = {1: "B", 2: "H", 4: _U32}
 
@@ -322,16 +321,16 @@ def _narrowest(top: int) -> str:
 class _PackedPostings:
     """Every term's record ids as gap-encoded bytes, plus one flat tf array."""
 
-    __slots__ = ("offsets", "id_offsets", "id_bytes", "tfs")
+    __slots__ = ("id_bytes", "id_offsets", "offsets", "tfs")
 
     def __init__(self, offsets: array[int], id_offsets: array[int], id_bytes: bytes, tfs: array[int]) -> None:
-        self.offsets = offsets        # term number -> first posting (len = terms + 1)
+        self.offsets = offsets  # term number -> first posting (len = terms + 1)
         self.id_offsets = id_offsets  # term number -> first byte in id_bytes (len = terms + 1)
         self.id_bytes = id_bytes
         self.tfs = tfs
 
     @classmethod
-    def encode(cls, per_term: Iterable[tuple[list[int], list[int]]]) -> "_PackedPostings":
+    def encode(cls, per_term: Iterable[tuple[list[int], list[int]]]) -> _PackedPostings:
         offsets = _uint32_array([0])
         id_offsets = _uint32_array([0])
         chunks: list[bytes] = []
@@ -339,7 +338,7 @@ class _PackedPostings:
         all_tfs: list[int] = []
         for ids, tfs in per_term:
             gaps = [ids[0]]
-            gaps.extend(b - a for a, b in zip(ids, ids[1:]))
+            gaps.extend(b - a for a, b in pairwise(ids))
             packed = _le_bytes(array(_narrowest(max(gaps)), gaps))
             chunks.append(packed)
             size += len(packed)
@@ -354,9 +353,15 @@ class _PackedPostings:
         """The totals; each term's own ranges are checked when it is decoded
         (checking 100k+ terms here would be most of the load time)."""
         offsets, id_offsets = self.offsets, self.id_offsets
-        if (len(offsets) != len(id_offsets) or not offsets or offsets[0] != 0 or id_offsets[0] != 0
-                or offsets[-1] != len(self.tfs) or id_offsets[-1] != len(self.id_bytes)
-                or (records == 0 and len(offsets) > 1)):
+        if (
+            len(offsets) != len(id_offsets)
+            or not offsets
+            or offsets[0] != 0
+            or id_offsets[0] != 0
+            or offsets[-1] != len(self.tfs)
+            or id_offsets[-1] != len(self.id_bytes)
+            or (records == 0 and len(offsets) > 1)
+        ):
             raise ValueError("corrupt search index snapshot: inconsistent postings")
 
     def ids(self, tid: int, records: int) -> array[int]:
@@ -379,8 +384,7 @@ class _PackedPostings:
 class _RecordBlocks(Sequence[Record]):
     """The records of a loaded snapshot, decompressed a block at a time on first access."""
 
-    def __init__(self, count: int, block_offsets: array[int], data: bytes,
-                 block_size: int = RECORDS_PER_BLOCK) -> None:
+    def __init__(self, count: int, block_offsets: array[int], data: bytes, block_size: int = RECORDS_PER_BLOCK) -> None:
         self._count = count
         self._offsets = block_offsets
         self._data = data
@@ -434,9 +438,8 @@ def _encode_record_blocks(records: Sequence[Record]) -> tuple[array[int], bytes]
     chunks: list[bytes] = []
     size = 0
     for start in range(0, len(records), RECORDS_PER_BLOCK):
-        rows = [[r.type, r.id, r.title, r.url, r.text] for r in records[start:start + RECORDS_PER_BLOCK]]
-        chunk = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                              _ZLEVEL)
+        rows = [[r.type, r.id, r.title, r.url, r.text] for r in records[start : start + RECORDS_PER_BLOCK]]
+        chunk = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), _ZLEVEL)
         chunks.append(chunk)
         size += len(chunk)
         offsets.append(size)
@@ -448,17 +451,15 @@ def _decode_record_block(chunk: bytes, count: int) -> list[Record]:
         rows = json.loads(zlib.decompress(chunk).decode("utf-8"))
         if not isinstance(rows, list) or len(rows) != count:
             raise ValueError("wrong record count")
-        return [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
-                for t, i, ti, u, tx in rows]
+        return [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx)) for t, i, ti, u, tx in rows]
     except (zlib.error, ValueError, TypeError) as exc:
         raise ValueError(f"corrupt search index snapshot: {exc}") from exc
 
 
-_EPS = 1e-9     # float slack in the max-score pruning comparisons
+_EPS = 1e-9  # float slack in the max-score pruning comparisons
 
 
-def _prune(scores: dict[int, float], k: int, still_to_add: float,
-           update_only: bool) -> tuple[dict[int, float], bool]:
+def _prune(scores: dict[int, float], k: int, still_to_add: float, update_only: bool) -> tuple[dict[int, float], bool]:
     """Max-score pruning step: once the k-th best score exceeds what the remaining terms could add
     (``still_to_add``), records not seen yet cannot reach the top ``k``, so only the current candidates
     are updated from then on (``update_only``), and those that cannot catch up any more are dropped."""
@@ -480,12 +481,19 @@ class SearchIndex:
     little more than decompressing it.
     """
 
-    def __init__(self, records: Sequence[Record], doc_lens: Iterable[int], terms: dict[str, int],
-                 postings: _PackedPostings, k1: float = K1, b: float = B,
-                 max_weights: array[float] | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[Record],
+        doc_lens: Iterable[int],
+        terms: dict[str, int],
+        postings: _PackedPostings,
+        k1: float = K1,
+        b: float = B,
+        max_weights: array[float] | None = None,
+    ) -> None:
         self.records = records
         self.doc_lens = doc_lens if isinstance(doc_lens, array) else _uint32_array(doc_lens)
-        self._terms = terms            # term -> term number
+        self._terms = terms  # term -> term number
         self._postings = postings
         self._offsets = postings.offsets
         self._tfs = postings.tfs
@@ -500,8 +508,8 @@ class SearchIndex:
             self._norm = [k1b + k1b_avg * dl for dl in self.doc_lens]
         else:
             self._norm = [k1] * n
-        self._ids: dict[int, array[int]] = {}              # decoded lazily per term
-        self._weights: dict[int, list[float]] = {}    # lazily cached per term
+        self._ids: dict[int, array[int]] = {}  # decoded lazily per term
+        self._weights: dict[int, list[float]] = {}  # lazily cached per term
         self._cached_postings = 0
         self._tf1: list[float] | None = None
         if max_weights is None:
@@ -517,9 +525,13 @@ class SearchIndex:
         out = array("f")
         for tid in range(len(self._terms)):
             lo = offsets[tid]
-            top = max([tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
-                       for d, tf in zip(self._ids_of(tid), tfs[lo:offsets[tid + 1]])])
-            out.append(top * (1.0 + 2.0 ** -20))   # float32 keeps 24 bits: this rounds up
+            top = max(
+                [
+                    tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
+                    for d, tf in zip(self._ids_of(tid), tfs[lo : offsets[tid + 1]])
+                ]
+            )
+            out.append(top * (1.0 + 2.0**-20))  # float32 keeps 24 bits: this rounds up
         return out
 
     # -- construction -----------------------------------------------------
@@ -534,7 +546,7 @@ class SearchIndex:
         return cls._from_items(items)
 
     @classmethod
-    def _from_items(cls, items: Iterable[tuple[Record, list[str]]]) -> "SearchIndex":
+    def _from_items(cls, items: Iterable[tuple[Record, list[str]]]) -> SearchIndex:
         records: list[Record] = []
         doc_lens: list[int] = []
         post_ids: dict[str, list[int]] = {}
@@ -553,7 +565,7 @@ class SearchIndex:
                 else:
                     lst.append(idx)
                     post_tfs[term].append(count)
-        order = sorted(post_ids)               # stable layout -> stable snapshots
+        order = sorted(post_ids)  # stable layout -> stable snapshots
         terms = {term: number for number, term in enumerate(order)}
         postings = _PackedPostings.encode((post_ids[t], post_tfs[t]) for t in order)
         return cls(records, doc_lens, terms, postings)
@@ -614,8 +626,9 @@ class SearchIndex:
             k1p = self.k1 + 1.0
             tf1 = self._tf1_weights()
             # most postings have tf 1: a table lookup gives the very same float
-            cached = [tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
-                      for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])]
+            cached = [
+                tf1[d] if tf == 1 else tf * k1p / (tf + norm[d]) for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])
+            ]
             if self._cached_postings > 4_000_000:
                 self._weights.clear()
                 self._cached_postings = 0
@@ -632,8 +645,7 @@ class SearchIndex:
             weights[term] = weights.get(term, 0.0) + 1.0
         return self.search_terms(weights, k)
 
-    def search_terms(self, term_weights: Mapping[str, float],
-                     k: int = 5) -> list[tuple[Record, float]]:
+    def search_terms(self, term_weights: Mapping[str, float], k: int = 5) -> list[tuple[Record, float]]:
         """Like :meth:`search` for already tokenized, weighted query terms.
 
         A term's weight multiplies its BM25 contribution (a query term that
@@ -642,8 +654,7 @@ class SearchIndex:
         records = self.records
         return [(records[i], s) for i, s in self.score_terms(term_weights, k)]
 
-    def score_terms(self, term_weights: Mapping[str, float],
-                    k: int = 5) -> list[tuple[int, float]]:
+    def score_terms(self, term_weights: Mapping[str, float], k: int = 5) -> list[tuple[int, float]]:
         """Top ``k`` ``(record number, score)`` pairs.
 
         Exact BM25 with "max-score" pruning: terms are scored from the one
@@ -711,7 +722,7 @@ class SearchIndex:
         """Add term ``tid``'s contribution to the current candidates only."""
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         ids = self._ids_of(tid)
-        if len(scores) * 16 >= hi - lo:     # few postings: walk them
+        if len(scores) * 16 >= hi - lo:  # few postings: walk them
             for d, w in zip(ids, self._term_weights(tid)):
                 if d in scores:
                     scores[d] += factor * w
@@ -732,14 +743,14 @@ class SearchIndex:
     def to_bytes(self) -> bytes:
         """A format-3 snapshot (see the storage notes above): no pickle, no code."""
         records = self.records
-        if isinstance(records, _RecordBlocks):        # loaded: its blocks are already encoded
+        if isinstance(records, _RecordBlocks):  # loaded: its blocks are already encoded
             block_offsets, block_data = records._offsets, records._data
         else:
             block_offsets, block_data = _encode_record_blocks(records)
         postings = self._postings
-        if any("\n" in term for term in self._terms):   # never from tokenize(); the separator below
+        if any("\n" in term for term in self._terms):  # never from tokenize(); the separator below
             raise ValueError("a term contains a line break")
-        terms_text = "\n".join(self._terms)           # in term-number order
+        terms_text = "\n".join(self._terms)  # in term-number order
         sections = [
             ("doc_lens", zlib.compress(_le_bytes(self.doc_lens), _ZLEVEL)),
             ("terms", zlib.compress(terms_text.encode("utf-8"), _ZLEVEL)),
@@ -755,15 +766,24 @@ class SearchIndex:
         for name, blob in sections:
             layout[name] = [start, len(blob)]
             start += len(blob)
-        header = json.dumps({
-            "format": SNAPSHOT_FORMAT, "k1": self.k1, "b": self.b, "records": len(records),
-            "terms": len(self._terms), "tf_type": postings.tfs.typecode if postings.tfs.itemsize != 4 else "I",
-            "records_per_block": RECORDS_PER_BLOCK, "sections": layout,
-        }, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        header = json.dumps(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "k1": self.k1,
+                "b": self.b,
+                "records": len(records),
+                "terms": len(self._terms),
+                "tf_type": postings.tfs.typecode if postings.tfs.itemsize != 4 else "I",
+                "records_per_block": RECORDS_PER_BLOCK,
+                "sections": layout,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode("utf-8")
         return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(blob for _, blob in sections)])
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "SearchIndex":
+    def from_bytes(cls, data: bytes) -> SearchIndex:
         """Load a :meth:`to_bytes` snapshot (validated; nothing is executed).
 
         Format-2 snapshots (gzip'd JSON, written before format 3) still load.
@@ -771,11 +791,11 @@ class SearchIndex:
         data = bytes(data)
         if data[:2] == b"\x1f\x8b":
             return cls._from_legacy(data)
-        if data[:len(_MAGIC)] != _MAGIC:
+        if data[: len(_MAGIC)] != _MAGIC:
             raise ValueError("not a search index snapshot")
         try:
             start = len(_MAGIC) + 4
-            end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+            end = start + int.from_bytes(data[len(_MAGIC) : start], "little")
             header = json.loads(data[start:end].decode("utf-8"))
             if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError("unknown format")
@@ -783,10 +803,15 @@ class SearchIndex:
 
             def section(name: str) -> bytes:
                 lo, size = layout[name]
-                if not (isinstance(lo, int) and isinstance(size, int) and 0 <= lo and 0 <= size
-                        and end + lo + size <= len(data)):
+                if not (
+                    isinstance(lo, int)
+                    and isinstance(size, int)
+                    and lo >= 0
+                    and size >= 0
+                    and end + lo + size <= len(data)
+                ):
                     raise ValueError(f"bad section {name}")
-                return data[end + lo:end + lo + size]
+                return data[end + lo : end + lo + size]
 
             count = header["records"]
             term_count = header["terms"]
@@ -799,19 +824,29 @@ class SearchIndex:
                 _from_le(_U32, zlib.decompress(section("offsets"))),
                 _from_le(_U32, zlib.decompress(section("id_offsets"))),
                 zlib.decompress(section("ids")),
-                _from_le(tf_type, zlib.decompress(section("tfs"))))
+                _from_le(tf_type, zlib.decompress(section("tfs"))),
+            )
             max_weights = _from_le("f", zlib.decompress(section("max_weights")))
             block_offsets = _from_le(_U32, zlib.decompress(section("record_blocks")))
             records_data = section("records")
             k1 = float(header["k1"])
             b = float(header["b"])
-            if not (isinstance(count, int) and isinstance(per_block, int) and per_block > 0
-                    and 0 < k1 < 100 and 0 <= b <= 1
-                    and count >= 0 and len(doc_lens) == count and len(term_list) == term_count
-                    and len(postings.offsets) == term_count + 1 and len(max_weights) == term_count
-                    and len(block_offsets) == -(-count // per_block) + 1 and block_offsets[0] == 0
-                    and block_offsets[-1] == len(records_data)
-                    and all(a <= b_ for a, b_ in zip(block_offsets, block_offsets[1:]))):
+            if not (
+                isinstance(count, int)
+                and isinstance(per_block, int)
+                and per_block > 0
+                and 0 < k1 < 100
+                and 0 <= b <= 1
+                and count >= 0
+                and len(doc_lens) == count
+                and len(term_list) == term_count
+                and len(postings.offsets) == term_count + 1
+                and len(max_weights) == term_count
+                and len(block_offsets) == -(-count // per_block) + 1
+                and block_offsets[0] == 0
+                and block_offsets[-1] == len(records_data)
+                and all(a <= b_ for a, b_ in pairwise(block_offsets))
+            ):
                 raise ValueError("inconsistent sections")
             postings.validate(count)
         except (KeyError, TypeError, ValueError, IndexError, OverflowError, zlib.error) as exc:
@@ -823,7 +858,7 @@ class SearchIndex:
         return cls(records, doc_lens, terms, postings, k1=k1, b=b, max_weights=max_weights)
 
     @classmethod
-    def _from_legacy(cls, data: bytes) -> "SearchIndex":
+    def _from_legacy(cls, data: bytes) -> SearchIndex:
         """Format 2: gzip'd JSON with base64 arrays and delta-coded ids across all terms."""
         try:
             payload = json.loads(gzip.decompress(data).decode("utf-8"))
@@ -832,8 +867,10 @@ class SearchIndex:
         if not isinstance(payload, dict) or payload.get("format") != LEGACY_SNAPSHOT_FORMAT:
             raise ValueError("not a search index snapshot (unknown format)")
         try:
-            records = [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
-                       for t, i, ti, u, tx in payload["records"]]
+            records = [
+                Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
+                for t, i, ti, u, tx in payload["records"]
+            ]
             doc_lens = _from_le(_U32, base64.b64decode(payload["doc_lens"], validate=True))
             term_list = payload["terms"]
             offsets = _from_le(_U32, base64.b64decode(payload["offsets"], validate=True))
@@ -842,15 +879,21 @@ class SearchIndex:
             k1 = float(payload.get("k1", K1))
             b = float(payload.get("b", B))
             n = len(records)
-            if (len(doc_lens) != n or not isinstance(term_list, list)
-                    or len(offsets) != len(term_list) + 1 or len(ids) != len(tfs)
-                    or offsets[0] != 0 or offsets[-1] != len(ids)
-                    or any(a >= b_ for a, b_ in zip(offsets, offsets[1:]))
-                    or (ids and max(ids) >= n)
-                    or not all(isinstance(t, str) for t in term_list)):
+            if (
+                len(doc_lens) != n
+                or not isinstance(term_list, list)
+                or len(offsets) != len(term_list) + 1
+                or len(ids) != len(tfs)
+                or offsets[0] != 0
+                or offsets[-1] != len(ids)
+                or any(a >= b_ for a, b_ in pairwise(offsets))
+                or (ids and max(ids) >= n)
+                or not all(isinstance(t, str) for t in term_list)
+            ):
                 raise ValueError("inconsistent postings")
             postings = _PackedPostings.encode(
-                (ids[lo:hi].tolist(), tfs[lo:hi].tolist()) for lo, hi in zip(offsets, offsets[1:]))
+                (ids[lo:hi].tolist(), tfs[lo:hi].tolist()) for lo, hi in pairwise(offsets)
+            )
         except (KeyError, TypeError, ValueError, OverflowError, binascii.Error) as exc:
             raise ValueError(f"corrupt search index snapshot: {exc}") from exc
         terms = {t: i for i, t in enumerate(term_list)}
