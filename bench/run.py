@@ -348,7 +348,8 @@ def cost_section(aws: dict[str, Any], offline: dict[str, Any] | None, md: list[s
                   "per turn at low load; batching lowers it under load). Authorizer results are cached per "
                   "token (60 s), so the authorizer is left out per turn.\n")
         md.append("    cost/turn = (2 + P) x HTTP + (3 + P) x Lambda req + sum_f(n_f x mem_f x dur_f) x GB-s\n"
-                  "              + WRU(send + worker) x WRU price + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
+                  "              + WRU(send + worker) x WRU price"
+                  " + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
                   "              + SQS(send + receive + delete) x SQS price\n")
         md.append(f"Lambda durations: {source}; memory from template.yaml. P depends on how long the answer "
                   f"takes: measured {answer_s * 1000:.0f} ms from POST to the worker's end with the offline "
@@ -608,8 +609,10 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     streaming_section(results.get("streaming") or {"error": "not run"}, md, row)
 
     header = ["# Benchmarks", "",
-              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
-              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
+              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes"
+              f"{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
+              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, "
+              f"Python {info['python']} "
               "(the harness's venv; Lambda runs python3.13 on arm64, so absolute times differ on AWS; ratios measured "
               "in the same run are the figures to compare).", "",
               "## Summary", "", "| section | metric | measured | target | |", "|---|---|---|---|---|"]
@@ -620,7 +623,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
 def print_table(rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in rows + [["section", "metric", "measured", "target", ""]]) for i in range(5)]
     widths = [min(w, 70) for w in widths]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format("section", "metric", "measured", "target", ""))
     print(line.format(*["-" * w for w in widths]))
     for r in rows:
