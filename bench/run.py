@@ -15,11 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bench.common import PYTHON, ROOT, machine
+
+Row = Callable[..., None]       # row(section, metric, measured, target="", ok=None): one line of the summary table
+Failed = Callable[[dict[str, Any], str, str], bool]   # reports a section that did not run; True if so
 
 # AWS list prices, us-east-1, as published in 2025 (assumed unchanged on the date of the run).
 PRICES = {
@@ -78,6 +82,21 @@ PARLEY_DEV_LOG_LEVEL=INFO. Measured and not kept: more queue pollers (4, 8: slow
 Local with the C2 JIT (2x its CPU per turn over a bench-length run: compilation on the same 2 cores)."""
 
 
+LATENCY_PROCESSES = """### Functions in processes (issue 16)
+
+`make dev` runs each function in execution environment processes of its own (at most 2 per function here),
+as Lambda does; the `--in-process` row is the same stack with every function on threads of the stack's one
+process, as before. Both rows come from the same run, one after the other, on a host that other work
+loads too (see the load average): compare them, not other runs. Under 8 clients the environments let the
+handlers run beside each other instead of behind one interpreter lock; the host's CPU was busy throughout
+both. Memory: at rest (after start, and again once idle environments are stopped) the stack holds no
+environment, so its RSS is the single-process one; under 8 clients about 18 environments run, each with
+its own interpreter, boto3 and Powertools (~60-80 MB RSS each, much of it shared pages: see PSS). One
+client's latency depends on whether the answer is ready at the first poll (50 ms after the send); on a
+loaded host that varies from run to run in both modes: `python -m bench.latency --alternate --out x.json`
+alternates the two modes (A B A B) for a like-for-like one-client comparison."""
+
+
 def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[str, Any]:
     out = out_dir / f"{module}.json"
     started = time.monotonic()
@@ -96,7 +115,7 @@ def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[s
     return result
 
 
-def catalog_tools_section(tools: dict[str, Any], md: list[str], row) -> None:
+def catalog_tools_section(tools: dict[str, Any], md: list[str], row: Row) -> None:
     """5b. The typed catalog and its tools at scale (bench/catalog_tools.py)."""
     md.append("## 5b. Catalog tools at scale\n")
     if "error" in tools:
@@ -112,7 +131,8 @@ def catalog_tools_section(tools: dict[str, Any], md: list[str], row) -> None:
     row("5b catalog tools", f"{size} search_products p50 / p95",
         f"{f_ms(tools['search_products_p50_s'])} / {f_ms(tools['search_products_p95_s'])}", "p50 <= 20 ms, p95 <= 50 ms",
         tools["search_products_p50_s"] <= 0.020 and tools["search_products_p95_s"] <= 0.050)
-    row("5b catalog tools", f"{size} get_product p50", f_ms(tools["get_product_p50_s"]), "<= 1 ms",
+    row("5b catalog tools", f"{size} get_product p50 / p95",
+        f"{tools['get_product_p50_s'] * 1e6:.0f} µs / {tools['get_product_p95_s'] * 1e6:.0f} µs", "p50 <= 1 ms",
         tools["get_product_p50_s"] <= 0.001)
     row("5b catalog tools", f"{size} build (index + catalog)",
         f"{tools['build_s']:.1f} s ({tools['index_build_s']:.1f} + {tools['catalog_build_s']:.1f})")
@@ -199,25 +219,7 @@ def accuracy_markdown(acc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
-    rows: list[list[str]] = []   # section, metric, measured, target, verdict
-    md: list[str] = []
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    info = machine()
-
-    def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
-
-    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
-        """Reports a section that did not run (its summary row and its error) and says so."""
-        if "error" not in result:
-            return False
-        row(sec, metric, "FAILED: " + result["error"][-200:])
-        md.append(f"Failed: ```{result['error']}```\n")
-        return True
-
-    # 1. cold start
-    cold = results["cold_start"]
+def cold_start_section(cold: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 1. Cold start\n")
     if not failed(cold, "1 cold start", "all functions"):
         b = cold["boto3_import_s"]
@@ -274,8 +276,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "handler's import, which is why they sit at 1.1-1.5x `import boto3`, whatever the handler.")
         md.append("")
 
-    # 2. AWS requests
-    aws = results["aws_calls"]
+
+def aws_requests_section(aws: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 2. AWS requests per operation\n")
     if not failed(aws, "2 AWS requests", "all operations"):
         md.append("Counted with botocore `before-call`/`after-call` hooks on every client (handlers' and the "
@@ -291,6 +293,9 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
         checks = {
             "create conversation": lambda o: o["dynamodb_requests"] <= 2,
             "send message": lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 1,
+            "send message with Idempotency-Key": lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 1,
+            "send message, retried with its Idempotency-Key":
+                lambda o: o["dynamodb_requests"] == 1 and o["sqs_requests"] == 0,
             "task status": lambda o: o["dynamodb_requests"] == 1,
             "read conversation (10 messages)": lambda o: o["dynamodb_requests"] == 1,
             "read conversation (100 messages)": lambda o: o["dynamodb_requests"] == 1,
@@ -307,15 +312,18 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 f"{op['s3_requests']} S3; {op['rru']:g} RRU, {op['wru']:g} WRU", target, ok)
         md.append("")
 
-    # 4 before 3: cost uses the latency run's durations
-    lat = results["latency"]
+
+def offline_variant(lat: dict[str, Any]) -> dict[str, Any] | None:
+    """The latency run of the offline engine on `make dev` (its durations price section 3), if it ran."""
     offline = None
     if "error" not in lat:
         with_data = [v for v in lat["variants"] if "sequential" in v]
         offline = next((v for v in with_data if "make dev" in v["variant"] and "provider" not in v["variant"]),
                        with_data[0] if with_data else None)
+    return offline
 
-    # 3. cost
+
+def cost_section(aws: dict[str, Any], offline: dict[str, Any] | None, md: list[str], row: Row) -> None:
     md.append("## 3. Cost per 1,000 turns (AWS list prices)\n")
     if "error" in aws:
         row("3 cost", "per 1,000 turns", "n/a (AWS request counts failed)")
@@ -344,7 +352,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "per turn at low load; batching lowers it under load). Authorizer results are cached per "
                   "token (60 s), so the authorizer is left out per turn.\n")
         md.append("    cost/turn = (2 + P) x HTTP + (3 + P) x Lambda req + sum_f(n_f x mem_f x dur_f) x GB-s\n"
-                  "              + WRU(send + worker) x WRU price + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
+                  "              + WRU(send + worker) x WRU price"
+                  " + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
                   "              + SQS(send + receive + delete) x SQS price\n")
         md.append(f"Lambda durations: {source}; memory from template.yaml. P depends on how long the answer "
                   f"takes: measured {answer_s * 1000:.0f} ms from POST to the worker's end with the offline "
@@ -370,37 +379,48 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "authorizer invocations (one GetItem per token per cache TTL), S3 for index snapshots, "
                   "CloudWatch Logs.\n")
 
-    # 4. latency
+
+def latency_section(lat: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 4. Turn latency on the local stack\n")
     if not failed(lat, "4 latency", "all"):
         md.append(f"`python -m parley_local` over HTTP (started by the harness through `bench/_timed_stack.py`, "
                   "which records every invocation's duration and time in AWS requests), clients polling the task "
                   f"every {lat['poll_seconds'] * 1000:.0f} ms; a turn is POST question -> task SUCCESS -> GET "
                   "conversation. Throughput = turns / wall time of the measured turns. Memory = RSS of the stack's "
-                  "process tree (/proc), idle after start and peak under 8 clients. Reference (Django + Celery + "
+                  "process tree (/proc, environment processes included; RSS counts a page shared by n processes n "
+                  "times, PSS once), idle after start, peak under 8 clients, "
+                  "and idle again once the environments were reaped (the stacks run with --idle-seconds 10); "
+                  "CPU busy = the host's busy share (/proc/stat, all cores) during the measured 8-client turns, "
+                  "with the 1-minute load average just before them (the bench alone keeps it near 2; more is "
+                  "other work on the host). "
+                  "Reference (Django + Celery + "
                   f"Postgres + Redis, same kind of machine, same fake): {REFERENCE['p50_sequential_s'] * 1000:.0f} ms "
                   f"p50 sequential, {REFERENCE['throughput_8']:.0f} turns/s with 8 clients (p50 "
                   f"{REFERENCE['p50_8_s'] * 1000:.0f} ms), {REFERENCE['memory_mb']} MB. Targets: half the "
                   f"latency ({REFERENCE['p50_sequential_s'] * 500:.0f} ms), twice the throughput "
                   f"({REFERENCE['throughput_8'] * 2:.0f} turns/s).\n")
-        md.append("| variant | 1 client p50 / p95 | turns/s | 8 clients p50 / p95 | turns/s | memory idle / peak |")
-        md.append("|---|---|---|---|---|---|")
+        md.append("| variant | 1 client p50 / p95 | turns/s | 8 clients p50 / p95 | turns/s | host CPU busy "
+                  "| RSS idle / peak / idle after | PSS idle / peak |")
+        md.append("|---|---|---|---|---|---|---|---|")
         for v in lat["variants"]:
             if "pending" in v:
-                md.append(f"| {v['variant']} | pending: {v['pending']} | | | | |")
+                md.append(f"| {v['variant']} | pending: {v['pending']} | | | | | | |")
                 row("4 latency", v["variant"], "pending: " + v["pending"][:120])
                 continue
             s, c = v["sequential"], v["concurrent8"]
             md.append(f"| {v['variant']} | {f_ms(s['p50_s'])} / {f_ms(s['p95_s'])} | {s['throughput_per_s']:.1f} | "
                       f"{f_ms(c['p50_s'])} / {f_ms(c['p95_s'])} | {c['throughput_per_s']:.1f} | "
-                      f"{v['idle_rss_mb']:.0f} / {v['peak_rss_mb']:.0f} MB |")
+                      f"{c['host_cpu_busy']:.0%} (load {c['host_load_before']:.1f}) | "
+                      f"{v['idle_rss_mb']:.0f} / {v['peak_rss_mb']:.0f} / {v['idle_after_rss_mb']:.0f} MB | "
+                      f"{v['idle_pss_mb']:.0f} / {v['peak_pss_mb']:.0f} MB |")
             row("4 latency", f"{v['variant']}: 1 client p50", f_ms(s["p50_s"]),
                 f"<= {REFERENCE['p50_sequential_s'] * 500:.0f} ms", s["p50_s"] <= REFERENCE["p50_sequential_s"] / 2)
             row("4 latency", f"{v['variant']}: 8 clients", f"{c['throughput_per_s']:.1f} turns/s, p50 "
                 f"{f_ms(c['p50_s'])}", f">= {REFERENCE['throughput_8'] * 2:.0f} turns/s",
                 c["throughput_per_s"] >= REFERENCE["throughput_8"] * 2)
-            row("4 latency", f"{v['variant']}: memory (peak)", f"{v['peak_rss_mb']:.0f} MB",
-                f"< {REFERENCE['memory_mb']} MB", v["peak_rss_mb"] < REFERENCE["memory_mb"])
+            row("4 latency", f"{v['variant']}: memory (peak RSS / PSS)",
+                f"{v['peak_rss_mb']:.0f} / {v['peak_pss_mb']:.0f} MB",
+                f"< {REFERENCE['memory_mb']} MB", v["peak_pss_mb"] < REFERENCE["memory_mb"])
         md.append("\nShare of a turn per stage (mean seconds, from the stack's own timings; API = client to the "
                   "send handler's end minus its AWS time; storage = time inside AWS requests of send + worker; "
                   "queue wait = send handler's end to the start of the worker's work on *this* record (so "
@@ -422,11 +442,12 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             if v.get("aws_request_median_s"):
                 md.append(f"- {v['variant']}: " + ", ".join(
                     f"{op} {t * 1000:.1f} ms" for op, t in v["aws_request_median_s"].items()))
+        md.append("\n" + LATENCY_PROCESSES + "\n")
         md.append("\n" + LATENCY_FLOOR)
         md.append("")
 
-    # 5. retrieval at scale
-    ret = results["retrieval_scale"]
+
+def retrieval_scale_section(ret: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 5. Retrieval at scale\n")
     if not failed(ret, "5 retrieval", "all"):
         md.append("Synthetic catalogs (Zipf-distributed vocabulary of 30k made-up words plus common domain words; "
@@ -462,10 +483,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             row("5 retrieval", "largest size query p50", f_ms(last["parley"]["query_p50_s"]), "(quick run)")
         md.append("")
 
-    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
 
-    # 6. quality
-    qual = results["fiberup_eval"]
+def quality_section(qual: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 6. Retrieval quality\n")
     if "error" in qual:
         row("6 quality", "recall@5", "FAILED")
@@ -478,8 +497,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{qual['recall']:.3f} (MRR {qual['mrr']:.3f})")
         md.append("")
 
-    # 7. deployment size
-    dep = results["deploy_size"]
+
+def deploy_size_section(dep: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 7. Deployment size (`sam build`, unzipped)\n")
     if "error" in dep or "pending" in dep:
         row("7 deploy size", "sam build", "FAILED: " + (dep.get("error") or dep.get("pending"))[-200:])
@@ -503,8 +522,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{len(carrying)} carry numpy/retrieval", "none carry them", not carrying)
         md.append("")
 
-    # 8. answer accuracy
-    acc = results.get("agent_eval") or {"error": "not run"}
+
+def accuracy_section(acc: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 8. Answer accuracy by question type\n")
     if not failed(acc, "8 accuracy", "question suites"):
         md.extend(accuracy_markdown(acc))
@@ -513,8 +532,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 "all pass", cell["passed"] == cell["cases"])
         md.append("")
 
-    # 9. the tool-calling loop
-    loop = results.get("model_loop") or {"error": "not run"}
+
+def model_loop_section(loop: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 9. Tool-calling loop (scripted model)\n")
     if not failed(loop, "9 model loop", "calls and tokens per answer"):
         from bench.model_loop import OVERHEAD_TARGET_MS, markdown as loop_markdown
@@ -530,8 +549,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"<= {OVERHEAD_TARGET_MS:.0f} ms", over["p50"] <= OVERHEAD_TARGET_MS)
         md.append("")
 
-    # 10. streaming
-    stream = results.get("streaming") or {"error": "not run"}
+
+def streaming_section(stream: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 10. Streaming over the WebSocket API\n")
     if "error" in stream:
         row("10 streaming", "first delta", "FAILED: " + stream["error"][-200:])
@@ -561,9 +580,43 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 f"streaming ${money['streaming_usd']:.4f} vs polling ${money['polling_usd']:.4f}")
         md.append("")
 
+
+def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
+    rows: list[list[str]] = []   # section, metric, measured, target, verdict
+    md: list[str] = []
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info = machine()
+
+    def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
+
+    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
+        """Reports a section that did not run (its summary row and its error) and says so."""
+        if "error" not in result:
+            return False
+        row(sec, metric, "FAILED: " + result["error"][-200:])
+        md.append(f"Failed: ```{result['error']}```\n")
+        return True
+
+    cold_start_section(results["cold_start"], md, row, failed)
+    aws = results["aws_calls"]
+    aws_requests_section(aws, md, row, failed)
+    lat = results["latency"]
+    cost_section(aws, offline_variant(lat), md, row)    # 3 after 4's run: cost uses the latency run's durations
+    latency_section(lat, md, row, failed)
+    retrieval_scale_section(results["retrieval_scale"], md, row, failed)
+    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
+    quality_section(results["fiberup_eval"], md, row)
+    deploy_size_section(results["deploy_size"], md, row)
+    accuracy_section(results.get("agent_eval") or {"error": "not run"}, md, row, failed)
+    model_loop_section(results.get("model_loop") or {"error": "not run"}, md, row, failed)
+    streaming_section(results.get("streaming") or {"error": "not run"}, md, row)
+
     header = ["# Benchmarks", "",
-              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
-              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
+              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes"
+              f"{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
+              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, "
+              f"Python {info['python']} "
               "(the harness's venv; Lambda runs python3.13 on arm64, so absolute times differ on AWS; ratios measured "
               "in the same run are the figures to compare).", "",
               "## Summary", "", "| section | metric | measured | target | |", "|---|---|---|---|---|"]
@@ -574,7 +627,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
 def print_table(rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in rows + [["section", "metric", "measured", "target", ""]]) for i in range(5)]
     widths = [min(w, 70) for w in widths]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format("section", "metric", "measured", "target", ""))
     print(line.format(*["-" * w for w in widths]))
     for r in rows:
@@ -592,7 +645,7 @@ def main() -> None:
     plan = {
         "cold_start": (["--rounds", "3" if args.quick else "15", "--invoke-rounds", "1" if args.quick else "3"], 420),
         "aws_calls": ([], 300),
-        "latency": (["--turns", "8", "--concurrent-turns", "2"] if args.quick else ["--turns", "30", "--concurrent-turns", "8"], 400),
+        "latency": (["--turns", "8", "--concurrent-turns", "2"] if args.quick else ["--turns", "30", "--concurrent-turns", "8"], 600),
         "retrieval_scale": (["--sizes", "1000,10000" if args.quick else "1000,10000,100000"], 500),
         "fiberup_eval": ([], 120),
         "catalog_tools": (["--size", "10000" if args.quick else "100000"], 600),

@@ -2,7 +2,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley import tracing
-from parley.api import create_app, principal
+from parley.api import create_app, idempotency_key, principal
 from parley.log import logger
 from parley.logic import conversations
 from parley.models import CreateConversationRequest
@@ -12,7 +12,7 @@ app = create_app()
 
 @app.post("/api/conversations")
 def create_conversation(request: CreateConversationRequest):
-    return conversations.create(principal(app), request.data_set_id), 201
+    return conversations.create(principal(app), request.data_set_id, idempotency_key(app)), 201
 
 
 @tracing.handler

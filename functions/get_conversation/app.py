@@ -11,7 +11,8 @@ app = create_app()
 
 @app.get("/api/conversations/<conversation_id>")
 def get_conversation(conversation_id: str):
-    return conversations.read(principal(app), path_id(conversation_id, "conversation"))
+    cursor = app.current_event.get_query_string_value("cursor") or None
+    return conversations.read(principal(app), path_id(conversation_id, "conversation"), cursor)
 
 
 @tracing.handler

@@ -168,11 +168,13 @@ def cancellation_codes(exc: Exception) -> list[str]:
 
 
 class TransactionCancelled(Exception):
-    """A TransactWriteItems was cancelled; `codes` holds one reason per operation ("None" = fine)."""
+    """A TransactWriteItems was cancelled; `codes` holds one reason per operation ("None" = fine), and `items`
+    the item an operation with ReturnValuesOnConditionCheckFailure=ALL_OLD found (else None)."""
 
-    def __init__(self, codes: list[str]):
+    def __init__(self, codes: list[str], items: list[dict[str, Any] | None] | None = None):
         super().__init__(f"transaction cancelled: {codes}")
         self.codes = codes
+        self.items = items or [None] * len(codes)
 
 
 def transact(ops: list[dict[str, Any]]) -> None:
@@ -182,5 +184,6 @@ def transact(ops: list[dict[str, Any]]) -> None:
             ddb().transact_write_items(TransactItems=ops)
     except Exception as exc:
         if error_code(exc) == "TransactionCanceledException":
-            raise TransactionCancelled(cancellation_codes(exc)) from exc
+            reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons", [])
+            raise TransactionCancelled(cancellation_codes(exc), [from_item(r.get("Item")) for r in reasons]) from exc
         raise
