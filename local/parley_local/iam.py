@@ -187,19 +187,24 @@ class IamEmulation:
                 self._policies.clear()
 
     def grants(self, function: str) -> list[tuple[re.Pattern, re.Pattern, str, str]]:
-        """(action pattern, resource pattern, action, resource) of every Allow in the function's policies."""
+        """(action pattern, resource pattern, action, grant) of every Allow in the function's policies."""
         with self._lock:
             if function not in self._policies:
                 resolve = _Resolver(self.stack, self._physical or {})
                 found = []
-                for policy in self.stack.resources[function]["Properties"].get("Policies", []):
-                    for statement in policy["Statement"]:
-                        if statement["Effect"] != "Allow":
-                            continue
-                        actions, resources = resolve(statement["Action"]), resolve(statement["Resource"])
-                        for action in actions if isinstance(actions, list) else [actions]:
-                            for resource in resources if isinstance(resources, list) else [resources]:
-                                found.append((_pattern(action), _pattern(resource), action, resource))
+                for number, statement in enumerate(
+                        s for policy in self.stack.resources[function]["Properties"].get("Policies", [])
+                        for s in policy["Statement"]):
+                    if statement["Effect"] != "Allow":
+                        continue
+                    actions, resources = resolve(statement["Action"]), resolve(statement["Resource"])
+                    resources = resources if isinstance(resources, list) else [resources]
+                    # a grant is an action of a statement: one used resource of a list (the Bedrock models of
+                    # a parameter) uses it
+                    grant = f"statement {number + 1}: " + ", ".join(resources)
+                    for action in actions if isinstance(actions, list) else [actions]:
+                        for resource in resources:
+                            found.append((_pattern(action), _pattern(resource), action, grant))
                 self._policies[function] = found
             return self._policies[function]
 

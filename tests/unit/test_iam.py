@@ -81,4 +81,13 @@ def test_unused_grants_are_reported_per_function(template_stack):
     fresh.check("TaskStatusFunction", "dynamodb", "GetItem", {"TableName": "TasksTable"})
     unused = fresh.unused()
     assert "TaskStatusFunction" not in unused
-    assert ("dynamodb:PutItem", f"{TABLE}/TasksTable") in unused["SendMessageFunction"]
+    assert any(action == "dynamodb:PutItem" and f"{TABLE}/TasksTable" in grant
+               for action, grant in unused["SendMessageFunction"])
+
+
+def test_one_model_of_the_parameters_list_uses_the_grant(iam, template_stack):
+    fresh = IamEmulation(template_stack)
+    fresh.use_resources(local_names())
+    fresh.check("WorkerFunction", "bedrock", "Converse",
+                {"modelId": template_stack.parameter_default("BedrockModelIds").split(",")[0]})
+    assert "bedrock:InvokeModel" not in {action for action, _ in fresh.unused()["WorkerFunction"]}

@@ -21,10 +21,10 @@ with mock_aws():
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName="TasksTable", KeySchema=[{"AttributeName": "task_id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "task_id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    from parley_local.runtime import FunctionPool
+    from parley_local.runtime import InProcessPool
     from parley_local.template import Stack
 
-    pool = FunctionPool(Stack().functions()["TaskStatusFunction"])
+    pool = InProcessPool(Stack().functions()["TaskStatusFunction"])
     sent = []
     if os.environ["POWERTOOLS_TRACE_DISABLED"] == "false":
         from aws_xray_sdk.core import xray_recorder
