@@ -4,13 +4,14 @@ about one product, a policy) go to the extractive engine over the same index, wh
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
-from parley.agent.reading import Reading, read
+from parley.agent.reading import POINTING, Reading, read
 from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
@@ -118,17 +119,26 @@ class PlannerEngine:
         _drop_products_outside_category(reading, catalog)
         if reading.asks_overview:
             return self._overview(catalog, calls)
-        if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
+        index = calls.knowledge.index
+        if reading.leftover and not reading.products and _unknown(reading, index):
             return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
         if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
             return self._existence(reading, catalog, calls)
-        if reading.leftover and _about_documents(reading, calls.knowledge.index):
+        if reading.leftover and _about_documents(reading, index):
             return self._documents(reading, calls)
+        if reading.leftover and reading.products and reading.asks_yes_no and _unsaid(reading, catalog):
+            return _not_said(reading, catalog)
+        return self._plan_on_products(reading, history, catalog, calls)
+
+    def _plan_on_products(self, reading: Reading, history: list[Turn], catalog: Catalog,
+                          calls: _Calls) -> str | None:
         earlier = _earlier_products(history, catalog)
         asks_about_earlier = reading.attributes and not (reading.narrows or reading.lists_many or reading.counts
                                                          or reading.sort)   # "Who is the author?"
         if not reading.products and earlier and (reading.points_back or _is_elliptic(reading) or asks_about_earlier):
             reading.products = _resolve_reference(reading, earlier, catalog)
+        if reading.asks_existence and len(reading.products) >= 2:
+            reading.products = _most_specific(reading.products, catalog)
         if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
             return self._compare(reading, catalog, calls)
         if reading.products:
@@ -230,7 +240,7 @@ class PlannerEngine:
         if not facts:
             calls.sources.clear()
             return None
-        if reading.words[0] in _YES_NO_START and reading.attributes:
+        if reading.asks_yes_no and reading.attributes:
             self._supporting_document(reading, catalog, calls)
         return " ".join(facts)
 
@@ -301,25 +311,98 @@ def _unknown(reading: Reading, index: Any) -> bool:
     return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
 
 
+def _question_words(reading: Reading) -> str:
+    """The question's own words for what the catalog does not explain ("gift wrapping")."""
+    return " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
+                    tokenize(w)[0] in reading.leftover)
+
+
+_SERVICE_VERBS = re.compile(r"\b(?:offer|provide)\b", re.I)
+
+
 def _absent(reading: Reading) -> str:
-    words = " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
-                     tokenize(w)[0] in reading.leftover)
-    return f"No, the catalog has no {words or 'such products'}."
+    """"Do you sell X?" with X nowhere in the data: No, the catalog lists what the shop sells. "Do you offer X?"
+    may ask for a service (gift wrapping, installation), which a catalog does not list: the data does not say."""
+    asked = _question_words(reading)
+    if reading.has(_SERVICE_VERBS):
+        return f"The data set does not say whether {asked or 'that'} is offered: no product or document mentions it."
+    return f"No, the catalog has no {asked or 'such products'}."
 
 
 def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any) -> str:
-    """The two sentences of the best passages that hold most of the question's words, with their document."""
-    wanted = set(reading.index_terms)
+    """The two sentences of the best passages that hold most of the question's words, with their document; a
+    yes/no question gets its verdict first when the best sentence settles it."""
     first = passages[0]
+    sentences = _passage_sentences(passages)
+    wanted = set(reading.index_terms)
+    ranked = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
+        tokenize(sentences[i]))), i))
+    where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
+    text = f"According to {where}: {' '.join(sentences[i] for i in sorted(ranked[:2]))}"
+    verdict = policy_verdict(reading, sentences[ranked[0]], index) if reading.asks_yes_no else None
+    return f"{verdict}. {text}" if verdict else text
+
+
+def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
+    """The sentences of the best passage's document among the passages, in their order."""
     sentences = []
     for passage in passages:
-        if passage["id"] == first["id"]:
+        if passage["id"] == passages[0]["id"]:
             sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
-    scored = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
-        tokenize(sentences[i]))), i))
-    chosen = sorted(scored[:2])
-    where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
-    return f"According to {where}: {' '.join(sentences[i] for i in chosen)}"
+    return sentences
+
+
+_DENIALS = frozenset("not no cannot can't never nor none won't isn't aren't doesn't don't excluded".split())
+_CHARGES = frozenset(words("cost costs charge charged fee fees price"))
+_NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
+
+
+def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
+    """"Yes" or "No" for a yes/no question about a policy, read off the passage sentence that matches it best:
+    a denial just before a word of the question says No ("eBooks cannot be returned"); a question whether something
+    is free answered by a sentence that names a charge and not "free" says No; a sentence holding most of the
+    question's words and no such denial says Yes. None when the sentence holds too little of the question, or
+    the question is itself negated (its yes would read backwards)."""
+    if _DENIALS & set(reading.words):
+        return None
+    wanted = set(reading.index_terms)
+    said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", sentence.lower())
+    matched = [n for n, w in enumerate(said) if set(tokenize(w)) & wanted]
+    weight = sum(index.idf(t) for t in wanted)
+    covered = sum(index.idf(t) for t in wanted & set(tokenize(sentence))) / weight if weight else 0.0
+    if covered < 0.3:
+        return None
+    if any(w in _DENIALS and any(n < m <= n + _NEAR for m in matched) for n, w in enumerate(said)):
+        return "No"
+    if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
+                                                           or re.search(r"\d", sentence)):
+        return "No"
+    return "Yes" if covered >= 0.5 else None
+
+
+def _unsaid(reading: Reading, catalog: Catalog) -> bool:
+    """Whether no word the catalog's vocabulary leaves unexplained ("sequel", "made") appears in anything the data
+    holds on the named products: then a yes/no about them asks what the data does not say."""
+    text = set()
+    for product_id in reading.products:
+        text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))
+        for attribute in catalog.attributes.values():
+            raw = attribute.raw_of(product_id)
+            if raw is not None:
+                text.update(tokenize(f"{attribute.label} {raw}"))
+    return not text & set(reading.leftover)
+
+
+def _not_said(reading: Reading, catalog: Catalog) -> str:
+    names = _series([catalog.names[i] for i in reading.products[:3]])
+    return f"The data set does not say: nothing it holds on {names} mentions {_question_words(reading)}."
+
+
+def _most_specific(products: list[int], catalog: Catalog) -> list[int]:
+    """"Do you sell a case for the Orbit A5?" names the phone and the case; the case's name holds the phone's whole
+    name, and it is the product asked about."""
+    names = {i: set(words(catalog.names[i])) for i in products}
+    return [i for i in products if not any(j != i and names[i] < names[j] for j in products)]
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:
@@ -362,9 +445,6 @@ def _plain_label(attribute) -> str:
     return " ".join(words)
 
 
-_YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
-
-
 def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str | None:
     """What the question asks about one product, in a sentence; None for a feature yes/no the typed values do not
     settle (the extractive engine weighs the text then)."""
@@ -388,7 +468,7 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
             return fact
     if reading.asks_price:
         return _price_fact(catalog, detail)
-    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+    if reading.asks_yes_no:
         return None
     return _summary_text(catalog, detail)
 
@@ -430,7 +510,22 @@ def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> s
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
     left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
+    if reading.asks_restock:
+        return _restock_text(catalog, detail, name, bool(item["in_stock"]))
     return f"Yes, {name} is in stock{left}." if item["in_stock"] else f"No, {name} is out of stock."
+
+
+_RESTOCK_TERMS = frozenset(words("restock restocked arrival arrive expected due back available availability"))
+
+
+def _restock_text(catalog: Catalog, detail: dict[str, Any], name: str, in_stock: bool) -> str:
+    """"When will it be back in stock?": a property about restocking or availability when the product has one
+    ("Expected back: 12 May"); else what the data says now, and that it holds no date."""
+    for key, raw in detail["properties"].items():
+        if _RESTOCK_TERMS & set(catalog.attribute(key).name_terms) and raw is not None:
+            return f"{name}: {catalog.attribute(key).label.lower()} {raw}."
+    now = "it is in stock now" if in_stock else "it is out of stock now"
+    return f"The data set does not say when {name} will be back in stock; {now}."
 
 
 def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
@@ -471,7 +566,7 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     if raw is None:
         return None
     value = typed(raw, attribute.key)
-    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+    if reading.asks_yes_no:
         return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
     return f"{name}: {label} {value_text(attribute, raw)}."
 
@@ -585,7 +680,8 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]
-    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)]
+    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)
+           and t not in POINTING]
     if own:  # "and the premium version?": a product sharing a name with the earlier ones and naming the new word
         related = _related_by_name(catalog, earlier, own)
         if related:
@@ -595,9 +691,9 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     return earlier[:1]
 
 
-def _related_by_name(catalog: Catalog, earlier: list[int], words: list[str]) -> list[int]:
+def _related_by_name(catalog: Catalog, earlier: list[int], terms: list[str]) -> list[int]:
     names = catalog.vocabulary.name_ids
-    candidates = set.intersection(*(set(names.get(w, ())) for w in words))
+    candidates = set.intersection(*(set(names.get(w, ())) for w in terms))
     base = set(words(" ".join(catalog.names[i] for i in earlier)))
     ranked = sorted(candidates - set(earlier), key=lambda i: (-len(base & set(words(catalog.names[i]))), i))
     return ranked[:1]

@@ -36,6 +36,11 @@ _LIST_MANY = re.compile(r"^\s*(?:and\s+)?which\b|\b(list|show me|all|any)\b", re
 _ON_SALE = re.compile(r"\b(on sale|discount(?:ed|s)?|reduced|on offer|deals?|markdowns?|clearance)\b", re.I)
 _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
+# "Can I order it now?" asks whether it is available: its stock
+_ORDER_NOW = re.compile(r"\b(?:order|buy|purchase|get)\b.*\b(?:now|today|right away)\b", re.I)
+# "When will it be back in stock?" asks for a restock date, which a catalog seldom holds
+_RESTOCK = re.compile(r"\b(?:back in stock|in stock again|available again|restock(?:ed|ing)?)\b|"
+                      r"\bwhen\b.*\b(?:in stock|available)\b", re.I)
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _UNIT = r"\s*([a-z%€$£/]+(?:/[a-z]+)?)?"
 _OR_LATER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:later|more|newer|above|higher|over)|and (?:up|above|later)|\+)",
@@ -55,6 +60,9 @@ _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
                        r"both|the first|the second|the last|the other)\b", re.I)
 _PRICE_WORDS = re.compile(r"\b(price|prices|cost|costs|how much|expensive|cheap|pay|fee)\b", re.I)
+YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
+# words that point back ("that one") and so name no product on their own, even when one product's name has them
+POINTING = frozenset(words("one ones it this that these those other same"))
 _COLLECTIVE = frozenset(words("product products item items thing things plan plans option options one ones "
                                  "kind kinds type types model models version versions"))
 
@@ -121,6 +129,14 @@ class Reading:
     @property
     def asks_price(self) -> bool:
         return self.has(_PRICE_WORDS)
+
+    @property
+    def asks_restock(self) -> bool:
+        return self.has(_RESTOCK)
+
+    @property
+    def asks_yes_no(self) -> bool:
+        return bool(self.words) and self.words[0] in YES_NO_START
 
 
 def read(question: str, catalog: Catalog) -> Reading:
@@ -250,8 +266,8 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
     spots = _closest(positions, matched)
     if spots[-1] - spots[0] > len(spots):
         return None
-    if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
-        return None   # a bare number ("under 20") names no product
+    if found and all(t.replace(".", "").isdigit() or t in POINTING for t in found) and len(matched) < 2:
+        return None   # a bare number ("under 20") or "that one" names no product
     unique = any(vocabulary.name_df(t) == 1 for t in found)
     coverage = len(found) / max(1, len(specific))
     if unique or (found and coverage >= 0.5 and (len(matched) >= 2 or coverage == 1 and len(own) > 1)):
@@ -389,7 +405,7 @@ def _flags(reading: Reading) -> None:
         reading.on_sale = True
     if reading.has(_OUT_OF_STOCK):
         reading.in_stock = False
-    elif reading.has(_IN_STOCK):
+    elif reading.has(_IN_STOCK) or reading.has(_ORDER_NOW) or reading.has(_RESTOCK):
         reading.in_stock = True
 
 
