@@ -191,7 +191,11 @@ class PlannerEngine:
         if found is None or not found.count:
             return None
         calls.sources[:] = found.sources[:2]
-        return document_answer(reading, found.content["passages"], calls.knowledge.index)
+        passages, index = found.content["passages"], calls.knowledge.index
+        if reading.products and not _about_the_products(reading, passages, calls.knowledge):
+            calls.sources.clear()
+            return _not_said(reading, calls.knowledge.catalog)
+        return document_answer(reading, passages, index)
 
     def _arguments(self, reading: Reading, limit: int) -> dict[str, Any]:
         args: dict[str, Any] = {"limit": limit}
@@ -242,7 +246,24 @@ class PlannerEngine:
             return None
         if reading.asks_yes_no and reading.attributes:
             self._supporting_document(reading, catalog, calls)
-        return " ".join(facts)
+        return " ".join(facts + self._feature_terms(reading, catalog, calls))
+
+    @staticmethod
+    def _feature_terms(reading: Reading, catalog: Catalog, calls: _Calls) -> list[str]:
+        """"How much data can I use in the EU on an unlimited plan?": a question (not a yes/no) that names a yes/no
+        feature of the product (EU roaming) asks for that feature's terms, which the document about it holds."""
+        flags = [catalog.attribute(k) for k in reading.attributes if catalog.attribute(k).kind == "bool"]
+        if not flags or reading.asks_yes_no:
+            return []
+        found = calls("search_documents", {"query": reading.question, "limit": 3})
+        if not found or not found.count:
+            return []
+        passages = found.content["passages"]
+        if not set(flags[0].name_terms) <= set(tokenize(passages[0]["text"])):
+            unrelated = {(s.type, s.id) for s in found.sources}
+            calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
+            return []
+        return [document_answer(reading, passages, calls.knowledge.index)]
 
     @staticmethod
     def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
@@ -343,6 +364,15 @@ def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any
     return f"{verdict}. {text}" if verdict else text
 
 
+def _about_the_products(reading: Reading, passages: list[dict[str, Any]], knowledge: Knowledge) -> bool:
+    """"In which country is the Essential Crew Tee made?" finds a passage on shipping abroad: a passage answers a
+    question naming products only when its best sentence names one of them or holds much of the question."""
+    sentences = _passage_sentences(passages)
+    best = max(sentences, key=lambda s: coverage(reading, s, knowledge.index))
+    named = {t for i in reading.products for t in tokenize(knowledge.catalog.names[i])}
+    return bool(named & set(tokenize(best))) or coverage(reading, best, knowledge.index) >= WEAK_COVERAGE
+
+
 def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
     """The sentences of the best passage's document among the passages, in their order."""
     sentences = []
@@ -357,21 +387,28 @@ _CHARGES = frozenset(words("cost costs charge charged fee fees price"))
 _NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
 
 
+WEAK_COVERAGE = 0.3   # a sentence holding less of the question's weight than this is not about it
+
+
+def coverage(reading: Reading, sentence: str, index: Any) -> float:
+    """The share of the question's words, weighted by rarity, that a sentence holds."""
+    wanted = set(reading.index_terms)
+    weight = sum(index.idf(t) for t in wanted)
+    return sum(index.idf(t) for t in wanted & set(tokenize(sentence))) / weight if weight else 0.0
+
+
 def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
     """"Yes" or "No" for a yes/no question about a policy, read off the passage sentence that matches it best:
     a denial just before a word of the question says No ("eBooks cannot be returned"); a question whether something
     is free answered by a sentence that names a charge and not "free" says No; a sentence holding most of the
     question's words and no such denial says Yes. None when the sentence holds too little of the question, or
     the question is itself negated (its yes would read backwards)."""
-    if _DENIALS & set(reading.words):
+    covered = coverage(reading, sentence, index)
+    if _DENIALS & set(reading.words) or covered < WEAK_COVERAGE:
         return None
     wanted = set(reading.index_terms)
     said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", sentence.lower())
     matched = [n for n, w in enumerate(said) if set(tokenize(w)) & wanted]
-    weight = sum(index.idf(t) for t in wanted)
-    covered = sum(index.idf(t) for t in wanted & set(tokenize(sentence))) / weight if weight else 0.0
-    if covered < 0.3:
-        return None
     if any(w in _DENIALS and any(n < m <= n + _NEAR for m in matched) for n, w in enumerate(said)):
         return "No"
     if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
@@ -395,7 +432,7 @@ def _unsaid(reading: Reading, catalog: Catalog) -> bool:
 
 def _not_said(reading: Reading, catalog: Catalog) -> str:
     names = _series([catalog.names[i] for i in reading.products[:3]])
-    return f"The data set does not say: nothing it holds on {names} mentions {_question_words(reading)}."
+    return f"The data set does not say: nothing it holds on {names} answers \"{_question_words(reading)}\"."
 
 
 def _most_specific(products: list[int], catalog: Catalog) -> list[int]:
