@@ -126,7 +126,7 @@ class PlannerEngine:
             return self._existence(reading, catalog, calls)
         if reading.leftover and _about_documents(reading, index):
             return self._documents(reading, calls)
-        if reading.leftover and reading.products and reading.asks_yes_no and _unsaid(reading, catalog):
+        if reading.leftover and reading.products and _unsaid(reading, catalog):
             return _not_said(reading, catalog)
         return self._plan_on_products(reading, history, catalog, calls)
 
@@ -384,6 +384,7 @@ def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
 
 _DENIALS = frozenset("not no cannot can't never nor none won't isn't aren't doesn't don't excluded".split())
 _CHARGES = frozenset(words("cost costs charge charged fee fees price"))
+_PERMISSIONS = [[w] for w in "allowed permitted possible accepted available eligible included covered".split()]
 _NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
 
 
@@ -409,7 +410,8 @@ def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
     wanted = set(reading.index_terms)
     said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", sentence.lower())
     matched = [n for n, w in enumerate(said) if set(tokenize(w)) & wanted]
-    if any(w in _DENIALS and any(n < m <= n + _NEAR for m in matched) for n, w in enumerate(said)):
+    if any(w in _DENIALS and (any(n < m <= n + _NEAR for m in matched) or said[n + 1:n + 2] in _PERMISSIONS)
+           for n, w in enumerate(said)):
         return "No"
     if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
                                                            or re.search(r"\d", sentence)):
@@ -418,8 +420,12 @@ def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
 
 
 def _unsaid(reading: Reading, catalog: Catalog) -> bool:
-    """Whether no word the catalog's vocabulary leaves unexplained ("sequel", "made") appears in anything the data
-    holds on the named products: then a yes/no about them asks what the data does not say."""
+    """Whether the question about named products asks in words ("sequel", "country") that appear nowhere in what
+    the data holds on them, and is a yes/no or names nothing else the catalog has (an attribute, a price, stock,
+    a sale): then the data does not say, and a summary of the product would be no answer."""
+    if not reading.asks_yes_no and (reading.attributes or reading.asks_price or reading.in_stock is not None
+                                    or reading.on_sale is not None):
+        return False
     text = set()
     for product_id in reading.products:
         text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))

@@ -164,7 +164,8 @@ _QUESTION_WORDS = frozenset(words(
     "kind type sort range model models version one ones need want looking show list give me us you do does have "
     "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
     "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
-    "same per use uses used under below over above than between within from least most less more"))
+    "same per use uses used under below over above than between within from least most less more back again "
+    "restock"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
@@ -479,7 +480,7 @@ def _attributes_of_word(term: str, vocabulary) -> set[str]:
 def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     """Attributes whose name words the question holds ("what colors" -> Color), most words matched first."""
     vocabulary = catalog.vocabulary
-    terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots]
+    terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots and t not in POINTING]
     scores: dict[str, int] = {}
     for term in dict.fromkeys(terms):
         for key in _attributes_of_word(term, vocabulary):
