@@ -11,9 +11,9 @@ from typing import Any
 from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
-from parley.agent.reading import POINTING, Reading, read
+from parley.agent.reading import POINTING, QUESTION_WORDS, Reading, named_products, read
 from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
-from parley.agent.vocabulary import words
+from parley.agent.vocabulary import fold, words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
 
@@ -126,6 +126,9 @@ class PlannerEngine:
             return self._existence(reading, catalog, calls)
         if reading.leftover and _about_documents(reading, index):
             return self._documents(reading, calls)
+        made_for = _made_for(reading, catalog) if reading.asks_existence and reading.products else None
+        if made_for:
+            return self._search_made_for(*made_for, catalog, calls)
         if reading.leftover and reading.products and _unsaid(reading, catalog):
             return _not_said(reading, catalog)
         return self._plan_on_products(reading, history, catalog, calls)
@@ -137,8 +140,6 @@ class PlannerEngine:
                                                          or reading.sort)   # "Who is the author?"
         if not reading.products and earlier and (reading.points_back or _is_elliptic(reading) or asks_about_earlier):
             reading.products = _resolve_reference(reading, earlier, catalog)
-        if reading.asks_existence and len(reading.products) >= 2:
-            reading.products = _most_specific(reading.products, catalog)
         if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
             return self._compare(reading, catalog, calls)
         if reading.products:
@@ -177,6 +178,17 @@ class PlannerEngine:
             calls.sources.clear()
             return _absent(reading)
         return f"Yes, {_names(catalog, found.content['items'], found.content['total'], [])}."
+
+    def _search_made_for(self, kind: list[str], target: int, catalog: Catalog, calls: _Calls) -> str:
+        """"Do you sell a charger for the Lumen 3?": the products whose text holds the asked kind and the named
+        product's name (a "Lumen 3 Charger", or a charger whose description says it fits the Lumen 3)."""
+        own = [t for t in tokenize(catalog.names[target]) if catalog.vocabulary.distinctive(fold(t))]
+        found = calls("search_products", {"query": " ".join(kind + own), "limit": self.list_limit})
+        items = [i for i in found.content["items"] if i["sku"] != catalog.skus[target]] if found else []
+        calls.sources[:] = [s for s in calls.sources if s.id != catalog.skus[target]]
+        if not items:
+            return f"No, the catalog has no {' '.join(kind)} for {catalog.names[target]}."
+        return f"Yes, {_names(catalog, items, len(items), [])}."
 
     def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
         """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
@@ -441,11 +453,18 @@ def _not_said(reading: Reading, catalog: Catalog) -> str:
     return f"The data set does not say: nothing it holds on {names} answers \"{_question_words(reading)}\"."
 
 
-def _most_specific(products: list[int], catalog: Catalog) -> list[int]:
-    """"Do you sell a case for the Orbit A5?" names the phone and the case; the case's name holds the phone's whole
-    name, and it is the product asked about."""
-    names = {i: set(words(catalog.names[i])) for i in products}
-    return [i for i in products if not any(j != i and names[i] < names[j] for j in products)]
+_FOR = re.compile(r"\bfor\b", re.I)
+
+
+def _made_for(reading: Reading, catalog: Catalog) -> tuple[list[str], int] | None:
+    """"Do you sell a case for the Orbit A5?": (the asked kind's words, the product after "for") when the words after
+    "for" name one product and the words before it ask for something else."""
+    match = _FOR.search(reading.question)
+    if match is None:
+        return None
+    targets = named_products(words(reading.question[match.end():]), catalog)
+    kind = [t for t in tokenize(reading.question[:match.start()]) if fold(t) not in QUESTION_WORDS]
+    return (kind, targets[0]) if len(targets) == 1 and kind else None
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:

@@ -157,7 +157,7 @@ def read(question: str, catalog: Catalog) -> Reading:
     return reading
 
 
-_QUESTION_WORDS = frozenset(words(
+QUESTION_WORDS = frozenset(words(
     "include includes included come comes with offer offers sell carry stock buy get order cost costs price priced "
     "pay much many cheap expensive tell about compare difference different between available sale anything "
     "something everything thing things product products item items plan plans package packages option options "
@@ -174,7 +174,7 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
     vocabulary = catalog.vocabulary
     out = []
     for number, term in enumerate(reading.terms):
-        if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
+        if number in reading.used or term in QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
         if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term) \
                 or _time_or_money(reading.index_terms[number]):   # "£15 a month"
