@@ -11,7 +11,7 @@ from typing import Any
 from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
-from parley.agent.reading import POINTING, QUESTION_WORDS, Reading, named_products, read
+from parley.agent.reading import POINTING, QUESTION_WORDS, WORD_RE, Reading, named_products, read
 from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import fold, words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
@@ -271,11 +271,10 @@ class PlannerEngine:
         if not found or not found.count:
             return []
         passages = found.content["passages"]
-        if not set(flags[0].name_terms) <= set(tokenize(passages[0]["text"])):
-            unrelated = {(s.type, s.id) for s in found.sources}
-            calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
-            return []
-        return [document_answer(reading, passages, calls.knowledge.index)]
+        about = set(flags[0].name_terms) <= set(tokenize(passages[0]["text"]))
+        unrelated = {(s.type, s.id) for s in found.sources[1 if about else 0:]}
+        calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
+        return [document_answer(reading, passages, calls.knowledge.index)] if about else []
 
     @staticmethod
     def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
@@ -394,9 +393,11 @@ def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
     return sentences
 
 
-_DENIALS = frozenset("not no cannot can't never nor none won't isn't aren't doesn't don't excluded".split())
+_DENIALS = frozenset(("not", "no", "cannot", "can't", "never", "nor", "none", "won't", "isn't", "aren't", "doesn't",
+                      "don't", "excluded"))
 _CHARGES = frozenset(words("cost costs charge charged fee fees price"))
-_PERMISSIONS = [[w] for w in "allowed permitted possible accepted available eligible included covered".split()]
+_PERMISSIONS = frozenset(("allowed", "permitted", "possible", "accepted", "available", "eligible", "included",
+                          "covered"))
 _NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
 
 
@@ -419,16 +420,22 @@ def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
     covered = coverage(reading, sentence, index)
     if _DENIALS & set(reading.words) or covered < WEAK_COVERAGE:
         return None
-    wanted = set(reading.index_terms)
-    said = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", sentence.lower())
-    matched = [n for n, w in enumerate(said) if set(tokenize(w)) & wanted]
-    if any(w in _DENIALS and (any(n < m <= n + _NEAR for m in matched) or said[n + 1:n + 2] in _PERMISSIONS)
-           for n, w in enumerate(said)):
+    said = WORD_RE.findall(sentence.lower())
+    if _denied(said, set(reading.index_terms)):
         return "No"
     if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
                                                            or re.search(r"\d", sentence)):
         return "No"
     return "Yes" if covered >= 0.5 else None
+
+
+def _denied(said: list[str], wanted: set[str]) -> bool:
+    """A denial in the sentence just before one of the question's words ("eBooks cannot be returned") or before a
+    permission ("... is not allowed")."""
+    matched = [n for n, word in enumerate(said) if set(tokenize(word)) & wanted]
+    return any(word in _DENIALS and (any(n < m <= n + _NEAR for m in matched) or
+                                     n + 1 < len(said) and said[n + 1] in _PERMISSIONS)
+               for n, word in enumerate(said))
 
 
 def _unsaid(reading: Reading, catalog: Catalog) -> bool:

@@ -15,7 +15,7 @@ from parley.agent.values import dimension_of, unit_of
 from parley.agent.vocabulary import fold, words
 from parley.retrieval import tokenize
 
-_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(words("most highest largest biggest longest fastest heaviest maximum max greatest "
                                  "priciest widest tallest deepest thickest strongest more higher larger bigger "
                                  "longer faster heavier wider taller deeper newest latest newer"))
@@ -141,7 +141,7 @@ class Reading:
 
 def read(question: str, catalog: Catalog) -> Reading:
     question = _join_known_compounds(question, catalog)
-    reading = Reading(question, _WORD_RE.findall(question.lower()), words(question), tokenize(question))
+    reading = Reading(question, WORD_RE.findall(question.lower()), words(question), tokenize(question))
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
     reading.used |= reading.name_spots
@@ -165,7 +165,7 @@ QUESTION_WORDS = frozenset(words(
     "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
     "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
     "same per use uses used under below over above than between within from least most less more back again "
-    "restock"))
+    "restock today"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
