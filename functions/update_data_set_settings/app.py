@@ -18,7 +18,7 @@ def update_data_set_settings(data_set_id: str, request: AnswerSettings):
     updated = DataSetRepository().set_settings(path_id(data_set_id, "data set"), request.model_dump(exclude_none=True))
     if updated is None:
         raise NotFound("data set not found")
-    return view(updated)
+    return view(updated, principal(app))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
