@@ -229,8 +229,11 @@ def test_questions_about_a_product_in_words_its_data_never_uses_say_so(shop, fib
     assert ask(shop, "Is the Storm Rain Jacket made in Portugal?").text == \
         'The data set does not say: nothing it holds on Storm Rain Jacket answers "made portugal".'
     assert ask(fiberup, "Will FiberUP Home 300 get a sequel?").text.startswith("The data set does not say")
-    # words the product's own text holds are still answered from it
+    assert ask(shop, "Where are the Trail Hiking Boots made?").text.startswith("The data set does not say")
+    # words the product's own text holds are still answered from it, and a request for its summary gets it
     assert "taped seams" in ask(shop, "Does the Storm Rain Jacket have taped seams?").text
+    assert ask(shop, "Describe the Storm Rain Jacket").text.startswith("Storm Rain Jacket: A waterproof shell")
+    assert ask(fiberup, "Give me details on FiberUP TV Plus").text.startswith("FiberUP TV Plus: Extended TV")
 
 
 def test_when_back_in_stock_asks_for_a_date_the_data_does_not_hold(shop):
@@ -258,14 +261,15 @@ def test_that_one_names_no_product_whose_name_holds_one():
     for items, first, earlier in (
             (BOOKS + [{"sku": "B9", "name": "One Pan Dinners", "price": 15.0}], "Tell me about Small Hours",
              "Small Hours"),
-            (PRODUCTS + [{"sku": "TN-1", "name": "One Man Tent", "price": 99.0}], "Tell me about the Grid Fleece Pullover",
-             "Grid Fleece Pullover")):
+            (PRODUCTS + [{"sku": "TN-1", "name": "One Man Tent", "price": 99.0}],
+             "Tell me about the Grid Fleece Pullover", "Grid Fleece Pullover")):
         answer = ask(knowledge.build(items, []), first, "How much does that one cost?")
         assert answer.text.startswith(f"{earlier} costs"), answer.text
 
 
-def test_sell_a_thing_for_a_product_searches_for_that_kind_naming_it():
-    phones = [{"sku": "PH-1", "name": "Lumen 3", "description": "A 6.1 inch phone.", "price": 299},
+def test_sell_a_thing_for_a_product_searches_for_that_kind_naming_it(fiberup):
+    phones = [{"sku": "PH-1", "name": "Lumen 3", "description": "A 6.1 inch phone.", "price": 299,
+               "properties": {"Screen protector": "Yes"}},
               {"sku": "PH-2", "name": "Orbit A5", "description": "A 6.5 inch phone.", "price": 349},
               {"sku": "AC-1", "name": "Fast Charger 30W", "description": "A charger for the Lumen 3 and the Orbit A5.",
                "price": 25},
@@ -275,6 +279,9 @@ def test_sell_a_thing_for_a_product_searches_for_that_kind_naming_it():
     assert ask(k, "Do you sell a charger for the Orbit A5?").text == "Yes, Fast Charger 30W (25.00)."
     answer = ask(k, "Do you sell a case for the Orbit A5?")
     assert answer.text == "No, the catalog has no case for Orbit A5." and not answer.sources
+    # the kind is the product's own attribute: its data answers
+    assert ask(k, "Do you sell a screen protector for the Lumen 3?").text.startswith("Yes, Lumen 3")
+    assert ask(fiberup, "Do you have a router for FiberUP Home 300?").text.startswith("Yes, FiberUP Home 300")
     shop = knowledge.build(PRODUCTS + [{"sku": "LC-1", "name": "Trail Hiking Boots Laces", "price": 6.0}], [])
     assert ask(shop, "Do you have laces for the Trail Hiking Boots?").text == "Yes, Trail Hiking Boots Laces (6.00)."
     assert ask(shop, "Do you have a hood for the Grid Fleece Pullover?").text == \

@@ -438,13 +438,18 @@ def _denied(said: list[str], wanted: set[str]) -> bool:
                for n, word in enumerate(said))
 
 
+# a question for one fact ("in which country", "where"), not for a product's summary ("what is X?", "what can you
+# tell me about X?", "describe X")
+_ASKS_A_FACT = re.compile(r"\b(?:which|where|when|who|whom|whose)\b|\bwhat\b(?!\s+(?:is|are|can)\b|'s)", re.I)
+
+
 def _unsaid(reading: Reading, catalog: Catalog) -> bool:
     """Whether the question about named products asks in words ("sequel", "country") that appear nowhere in what
     the data holds on them, and is a yes/no or names nothing else the catalog has (an attribute, a price, stock,
     a sale): then the data does not say, and a summary of the product would be no answer."""
-    if not reading.asks_yes_no and (reading.attributes or reading.asks_price or reading.in_stock is not None
-                                    or reading.on_sale is not None):
-        return False
+    if not reading.asks_yes_no and (not reading.has(_ASKS_A_FACT) or reading.attributes or reading.asks_price
+                                    or reading.in_stock is not None or reading.on_sale is not None):
+        return False   # "Describe X", "What can you tell me about X?": the product's summary answers
     text = set()
     for product_id in reading.products:
         text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))
@@ -471,7 +476,11 @@ def _made_for(reading: Reading, catalog: Catalog) -> tuple[list[str], int] | Non
         return None
     targets = named_products(words(reading.question[match.end():]), catalog)
     kind = [t for t in tokenize(reading.question[:match.start()]) if fold(t) not in QUESTION_WORDS]
-    return (kind, targets[0]) if len(targets) == 1 and kind else None
+    if len(targets) != 1 or not kind:
+        return None
+    own = {k for t in kind for k in catalog.vocabulary.attribute_terms.get(fold(t), ())
+           if catalog.attributes[k].raw_of(targets[0]) is not None}
+    return None if own else (kind, targets[0])   # "a router for Home 300?" asks about its router_included
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:
