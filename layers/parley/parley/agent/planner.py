@@ -264,7 +264,7 @@ class PlannerEngine:
     def _feature_terms(reading: Reading, catalog: Catalog, calls: _Calls) -> list[str]:
         """"How much data can I use in the EU on an unlimited plan?": a question (not a yes/no) that names a yes/no
         feature of the product (EU roaming) asks for that feature's terms, which the document about it holds."""
-        flags = [catalog.attribute(k) for k in reading.attributes if catalog.attribute(k).kind == "bool"]
+        flags = [a for k in reading.attributes if (a := catalog.attribute(k)) is not None and a.kind == "bool"]
         if not flags or reading.asks_yes_no:
             return []
         found = calls("search_documents", {"query": reading.question, "limit": 3})
@@ -386,7 +386,7 @@ def _about_the_products(reading: Reading, passages: list[dict[str, Any]], knowle
 
 def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
     """The sentences of the best passage's document among the passages, in their order."""
-    sentences = []
+    sentences: list[str] = []
     for passage in passages:
         if passage["id"] == passages[0]["id"]:
             sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
@@ -433,8 +433,8 @@ def _denied(said: list[str], wanted: set[str]) -> bool:
     """A denial in the sentence just before one of the question's words ("eBooks cannot be returned") or before a
     permission ("... is not allowed")."""
     matched = [n for n, word in enumerate(said) if set(tokenize(word)) & wanted]
-    return any(word in _DENIALS and (any(n < m <= n + _NEAR for m in matched) or
-                                     n + 1 < len(said) and said[n + 1] in _PERMISSIONS)
+    return any(word in _DENIALS and (any(n < m <= n + _NEAR for m in matched)
+                                     or (n + 1 < len(said) and said[n + 1] in _PERMISSIONS))
                for n, word in enumerate(said))
 
 
@@ -450,7 +450,7 @@ def _unsaid(reading: Reading, catalog: Catalog) -> bool:
     if not reading.asks_yes_no and (not reading.has(_ASKS_A_FACT) or reading.attributes or reading.asks_price
                                     or reading.in_stock is not None or reading.on_sale is not None):
         return False   # "Describe X", "What can you tell me about X?": the product's summary answers
-    text = set()
+    text: set[str] = set()
     for product_id in reading.products:
         text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))
         for attribute in catalog.attributes.values():
@@ -600,8 +600,9 @@ def _restock_text(catalog: Catalog, detail: dict[str, Any], name: str, in_stock:
     """"When will it be back in stock?": a property about restocking or availability when the product has one
     ("Expected back: 12 May"); else what the data says now, and that it holds no date."""
     for key, raw in detail["properties"].items():
-        if _RESTOCK_TERMS & set(catalog.attribute(key).name_terms) and raw is not None:
-            return f"{name}: {catalog.attribute(key).label.lower()} {raw}."
+        attribute = catalog.attribute(key)
+        if attribute is not None and _RESTOCK_TERMS & set(attribute.name_terms) and raw is not None:
+            return f"{name}: {attribute.label.lower()} {raw}."
     now = "it is in stock now" if in_stock else "it is out of stock now"
     return f"The data set does not say when {name} will be back in stock; {now}."
 
