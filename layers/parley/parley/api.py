@@ -16,7 +16,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BeforeValidator, PydanticUseDefault
+from pydantic import BeforeValidator
+from pydantic_core import PydanticUseDefault
 
 from parley.auth import Principal
 from parley.config import settings
@@ -137,6 +138,20 @@ def responses(status: int, description: str, model: str | None = None, example: 
     for code in sorted(set(errors) | (set() if public else {401})):
         documented[code] = _error_doc(code)
     return documented
+
+
+def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"detail": detail},
+        headers=headers,
+    )
+
+
+def principal(app: APIGatewayHttpResolver) -> Principal:
+    """The authenticated caller (the authenticate middleware has already rejected anonymous requests)."""
+    return app.context["principal"]
 
 
 class UnsupportedMediaType(DomainError):
