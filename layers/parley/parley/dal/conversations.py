@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, cast
 
 from parley.config import settings
+from parley.dal.entities import Conversation, Message
 from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_attr, to_item
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
@@ -52,12 +53,12 @@ class ConversationRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().conversations_table
 
-    def create(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
+    def create(self, owner_id: int, data_set_id: int) -> Conversation:
         """One conditional PutItem; a (very unlikely) id collision is retried with a new id."""
         started_at = now_iso()
         for _ in range(5):
             conversation_id = time_ordered_id()
-            item = {
+            item: Conversation = {
                 "pk": f"CONV#{conversation_id}",
                 "sk": META,
                 "id": conversation_id,
@@ -81,14 +82,14 @@ class ConversationRepository:
                     raise
         raise RuntimeError("could not allocate a conversation id")
 
-    def get_meta(self, conversation_id: int) -> dict[str, Any] | None:
+    def get_meta(self, conversation_id: int) -> Conversation | None:
         with aws_errors("storage"):
             response = ddb().get_item(
                 TableName=self.table, Key=conversation_key(conversation_id), ConsistentRead=True
             )
-        return from_item(response.get("Item"))
+        return cast("Conversation | None", from_item(response.get("Item")))
 
-    def read(self, conversation_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def read(self, conversation_id: int) -> tuple[Conversation | None, list[Message]]:
         """The conversation and its messages, oldest first: one Query (more only past 1 MB of messages)."""
         items = query_all(
             TableName=self.table,
@@ -98,11 +99,11 @@ class ConversationRepository:
         )
         meta = next((i for i in items if i["sk"] == META), None)
         messages = [i for i in items if i["sk"].startswith("MSG#")]
-        return meta, messages
+        return cast("Conversation | None", meta), cast("list[Message]", messages)
 
     def list_for_owner(
         self, owner_id: int, limit: int, cursor: str | None, data_set_id: int | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Conversation], str | None]:
         """Newest first. With a data set filter, keep reading until a page is full or the index ends."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -123,13 +124,13 @@ class ConversationRepository:
                 "owner_sk": {"N": str(after)},
             }
         # Read one past the page: a next_cursor is given only when another item really follows.
-        found: list[dict[str, Any]] = []
+        found: list[Conversation] = []
         while True:
             kwargs["Limit"] = limit + 1 - len(found) if data_set_id is None else max(limit + 1, 25)
             with aws_errors("storage"):
                 response = ddb().query(**kwargs)
             for raw in response.get("Items", []):
-                found.append(from_item(raw))
+                found.append(cast("Conversation", from_item(raw)))
                 if len(found) > limit:
                     return found[:limit], encode_cursor(found[limit - 1]["id"])
             last = response.get("LastEvaluatedKey")
@@ -144,7 +145,7 @@ class ConversationRepository:
         meta_condition: str,
         condition_values: dict[str, Any],
         conversation_id: int,
-        message: dict[str, Any],
+        message: Message,
     ) -> list[dict[str, Any]]:
         """Advance the conversation's last message id (guarded by `meta_condition`) and write the question."""
         values = {
@@ -166,7 +167,7 @@ class ConversationRepository:
             self.put_message_op(conversation_id, message),
         ]
 
-    def put_message_op(self, conversation_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    def put_message_op(self, conversation_id: int, message: Message) -> dict[str, Any]:
         item = {**message_key(conversation_id, message["id"]), **to_item(message)}
         return {
             "Put": {

@@ -9,6 +9,7 @@ from parley.auth import Principal
 from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
+from parley.dal.entities import Conversation, Message
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id, now_iso, user_message_id
@@ -27,14 +28,14 @@ def create(caller: Principal, data_set_id: int) -> dict[str, Any]:
     return {"id": item["id"], "started_at": item["started_at"], "data_set_id": data_set_id}
 
 
-def _owned(caller: Principal, meta: dict[str, Any] | None) -> dict[str, Any]:
+def _owned(caller: Principal, meta: Conversation | None) -> Conversation:
     # Another account's conversation answers exactly like a missing one: existence does not leak.
     if meta is None or meta.get("owner_id") != caller.account_id:
         raise NotFound("conversation not found")
     return meta
 
 
-def message_view(message: dict[str, Any]) -> dict[str, Any]:
+def message_view(message: Message) -> dict[str, Any]:
     view = {
         "id": message["id"],
         "text": message["text"],
@@ -47,7 +48,7 @@ def message_view(message: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def summary_view(meta: dict[str, Any]) -> dict[str, Any]:
+def summary_view(meta: Conversation) -> dict[str, Any]:
     return {
         "id": meta["id"],
         "started_at": meta["started_at"],
@@ -106,7 +107,7 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
     task_id = new_task_id()
     message_id = user_message_id()
     for _ in range(5):
-        message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
+        message: Message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
         task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
                               message_id=message_id)
         ops = conversations.record_question_ops(condition, values, conversation_id, message) + [tasks.put_op(task)]
@@ -132,7 +133,7 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
 
 def fail_answer(conversation_id: int, message_id: int, task_id: str, code: str, message: str) -> None:
     """Finish a question's task as FAILURE and leave a `system` notice in the reply's place, atomically."""
-    notice = {
+    notice: Message = {
         "id": message_id + 1,
         "role": "system",
         "text": message,

@@ -15,6 +15,7 @@ from parley.dal import jobs
 from parley.auth import Principal
 from parley.dal import blobs
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
+from parley.dal.entities import DataSet
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id
@@ -23,7 +24,7 @@ from parley.log import logger
 PRODUCTS, DOCUMENTS = "products", "documents"
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+def view(item: DataSet) -> dict[str, Any]:
     return {
         "id": item["id"],
         "name": item["name"],
