@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, principal, query_int, responses
+from parley.api import create_app, principal, responses
+from parley.api_params import query_int
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
 from parley.logic import accounts

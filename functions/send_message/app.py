@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import BODY_ERRORS, ConversationId, create_app, principal, responses
+from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api_params import ConversationId
 from parley.log import logger
 from parley.logic import conversations
 from parley.models import SendMessageRequest

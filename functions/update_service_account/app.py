@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import BODY_ERRORS, AccountId, create_app, principal, responses
+from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api_params import AccountId
 from parley.log import logger
 from parley.logic import accounts
 from parley.models import UpdateServiceAccountRequest

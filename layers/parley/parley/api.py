@@ -10,73 +10,16 @@ import base64
 import binascii
 import json
 import re
-from typing import Annotated, Any, Optional
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BeforeValidator
-from pydantic_core import PydanticUseDefault
 
 from parley.auth import Principal
 from parley.config import settings
 from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated
-from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
-
-
-# The contract of every route (paths, query parameters, bodies) is typed on the handler with Powertools'
-# Path/Query/Body annotations; the types below are the ones several routes share. Requests that fail them are
-# RequestValidationError, answered by _validation_error: 404 for a path id, 400 for a query parameter.
-_ID_TEXT = re.compile(r"[1-9][0-9]{0,15}")
-_QUERY_INT_TEXT = re.compile(r"-?[0-9]{1,17}")
-_UUID_TEXT = re.compile(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _id_text(value: Any) -> Any:
-    """Only the canonical decimal form names a resource (pydantic alone would read " 01", "1.0" or "1_0")."""
-    if isinstance(value, str) and not _ID_TEXT.fullmatch(value):
-        raise ValueError("not an id")
-    return value
-
-
-def _query_int_text(value: Any) -> Any:
-    if value == "":
-        raise PydanticUseDefault()  # `?limit=` is the same as no limit
-    if isinstance(value, str) and not _QUERY_INT_TEXT.fullmatch(value):
-        raise ValueError("must be an integer")
-    return value
-
-
-def _uuid_text(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _UUID_TEXT.fullmatch(value):
-            raise ValueError("not a task id")
-        return value.lower()
-    return value
-
-
-def _id(description: str) -> Any:
-    return Annotated[int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description=description)]
-
-
-ConversationId = _id("The conversation's id.")
-DataSetId = _id("The data set's id.")
-AccountId = _id("The service account's id.")
-TaskId = Annotated[str, BeforeValidator(_uuid_text), Path(description="The task's id (a UUID).")]
-# What a path parameter names, for the 404 a bad value gets (as an unknown id would).
-_PATH_NOUNS = {"conversation_id": "conversation", "data_set_id": "data set", "account_id": "service account",
-               "task_id": "task"}
-
-
-def query_int(description: str, low: int, high: int) -> Any:
-    """An optional integer query parameter from `low` to `high`; give the default on the handler's argument."""
-    return Annotated[int, BeforeValidator(_query_int_text), Query(ge=low, le=high, description=description)]
-
-
-def query_text(description: str) -> Any:
-    return Annotated[Optional[str], Query(description=description)]
 
 
 # Route metadata for the OpenAPI document (summary, responses with examples, tags). Plain dicts that name the
@@ -206,12 +149,19 @@ def _domain_error(exc: DomainError) -> Response:
     return error_response(exc.status_code, exc.detail, headers)
 
 
+# What each path parameter of parley.api_params names, for the 404 a bad value gets (as an unknown id would).
+PATH_NOUNS = {"conversation_id": "conversation", "data_set_id": "data set", "account_id": "service account",
+              "task_id": "task"}
+
+
 def _validation_error(exc: RequestValidationError) -> Response:
+    """Path and query parameters (typed in parley.api_params) and bodies that fail validation: a bad path id is
+    an unknown resource (404), a bad query parameter a bad request (400), a bad body field 422."""
     errors = exc.errors()
     for error in errors:
         location = tuple(error.get("loc", ()))
         if location[:1] == ("path",):
-            return error_response(404, f"{_PATH_NOUNS.get(str(location[-1]), 'resource')} not found")
+            return error_response(404, f"{PATH_NOUNS.get(str(location[-1]), 'resource')} not found")
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "Malformed JSON body.")
     if any(e.get("type") == "unsupported_content_type" for e in errors):

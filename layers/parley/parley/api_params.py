@@ -1,0 +1,64 @@
+"""The path and query parameter types routes share, as Powertools `Path`/`Query` annotations.
+
+A request that fails one is a RequestValidationError, which parley.api answers 404 for a path id (as an unknown
+id) and 400 for a query parameter. Only handlers with such parameters import this (and the pydantic modules
+it needs), which keeps the others' cold start short.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Optional
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticUseDefault
+
+from parley.ids import MAX_SAFE_INTEGER
+
+_ID_TEXT = re.compile(r"[1-9][0-9]{0,15}")
+_QUERY_INT_TEXT = re.compile(r"-?[0-9]{1,17}")
+_UUID_TEXT = re.compile(r"(?i)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _id_text(value: Any) -> Any:
+    """Only the canonical decimal form names a resource (pydantic alone would read " 01", "1.0" or "1_0")."""
+    if isinstance(value, str) and not _ID_TEXT.fullmatch(value):
+        raise ValueError("not an id")
+    return value
+
+
+def _query_int_text(value: Any) -> Any:
+    if value == "":
+        raise PydanticUseDefault()  # `?limit=` is the same as no limit
+    if isinstance(value, str) and not _QUERY_INT_TEXT.fullmatch(value):
+        raise ValueError("must be an integer")
+    return value
+
+
+def _uuid_text(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _UUID_TEXT.fullmatch(value):
+            raise ValueError("not a task id")
+        return value.lower()
+    return value
+
+
+def _id(description: str) -> Any:
+    return Annotated[int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description=description)]
+
+
+ConversationId = _id("The conversation's id.")
+DataSetId = _id("The data set's id.")
+AccountId = _id("The service account's id.")
+TaskId = Annotated[str, BeforeValidator(_uuid_text), Path(description="The task's id (a UUID).")]
+# Each path parameter's name is in parley.api's PATH_NOUNS, which names it in the 404 a bad value gets.
+
+
+def query_int(description: str, low: int, high: int) -> Any:
+    """An optional integer query parameter from `low` to `high`; give the default on the handler's argument."""
+    return Annotated[int, BeforeValidator(_query_int_text), Query(ge=low, le=high, description=description)]
+
+
+def query_text(description: str) -> Any:
+    return Annotated[Optional[str], Query(description=description)]
