@@ -40,13 +40,13 @@ ERRORS = {
 _ERROR_EXAMPLES: dict[int, Any] = {
     400: "Malformed JSON body.",
     401: "Invalid token.",
-    403: "Only admin accounts may manage data sets.",
+    403: "You do not have access to this data set.",
     404: "Not found.",
     413: "request body is larger than 1048576 bytes",
     415: "Send the body as JSON with Content-Type: application/json.",
     422: [{"loc": ["body", "question_message"], "msg": "String should have at least 1 character",
            "type": "string_too_short"}],
-    503: "The service is busy; retry shortly.",
+    503: "the job queue is unavailable, please retry",
 }
 BODY_ERRORS = (400, 413, 415, 422)
 SCHEMA_REF = "#/components/schemas/"
