@@ -2,8 +2,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley.api import create_app, principal, responses
-from parley.api_params import query_int, query_text
-from parley.ids import MAX_SAFE_INTEGER
+from parley.api_params import DataSetFilter, PageCursor, PageSize
 from parley.log import logger
 from parley.logic import conversations
 
@@ -21,11 +20,7 @@ app = create_app()
                          "next_cursor": None},
                         (400,)),
 )
-def list_conversations(
-    limit: query_int("Page size.", 1, 100) = 20,
-    cursor: query_text("`next_cursor` of the previous page.") = None,
-    data_set_id: query_int("Only conversations on this data set.", 1, MAX_SAFE_INTEGER) = None,
-):
+def list_conversations(limit: PageSize = 20, cursor: PageCursor = None, data_set_id: DataSetFilter = None):
     return conversations.list_own(principal(app), limit, cursor or None, data_set_id)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -2,8 +2,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley.api import create_app, principal, responses
-from parley.api_params import query_int
-from parley.ids import MAX_SAFE_INTEGER
+from parley.api_params import AccountCursor, PageSize
 from parley.log import logger
 from parley.logic import accounts
 
@@ -21,10 +20,7 @@ app = create_app()
                          "next_cursor": None},
                         (400, 403)),
 )
-def list_service_accounts(
-    limit: query_int("Page size.", 1, 100) = 50,
-    cursor: query_int("`next_cursor` of the previous page.", 1, MAX_SAFE_INTEGER) = None,
-):
+def list_service_accounts(limit: PageSize = 50, cursor: AccountCursor = None):
     accounts.require_admin(principal(app))
     return accounts.list_page(limit, cursor)
 

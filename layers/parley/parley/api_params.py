@@ -44,21 +44,21 @@ def _uuid_text(value: Any) -> Any:
     return value
 
 
-def _id(description: str) -> Any:
-    return Annotated[int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description=description)]
-
-
-ConversationId = _id("The conversation's id.")
-DataSetId = _id("The data set's id.")
-AccountId = _id("The service account's id.")
+# Written out (not built by a function) so that type checkers read them as the types they are.
+ConversationId = Annotated[int, BeforeValidator(_id_text),
+                           Path(ge=1, le=MAX_SAFE_INTEGER, description="The conversation's id.")]
+DataSetId = Annotated[int, BeforeValidator(_id_text),
+                      Path(ge=1, le=MAX_SAFE_INTEGER, description="The data set's id.")]
+AccountId = Annotated[int, BeforeValidator(_id_text),
+                      Path(ge=1, le=MAX_SAFE_INTEGER, description="The service account's id.")]
 TaskId = Annotated[str, BeforeValidator(_uuid_text), Path(description="The task's id (a UUID).")]
 # Each path parameter's name is in parley.api's PATH_NOUNS, which names it in the 404 a bad value gets.
 
-
-def query_int(description: str, low: int, high: int) -> Any:
-    """An optional integer query parameter from `low` to `high`; give the default on the handler's argument."""
-    return Annotated[int, BeforeValidator(_query_int_text), Query(ge=low, le=high, description=description)]
-
-
-def query_text(description: str) -> Any:
-    return Annotated[Optional[str], Query(description=description)]
+# Query parameters: optional, their defaults on the handler's arguments (None for "not given", which the
+# document then leaves out rather than offer null); `?name=` is the default too.
+PageSize = Annotated[int, BeforeValidator(_query_int_text), Query(ge=1, le=100, description="Page size.")]
+DataSetFilter = Annotated[int, BeforeValidator(_query_int_text),
+                          Query(ge=1, le=MAX_SAFE_INTEGER, description="Only conversations on this data set.")]
+AccountCursor = Annotated[int, BeforeValidator(_query_int_text),
+                          Query(ge=1, le=MAX_SAFE_INTEGER, description="`next_cursor` of the previous page.")]
+PageCursor = Annotated[Optional[str], Query(description="`next_cursor` of the previous page.")]

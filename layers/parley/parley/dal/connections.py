@@ -78,7 +78,8 @@ class ConnectionRepository:
         """Forget a connection and its subscriptions: one GetItem, one BatchWriteItem (<= 21 deletes)."""
         connection = self.get(connection_id)
         keys = [_connection_key(connection_id)]
-        keys += [_subscription_key(c, connection_id) for c in sorted(connection.get("conversations", set()) if connection else ())]
+        followed = connection.get("conversations", set()) if connection else set()
+        keys += [_subscription_key(c, connection_id) for c in sorted(followed)]
         requests = [{"DeleteRequest": {"Key": key}} for key in keys]
         for _ in range(5):  # unprocessed deletes are retried a few times; TTL removes whatever is left
             if not requests:
