@@ -17,7 +17,7 @@ app = create_app()
     operation_id="create_data_set",
     responses=responses(201, "The new, empty data set.", "DataSet",
                         {"id": 2, "name": "Catalogue", "product_count": 0, "document_count": 0,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {}},
+                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
                         (403, *BODY_ERRORS)),
 )
 def create_data_set(request: CreateDataSetRequest):

@@ -16,7 +16,7 @@ app = create_app()
     operation_id="get_data_set",
     responses=responses(200, "The data set.", "DataSet",
                         {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {}},
+                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
                         (403, 404)),
 )
 def get_data_set(data_set_id: DataSetId):

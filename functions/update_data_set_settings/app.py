@@ -19,7 +19,7 @@ app = create_app()
     operation_id="update_data_set_settings",
     responses=responses(200, "The data set with its new settings.", "DataSet",
                         {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {}},
+                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
                         (403, 404, *BODY_ERRORS)),
 )
 def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
@@ -28,7 +28,8 @@ def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
     updated = DataSetRepository().set_settings(data_set_id, request.model_dump(exclude_none=True))
     if updated is None:
         raise NotFound("data set not found")
-    return view(updated)
+    return view(updated, principal(app))
+
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -1,4 +1,4 @@
-"""The path and query parameter types routes share, as Powertools `Path`/`Query` annotations.
+"""The path, query and header parameter types routes share, as Powertools `Path`/`Query` annotations.
 
 A request that fails one is a RequestValidationError, which parley.api answers 404 for a path id (as an unknown
 id) and 400 for a query parameter. Only handlers with such parameters import this (and the pydantic modules
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Optional
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticUseDefault
 
@@ -62,3 +62,11 @@ DataSetFilter = Annotated[int, BeforeValidator(_query_int_text),
 AccountCursor = Annotated[int, BeforeValidator(_query_int_text),
                           Query(ge=1, le=MAX_SAFE_INTEGER, description="`next_cursor` of the previous page.")]
 PageCursor = Annotated[Optional[str], Query(description="`next_cursor` of the previous page.")]
+HistoryCursor = Annotated[Optional[str], Query(description="`history_next_cursor` of the previous page.")]
+
+# Read as given: parley.api.idempotency_key checks it (a 400 naming the header) and ties it to the request.
+IdempotencyKeyHeader = Annotated[str, Header(
+    alias="Idempotency-Key",
+    description="Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
+                "request within 24 hours, it gets the first response and nothing is done twice; with another "
+                "request (method, path or body), a 422. Keys are per account.")]

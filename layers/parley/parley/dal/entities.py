@@ -20,9 +20,10 @@ class Conversation(TypedDict):
     data_set_id: int
     started_at: str
     last_msg_id: int
-    owner_pk: str
-    owner_sk: int
-    summary: NotRequired[str]  # the first question, set with it
+    owner_pk: NotRequired[str]  # the keys of the by_owner index, removed when a delete starts
+    owner_sk: NotRequired[int]
+    summary: NotRequired[str]  # the first question (shortened), set with it
+    deleting: NotRequired[bool]  # a delete has started: the conversation takes no new question
 
 
 class Message(TypedDict):
