@@ -63,7 +63,7 @@ def _resolver_schema(code_dir: Path, logical_id: str) -> tuple[dict[str, Any], s
     app = module.app
     document = json.loads(app.get_openapi_json_schema(title="parley", version=_version()))
     keys = {f"{route.method} {route.openapi_path}"
-            for route in app._static_routes + app._dynamic_routes}  # noqa: SLF001 - no public listing
+            for route in app._static_routes + app._dynamic_routes}  # Powertools has no public listing
     return document, keys
 
 

@@ -8,7 +8,7 @@ it needs), which keeps the others' cold start short.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BeforeValidator
@@ -45,28 +45,39 @@ def _uuid_text(value: Any) -> Any:
 
 
 # Written out (not built by a function) so that type checkers read them as the types they are.
-ConversationId = Annotated[int, BeforeValidator(_id_text),
-                           Path(ge=1, le=MAX_SAFE_INTEGER, description="The conversation's id.")]
-DataSetId = Annotated[int, BeforeValidator(_id_text),
-                      Path(ge=1, le=MAX_SAFE_INTEGER, description="The data set's id.")]
-AccountId = Annotated[int, BeforeValidator(_id_text),
-                      Path(ge=1, le=MAX_SAFE_INTEGER, description="The service account's id.")]
+ConversationId = Annotated[
+    int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description="The conversation's id.")
+]
+DataSetId = Annotated[int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description="The data set's id.")]
+AccountId = Annotated[
+    int, BeforeValidator(_id_text), Path(ge=1, le=MAX_SAFE_INTEGER, description="The service account's id.")
+]
 TaskId = Annotated[str, BeforeValidator(_uuid_text), Path(description="The task's id (a UUID).")]
 # Each path parameter's name is in parley.api's PATH_NOUNS, which names it in the 404 a bad value gets.
 
 # Query parameters: optional, their defaults on the handler's arguments (None for "not given", which the
 # document then leaves out rather than offer null); `?name=` is the default too.
 PageSize = Annotated[int, BeforeValidator(_query_int_text), Query(ge=1, le=100, description="Page size.")]
-DataSetFilter = Annotated[int, BeforeValidator(_query_int_text),
-                          Query(ge=1, le=MAX_SAFE_INTEGER, description="Only conversations on this data set.")]
-AccountCursor = Annotated[int, BeforeValidator(_query_int_text),
-                          Query(ge=1, le=MAX_SAFE_INTEGER, description="`next_cursor` of the previous page.")]
-PageCursor = Annotated[Optional[str], Query(description="`next_cursor` of the previous page.")]
-HistoryCursor = Annotated[Optional[str], Query(description="`history_next_cursor` of the previous page.")]
+DataSetFilter = Annotated[
+    int,
+    BeforeValidator(_query_int_text),
+    Query(ge=1, le=MAX_SAFE_INTEGER, description="Only conversations on this data set."),
+]
+AccountCursor = Annotated[
+    int,
+    BeforeValidator(_query_int_text),
+    Query(ge=1, le=MAX_SAFE_INTEGER, description="`next_cursor` of the previous page."),
+]
+PageCursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+HistoryCursor = Annotated[str | None, Query(description="`history_next_cursor` of the previous page.")]
 
 # Read as given: parley.api.idempotency_key checks it (a 400 naming the header) and ties it to the request.
-IdempotencyKeyHeader = Annotated[str, Header(
-    alias="Idempotency-Key",
-    description="Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
-                "request within 24 hours, it gets the first response and nothing is done twice; with another "
-                "request (method, path or body), a 422. Keys are per account.")]
+IdempotencyKeyHeader = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        description="Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
+        "request within 24 hours, it gets the first response and nothing is done twice; with another "
+        "request (method, path or body), a 422. Keys are per account.",
+    ),
+]
