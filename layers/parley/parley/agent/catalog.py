@@ -18,9 +18,10 @@ import re
 import zlib
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from parley.agent.values import Typed, in_base_unit, key_words, label, typed, unit_from_key
 from parley.retrieval import tokenize
@@ -30,7 +31,7 @@ _MAGIC = b"\x89PCAT\r\n"
 NAN = float("nan")
 _DESCRIPTION_CHARS = 400
 _TYPED_CACHE = 100_000
-_CHUNK = 4096   # values per snapshot line
+_CHUNK = 4096  # values per snapshot line
 _PRICE_FIELDS = ("price", "regular_price", "sale_price")
 
 
@@ -82,7 +83,7 @@ def _category_levels(categories: object) -> list[str]:
     return list(_levels(tuple(str(c) for c in categories)))
 
 
-@lru_cache(maxsize=4096)   # shops repeat a few category lists over many products
+@lru_cache(maxsize=4096)  # shops repeat a few category lists over many products
 def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for entry in categories:
@@ -97,10 +98,17 @@ def _variant(item: dict[str, Any]) -> dict[str, Any]:
     price, regular, sale = _prices(item)
     in_stock, quantity = _stock(item)
     options = item.get("options") if isinstance(item.get("options"), dict) else {}
-    return {"sku": str(item.get("sku") or ""), "name": str(item.get("name") or ""),
-            "options": {str(k): str(v) for k, v in options.items() if not isinstance(v, (list, dict))},
-            "price": price, "regular_price": regular, "sale_price": sale, "in_stock": in_stock,
-            "stock_quantity": quantity, "properties": _properties(item)}
+    return {
+        "sku": str(item.get("sku") or ""),
+        "name": str(item.get("name") or ""),
+        "options": {str(k): str(v) for k, v in options.items() if not isinstance(v, (list, dict))},
+        "price": price,
+        "regular_price": regular,
+        "sale_price": sale,
+        "in_stock": in_stock,
+        "stock_quantity": quantity,
+        "properties": _properties(item),
+    }
 
 
 def _properties(item: dict[str, Any]) -> dict[str, Any]:
@@ -116,14 +124,23 @@ def _entry(product: dict[str, Any]) -> dict[str, Any]:
     in_stock, quantity = _stock(product)
     declared = product.get("options") if isinstance(product.get("options"), dict) else {}
     options = {str(k): ([str(x) for x in v] if isinstance(v, list) else [str(v)]) for k, v in declared.items()}
-    description = " ".join(str(product.get("description") or "")[:_DESCRIPTION_CHARS * 2].split())
-    return {"sku": str(product.get("sku") or ""), "name": str(product.get("name") or "").strip(),
-            "description": description[:_DESCRIPTION_CHARS], "url": product.get("url") or None,
-            "currency": str(product.get("currency") or "").upper() or None,
-            "price": price, "regular_price": regular, "sale_price": sale, "in_stock": in_stock,
-            "stock_quantity": quantity, "categories": _category_levels(product.get("categories")),
-            "properties": _properties(product), "options": options,
-            "variants": [_variant(v) for v in product.get("variants") or [] if isinstance(v, dict)]}
+    description = " ".join(str(product.get("description") or "")[: _DESCRIPTION_CHARS * 2].split())
+    return {
+        "sku": str(product.get("sku") or ""),
+        "name": str(product.get("name") or "").strip(),
+        "description": description[:_DESCRIPTION_CHARS],
+        "url": product.get("url") or None,
+        "currency": str(product.get("currency") or "").upper() or None,
+        "price": price,
+        "regular_price": regular,
+        "sale_price": sale,
+        "in_stock": in_stock,
+        "stock_quantity": quantity,
+        "categories": _category_levels(product.get("categories")),
+        "properties": _properties(product),
+        "options": options,
+        "variants": [_variant(v) for v in product.get("variants") or [] if isinstance(v, dict)],
+    }
 
 
 def group(products: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -186,7 +203,7 @@ class Attribute:
     numbers: array = field(default_factory=lambda: array("d"))
     kinds: dict[str, int] = field(default_factory=dict)
     units: dict[str, int] = field(default_factory=dict)
-    values: dict[str, array] = field(default_factory=dict)   # norm(value or list item or yes/no) -> ids
+    values: dict[str, array] = field(default_factory=dict)  # norm(value or list item or yes/no) -> ids
     is_option: bool = False
     _by_number: array | None = None
     _sorted: array | None = None
@@ -242,8 +259,9 @@ class Attribute:
         """Positions of the numeric values, ascending by value (computed once)."""
         if self._by_number is None:
             numbers = self.numbers
-            self._by_number = array("I", sorted((p for p in range(len(numbers)) if numbers[p] == numbers[p]),
-                                                key=numbers.__getitem__))
+            self._by_number = array(
+                "I", sorted((p for p in range(len(numbers)) if numbers[p] == numbers[p]), key=numbers.__getitem__)
+            )
             self._sorted = array("d", (numbers[p] for p in self._by_number))
         return self._by_number
 
@@ -281,24 +299,24 @@ class Catalog:
         self.regular_prices = array("d")
         self.sale_prices = array("d")
         self.on_sale = bytearray()
-        self.in_stock = array("b")               # 1, 0, or -1 when the data does not say
-        self.stock_quantity = array("i")         # -1 when the data does not say
+        self.in_stock = array("b")  # 1, 0, or -1 when the data does not say
+        self.stock_quantity = array("i")  # -1 when the data does not say
         self.product_categories: list[tuple[str, ...]] = []
-        self.categories: dict[str, array] = {}   # norm(category) -> ids
+        self.categories: dict[str, array] = {}  # norm(category) -> ids
         self.category_names: dict[str, str] = {}
         self.attributes: dict[str, Attribute] = {}
         self.variants: dict[int, list[dict[str, Any]]] = {}
         self.price_ranges: dict[int, tuple[float, float]] = {}
-        self._by_sku: dict[str, tuple[int, int]] | None = None   # built on first lookup
+        self._by_sku: dict[str, tuple[int, int]] | None = None  # built on first lookup
         self._by_name: dict[str, int] | None = None
         self.price_order = array("I")
-        self.record_product = array("i")          # the stored products' positions -> product id (or -1)
+        self.record_product = array("i")  # the stored products' positions -> product id (or -1)
         self._sorted_prices: array | None = None
         self._aligned: tuple[int, bool] | None = None
-        self._shared: dict[Any, Any] = {}        # one object per repeated value (categories, currencies)
+        self._shared: dict[Any, Any] = {}  # one object per repeated value (categories, currencies)
         self._by_raw_key: dict[str, Attribute] = {}
         self._category_keys: dict[str, str] = {}
-        self._typed: dict[tuple, Typed] = {}     # repeated values are typed once
+        self._typed: dict[tuple, Typed] = {}  # repeated values are typed once
         self._vocabulary = None
 
     def _share(self, value):
@@ -312,8 +330,11 @@ class Catalog:
         self.descriptions.append(entry["description"])
         self.urls.append(entry["url"])
         self.currencies.append(self._share(entry["currency"]))
-        for column, name in ((self.prices, "price"), (self.regular_prices, "regular_price"),
-                             (self.sale_prices, "sale_price")):
+        for column, name in (
+            (self.prices, "price"),
+            (self.regular_prices, "regular_price"),
+            (self.sale_prices, "sale_price"),
+        ):
             column.append(NAN if entry[name] is None else float(entry[name]))
         self.on_sale.append(int(entry["sale_price"] is not None))
         self.in_stock.append(entry["in_stock"])
@@ -365,10 +386,11 @@ class Catalog:
         self._by_raw_key[key] = found
         return found
 
-    def _finish(self) -> "Catalog":
+    def _finish(self) -> Catalog:
         prices = self.prices
-        self.price_order = array("I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]),
-                                             key=prices.__getitem__))
+        self.price_order = array(
+            "I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]), key=prices.__getitem__)
+        )
         self._shared, self._typed, self._by_raw_key, self._category_keys = {}, {}, {}, {}
         return self
 
@@ -457,7 +479,7 @@ class Catalog:
     # -- building and snapshots ------------------------------------------------
 
     @classmethod
-    def build(cls, products: Iterable[dict[str, Any]]) -> "Catalog":
+    def build(cls, products: Iterable[dict[str, Any]]) -> Catalog:
         catalog = cls()
         products = list(products)
         catalog.record_product = array("i", [-1]) * len(products)
@@ -473,7 +495,7 @@ class Catalog:
     def to_bytes(self) -> bytes:
         """Columns as JSON lines of at most `_CHUNK` values, compressed as they are written: never the whole
         catalog as one string in memory."""
-        packer = zlib.compressobj(1)   # the snapshot is written at every load: speed over the last few percent
+        packer = zlib.compressobj(1)  # the snapshot is written at every load: speed over the last few percent
         parts = [_MAGIC]
 
         def put(value: Any) -> None:
@@ -482,11 +504,18 @@ class Catalog:
 
         def put_list(values: Any) -> None:
             for start in range(0, len(values), _CHUNK):
-                put(values[start:start + _CHUNK])
+                put(values[start : start + _CHUNK])
 
         attributes = list(self.attributes.values())
-        put({"format": SNAPSHOT_FORMAT, "products": len(self), "chunk": _CHUNK, "records": len(self.record_product),
-             "attributes": [[a.key, a.is_option, len(a.ids)] for a in attributes]})
+        put(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "products": len(self),
+                "chunk": _CHUNK,
+                "records": len(self.record_product),
+                "attributes": [[a.key, a.is_option, len(a.ids)] for a in attributes],
+            }
+        )
         for name in self._COLUMNS:
             put_list(getattr(self, name))
         for name in self._NUMBERS:
@@ -500,11 +529,11 @@ class Catalog:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Catalog":
+    def from_bytes(cls, data: bytes) -> Catalog:
         if not data.startswith(_MAGIC):
             raise ValueError("not a catalog snapshot")
         try:
-            lines = iter(zlib.decompress(data[len(_MAGIC):]).split(b"\n"))
+            lines = iter(zlib.decompress(data[len(_MAGIC) :]).split(b"\n"))
             header = json.loads(next(lines))
             if header.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError("unknown catalog format")
@@ -520,8 +549,9 @@ class Catalog:
 
             count = int(header["products"])
             payload: dict[str, Any] = {name: get_list(count) for name in cls._COLUMNS + cls._NUMBERS}
-            payload["attributes"] = [(key, is_option, get_list(size), get_list(size))
-                                     for key, is_option, size in header["attributes"]]
+            payload["attributes"] = [
+                (key, is_option, get_list(size), get_list(size)) for key, is_option, size in header["attributes"]
+            ]
             payload["variants"] = json.loads(next(lines))
             catalog = cls._from_payload(payload)
             catalog.record_product = array("i", get_list(int(header["records"])))
@@ -530,7 +560,7 @@ class Catalog:
             raise ValueError(f"corrupt catalog snapshot: {exc}") from exc
 
     @classmethod
-    def _from_payload(cls, payload: dict[str, Any]) -> "Catalog":
+    def _from_payload(cls, payload: dict[str, Any]) -> Catalog:
         catalog = cls()
         for name in cls._COLUMNS:
             setattr(catalog, name, list(payload[name]))
@@ -538,8 +568,11 @@ class Catalog:
         for name in cls._NUMBERS:
             values = payload[name]
             kind = getattr(catalog, name).typecode
-            setattr(catalog, name, array(kind, (NAN if v is None else v for v in values)) if kind == "d"
-                    else array(kind, values))
+            setattr(
+                catalog,
+                name,
+                array(kind, (NAN if v is None else v for v in values)) if kind == "d" else array(kind, values),
+            )
         if not all(len(getattr(catalog, name)) == len(catalog.skus) for name in cls._COLUMNS + cls._NUMBERS):
             raise ValueError("columns of different lengths")
         catalog.on_sale = bytearray(int(s == s) for s in catalog.sale_prices)
@@ -558,7 +591,7 @@ class Catalog:
         return catalog._finish()
 
     @classmethod
-    def from_records(cls, records: Iterable[Any]) -> "Catalog":
+    def from_records(cls, records: Iterable[Any]) -> Catalog:
         """For a snapshot written before catalogs existed: products read back from the index's rendered text."""
         return cls.build(_product_from_text(r.id, r.title, r.text) for r in records if r.type == "product")
 
@@ -572,9 +605,9 @@ def _product_from_text(sku: str, name: str, text: str) -> dict[str, Any]:
             key, _, value = line[2:].partition(": ")
             product["properties"][key.strip()] = value.strip()
         elif line.startswith("Categories: "):
-            product["categories"] = line[len("Categories: "):].split(", ")
+            product["categories"] = line[len("Categories: ") :].split(", ")
         elif line.startswith("Price: "):
-            product["price"] = _number(line[len("Price: "):].split(" ")[0])
+            product["price"] = _number(line[len("Price: ") :].split(" ")[0])
         else:
             description.append(line)
     product["description"] = " ".join(description)

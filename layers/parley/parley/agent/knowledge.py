@@ -27,7 +27,7 @@ def unpack(data: bytes) -> Knowledge:
         index = SearchIndex.from_bytes(data)
         return Knowledge(Catalog.from_records(index.records), index)
     start = len(_MAGIC) + 4
-    end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+    end = start + int.from_bytes(data[len(_MAGIC) : start], "little")
     if end > len(data):
         raise ValueError("corrupt knowledge snapshot: truncated")
     return Knowledge(Catalog.from_bytes(data[end:]), SearchIndex.from_bytes(data[start:end]))

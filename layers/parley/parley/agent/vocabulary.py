@@ -13,9 +13,9 @@ from parley.retrieval import tokenize
 if TYPE_CHECKING:
     from parley.agent.catalog import Catalog
 
-MAX_VALUE_WORDS = 4      # longer property values are descriptions, not values a shopper names
+MAX_VALUE_WORDS = 4  # longer property values are descriptions, not values a shopper names
 SAMPLE_NAMES = 1000
-SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlimited"); longer ones may be names
+SHORT_VALUE_WORDS = 2  # a value this short describes products ("navy", "unlimited"); longer ones may be names
 
 
 def fold(term: str) -> str:
@@ -30,12 +30,12 @@ def words(text: str) -> list[str]:
 
 
 class Vocabulary:
-    def __init__(self, catalog: "Catalog"):
-        self.name_ids: dict[str, array] = {}          # name term -> product ids
+    def __init__(self, catalog: Catalog):
+        self.name_ids: dict[str, array] = {}  # name term -> product ids
         for product_id, name in enumerate(catalog.names):
             for term in set(words(name)):
                 self.name_ids.setdefault(term, array("I")).append(product_id)
-        self.attribute_terms: dict[str, set[str]] = {}   # term -> attribute keys (norm)
+        self.attribute_terms: dict[str, set[str]] = {}  # term -> attribute keys (norm)
         self.value_phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}  # terms -> {(attribute, value)}
         for key, attribute in catalog.attributes.items():
             for term in map(fold, attribute.name_terms):
@@ -123,4 +123,4 @@ class Vocabulary:
     def distinctive(self, term: str) -> bool:
         """A name word that tells products apart: not in most names (a brand every name starts with is not)."""
         df = self.name_df(term)
-        return 0 < df and (df * 2 <= self.products or self.products <= 2)
+        return df > 0 and (df * 2 <= self.products or self.products <= 2)
