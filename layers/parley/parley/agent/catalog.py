@@ -21,10 +21,15 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from parley.agent.values import Typed, in_base_unit, key_words, label, typed, unit_from_key
 from parley.retrieval import tokenize
+
+if TYPE_CHECKING:
+    from parley.agent.vocabulary import Vocabulary
+
+_T = TypeVar("_T")
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
 _MAGIC = b"\x89PCAT\r\n"
@@ -87,8 +92,8 @@ def _category_levels(categories: object) -> list[str]:
 def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for entry in categories:
-        for level in re.split(r"\s*(?:>|/|»)\s*", entry):
-            level = level.strip()
+        for part in re.split(r"\s*(?:>|/|»)\s*", entry):
+            level = part.strip()
             if level and level not in out:
                 out.append(level)
     return tuple(out)
@@ -97,7 +102,7 @@ def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
 def _variant(item: dict[str, Any]) -> dict[str, Any]:
     price, regular, sale = _prices(item)
     in_stock, quantity = _stock(item)
-    options = item.get("options") if isinstance(item.get("options"), dict) else {}
+    options: dict[str, Any] = item["options"] if isinstance(item.get("options"), dict) else {}
     return {
         "sku": str(item.get("sku") or ""),
         "name": str(item.get("name") or ""),
@@ -122,7 +127,7 @@ def _entry(product: dict[str, Any]) -> dict[str, Any]:
     """A stored product as the catalog keeps it (variants attached later)."""
     price, regular, sale = _prices(product)
     in_stock, quantity = _stock(product)
-    declared = product.get("options") if isinstance(product.get("options"), dict) else {}
+    declared: dict[str, Any] = product["options"] if isinstance(product.get("options"), dict) else {}
     options = {str(k): ([str(x) for x in v] if isinstance(v, list) else [str(v)]) for k, v in declared.items()}
     description = " ".join(str(product.get("description") or "")[: _DESCRIPTION_CHARS * 2].split())
     return {
@@ -198,17 +203,17 @@ class Attribute:
     key: str
     label: str
     words: tuple[str, ...]
-    ids: array = field(default_factory=lambda: array("I"))
-    raw: list = field(default_factory=list)
-    numbers: array = field(default_factory=lambda: array("d"))
+    ids: array[int] = field(default_factory=lambda: array("I"))
+    raw: list[object] = field(default_factory=list)
+    numbers: array[float] = field(default_factory=lambda: array("d"))
     kinds: dict[str, int] = field(default_factory=dict)
     units: dict[str, int] = field(default_factory=dict)
-    values: dict[str, array] = field(default_factory=dict)  # norm(value or list item or yes/no) -> ids
+    values: dict[str, array[int]] = field(default_factory=dict)  # norm(value or list item or yes/no) -> ids
     is_option: bool = False
-    _by_number: array | None = None
-    _sorted: array | None = None
-    _sorted_ids: array | None = None
-    _dense: array | None = None
+    _by_number: array[int] | None = None
+    _sorted: array[float] | None = None
+    _sorted_ids: array[int] | None = None
+    _dense: array[float] | None = None
 
     def add(self, product_id: int, raw: object, value: Typed) -> None:
         if self.ids and self.ids[-1] == product_id:  # an option seen again on the same product
@@ -233,7 +238,7 @@ class Attribute:
 
     @property
     def unit(self) -> str | None:
-        return max(self.units, key=self.units.get) if self.units else None
+        return max(self.units, key=self.units.__getitem__) if self.units else None
 
     @property
     def numeric(self) -> bool:
@@ -255,7 +260,7 @@ class Attribute:
         pos = bisect_left(self.ids, product_id)
         return self.numbers[pos] if pos < len(self.ids) and self.ids[pos] == product_id else NAN
 
-    def by_number(self) -> array:
+    def by_number(self) -> array[int]:
         """Positions of the numeric values, ascending by value (computed once)."""
         if self._by_number is None:
             numbers = self.numbers
@@ -265,11 +270,12 @@ class Attribute:
             self._sorted = array("d", (numbers[p] for p in self._by_number))
         return self._by_number
 
-    def sorted_numbers(self) -> array:
+    def sorted_numbers(self) -> array[float]:
         self.by_number()
+        assert self._sorted is not None  # set with `_by_number`
         return self._sorted
 
-    def dense(self, products: int) -> array:
+    def dense(self, products: int) -> array[float]:
         """Every product's number by id (NaN where it has none), for sorting many matches (computed once)."""
         if self._dense is None or len(self._dense) != products:
             dense = array("d", [NAN]) * products
@@ -278,7 +284,7 @@ class Attribute:
             self._dense = dense
         return self._dense
 
-    def sorted_ids(self) -> array:
+    def sorted_ids(self) -> array[int]:
         """Product ids ascending by their number."""
         if self._sorted_ids is None:
             ids = self.ids
@@ -302,7 +308,7 @@ class Catalog:
         self.in_stock = array("b")  # 1, 0, or -1 when the data does not say
         self.stock_quantity = array("i")  # -1 when the data does not say
         self.product_categories: list[tuple[str, ...]] = []
-        self.categories: dict[str, array] = {}  # norm(category) -> ids
+        self.categories: dict[str, array[int]] = {}  # norm(category) -> ids
         self.category_names: dict[str, str] = {}
         self.attributes: dict[str, Attribute] = {}
         self.variants: dict[int, list[dict[str, Any]]] = {}
@@ -311,17 +317,20 @@ class Catalog:
         self._by_name: dict[str, int] | None = None
         self.price_order = array("I")
         self.record_product = array("i")  # the stored products' positions -> product id (or -1)
-        self._sorted_prices: array | None = None
+        self._sorted_prices: array[float] | None = None
         self._aligned: tuple[int, bool] | None = None
         self._shared: dict[Any, Any] = {}  # one object per repeated value (categories, currencies)
         self._by_raw_key: dict[str, Attribute] = {}
         self._category_keys: dict[str, str] = {}
-        self._typed: dict[tuple, Typed] = {}  # repeated values are typed once
-        self._vocabulary = None
+        self._typed: dict[tuple[type, object, str], Typed] = {}  # repeated values are typed once
+        self._vocabulary: Vocabulary | None = None
 
-    def _share(self, value):
+    def _share(self, value: _T) -> _T:
         """Strings and tuples only: 1 == True would merge a number with a flag."""
-        return self._shared.setdefault(value, value) if isinstance(value, (str, tuple)) else value
+        if not isinstance(value, (str, tuple)):
+            return value
+        shared: _T = self._shared.setdefault(value, value)
+        return shared
 
     def add(self, entry: dict[str, Any]) -> None:
         product_id = len(self.skus)
@@ -397,7 +406,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.skus)
 
-    def sorted_prices(self) -> array:
+    def sorted_prices(self) -> array[float]:
         if self._sorted_prices is None:
             self._sorted_prices = array("d", (self.prices[i] for i in self.price_order))
         return self._sorted_prices
@@ -469,7 +478,7 @@ class Catalog:
         return out
 
     @property
-    def vocabulary(self):
+    def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
             from parley.agent.vocabulary import Vocabulary
 
@@ -539,8 +548,8 @@ class Catalog:
                 raise ValueError("unknown catalog format")
             chunk = int(header["chunk"])
 
-            def get_list(count: int) -> list:
-                out: list = []
+            def get_list(count: int) -> list[Any]:
+                out: list[Any] = []
                 for _ in range(-(-count // chunk)):
                     out.extend(json.loads(next(lines)))
                 if len(out) != count:
