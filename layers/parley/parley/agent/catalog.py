@@ -434,6 +434,10 @@ class Catalog:
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(attribute_key(name))
 
+    def known_attribute(self, name: str) -> Attribute:
+        """The attribute of a name taken from this catalog (a reading's or a filter's): raises KeyError if absent."""
+        return self.attributes[attribute_key(name)]
+
     def find_sku(self, sku: str) -> tuple[int, int] | None:
         """(product id, variant number or -1) of a product's or a variant's SKU."""
         if self._by_sku is None:

@@ -164,7 +164,9 @@ def run_call(call: ToolCall, tools: dict[str, Tool], knowledge: Knowledge) -> tu
     return step, ToolOutcome(call, content, error), (result.sources if result else [])
 
 
-def run_calls(calls: list[ToolCall], tools: dict[str, Tool], knowledge: Knowledge) -> list[tuple]:
+def run_calls(
+    calls: list[ToolCall], tools: dict[str, Tool], knowledge: Knowledge
+) -> list[tuple[Step, ToolOutcome, list[Source]]]:
     """The calls of one model reply, side by side when there are several; results in call order."""
     if len(calls) == 1:
         return [run_call(calls[0], tools, knowledge)]

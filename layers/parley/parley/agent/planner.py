@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from parley.agent import tools
-from parley.agent.catalog import Catalog
+from parley.agent.catalog import Attribute, Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import POINTING, QUESTION_WORDS, WORD_RE, Reading, named_products, read
-from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
+from parley.agent.values import Typed, dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import fold, words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
@@ -69,12 +70,13 @@ def _price_unit(catalog: Catalog, sku: str) -> str | None:
     return str(unit.raw_of(found[0])) if found and unit and unit.raw_of(found[0]) is not None else None
 
 
-def _describe(catalog: Catalog, item: dict[str, Any], attributes: list[str] = (), price: bool = True) -> str:
+def _describe(catalog: Catalog, item: dict[str, Any], attributes: Sequence[str] = (), price: bool = True) -> str:
     parts = []
     for key in attributes:
         raw = (item.get("attributes") or {}).get(key)
         if raw is not None:
-            parts.append(f"{_plain_label(catalog.attribute(key))} {value_text(catalog.attribute(key), raw)}")
+            attribute = catalog.known_attribute(key)
+            parts.append(f"{_plain_label(attribute)} {value_text(attribute, raw)}")
     money = price_text(item, _price_unit(catalog, item["sku"])) if price else None
     if money:
         parts.append(money)
@@ -200,7 +202,10 @@ class PlannerEngine:
         found = calls("search_products", self._arguments(reading, 2))
         if found is None or found.content["total"] != 1:
             return self._search(reading, catalog, calls) if found else None
-        reading.products = [catalog.find_sku(found.content["items"][0]["sku"])[0]]
+        located = catalog.find_sku(found.content["items"][0]["sku"])
+        if located is None:  # the search result's own sku: always found
+            return None
+        reading.products = [located[0]]
         return self._about_products(reading, catalog, calls)
 
     def _documents(self, reading: Reading, calls: _Calls) -> str | None:
@@ -234,14 +239,14 @@ class PlannerEngine:
         shown = [f["attribute"] for f in reading.filters] + (
             [reading.sort[0]] if reading.sort and reading.sort[0] != "price" else []
         )
-        shown = [catalog.attribute(k).key for k in dict.fromkeys(shown)]
+        shown = [catalog.known_attribute(k).key for k in dict.fromkeys(shown)]
         what = _what(reading, catalog)
         if not total:
             return (
                 f"No, there are no {what} that match." if reading.asks_existence else f"There are no {what} that match."
             )
-        if superlative:
-            return _superlative_text(reading, catalog, items, shown)
+        if superlative and reading.sort is not None:
+            return _superlative_text(reading, reading.sort, catalog, items)
         listing = _names(catalog, items, total, shown)
         if total == 1:
             what = what.replace("products", "product", 1)
@@ -252,12 +257,12 @@ class PlannerEngine:
         return f"{total} {what} {'matches' if total == 1 else 'match'}: {listing}."
 
     def _about_products(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
-        facts = []
+        facts: list[str] = []
         for product_id in reading.products[:3]:
             result = calls("get_product", {"sku": catalog.skus[product_id]})
-            if result is not None:
-                facts.append(_product_fact(reading, catalog, result.content["product"]))
-        facts = [f for f in facts if f]
+            fact = _product_fact(reading, catalog, result.content["product"]) if result is not None else None
+            if fact:
+                facts.append(fact)
         if reading.asks_existence and not facts:  # "Do you sell jeans?" naming a product
             names = [_describe(catalog, r.content["product"]) for r in calls.results if "product" in r.content]
             return f"Yes: {_series(names)}." if names else None
@@ -287,7 +292,7 @@ class PlannerEngine:
     @staticmethod
     def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
         """A verdict on a feature cites the document about that feature too (an SLA's terms), when one matches."""
-        terms = set(catalog.attribute(reading.attributes[0]).name_terms)
+        terms = set(catalog.known_attribute(reading.attributes[0]).name_terms)
         found = calls("search_documents", {"query": reading.question, "limit": 1})
         if found and found.count and not terms <= set(tokenize(found.content["passages"][0]["text"])):
             unrelated = {(s.type, s.id) for s in found.sources}
@@ -309,8 +314,8 @@ class PlannerEngine:
             for key in keys[:5]:
                 raw = detail["properties"].get(key, detail["options"].get(key))
                 if raw is not None:
-                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.attribute(key), raw)
-                    parts.append(f"{catalog.attribute(key).label.lower()} {value}")
+                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.known_attribute(key), raw)
+                    parts.append(f"{catalog.known_attribute(key).label.lower()} {value}")
             lines.append(f"{detail['name']}: {'; '.join(parts) if parts else 'no listed details'}.")
         cheaper = _cheapest(details)
         if cheaper and (reading.asks_price or not wanted):
@@ -517,13 +522,13 @@ def _what(reading: Reading, catalog: Catalog) -> str:
     return f"products in {noun}" if noun else "products"
 
 
-def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, Any]], shown: list[str]) -> str:
-    key, order = reading.sort
+def _superlative_text(reading: Reading, sort: tuple[str, str], catalog: Catalog, items: list[dict[str, Any]]) -> str:
+    key, order = sort
     best = items[0]
     if key == "price":
         word = "cheapest" if order == "asc" else "most expensive"
         return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     items = [i for i in items if attribute.key in (i.get("attributes") or {})]
     if not items:
         return f"None of the {_what(reading, catalog)} lists a {_plain_label(attribute)}."
@@ -536,15 +541,20 @@ def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, 
     return f"{names} {verb} the {word} {_plain_label(attribute)} of the {_what(reading, catalog)}: {value}."
 
 
-def value_text(attribute, raw: Any) -> str:
+def value_text(attribute: Attribute, raw: Any) -> str:
     """A value beside its attribute's name: `512` after "pages", `2023` for a year, else `24 months`."""
     value = typed(raw, attribute.key)
-    if value.kind == "number" and value.unit and (value.unit == "year" or _plain_label(attribute).endswith(value.unit)):
+    if (
+        value.number is not None
+        and value.kind == "number"
+        and value.unit
+        and (value.unit == "year" or _plain_label(attribute).endswith(value.unit))
+    ):
         return format_number(value.number)
     return show(value)
 
 
-def _plain_label(attribute) -> str:
+def _plain_label(attribute: Attribute) -> str:
     """`contract_term_months` -> `contract term`: the unit shows with the value."""
     words = list(attribute.words)
     if len(words) > 1 and unit_from_key(attribute.key) not in (None, "year"):
@@ -575,7 +585,7 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     if variant is not None and variant.get("price") is not None:
         unit = _price_unit(catalog, detail["sku"]) or detail.get("currency") or ""
         return f"{_variant_name(detail, variant)} costs {variant['price']:.2f} {unit}".rstrip() + "."
-    options_named = [f["attribute"] for f in reading.filters if catalog.attribute(f["attribute"]).is_option]
+    options_named = [f["attribute"] for f in reading.filters if catalog.known_attribute(f["attribute"]).is_option]
     for key in dict.fromkeys(options_named + reading.attributes):  # "in green?" asks about the Color option
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
@@ -592,17 +602,18 @@ def _named_variant(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -
     named = {
         str(v).lower()
         for f in reading.filters
-        if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
+        if f["op"] == "in" and catalog.known_attribute(f["attribute"]).is_option
         for v in f["value"]
     }
-    for variant in detail["variants"] if named else ():
+    variants: list[dict[str, Any]] = detail["variants"] if named else []
+    for variant in variants:
         values = {str(v).lower() for v in variant["options"].values()}
         if named <= {" ".join(words(v)) for v in values} | values:
             return variant
     return None
 
 
-def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute) -> str:
+def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute: Attribute) -> str:
     values = []
     for variant in detail["variants"]:
         if variant.get("in_stock") == 1:
@@ -624,9 +635,9 @@ def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
 def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
     """Stock of the product, or of the variant whose options the question names."""
     variant = _named_variant(reading, catalog, detail)
-    asked = [k for k in reading.attributes if catalog.attribute(k).is_option]
+    asked = [k for k in reading.attributes if catalog.known_attribute(k).is_option]
     if variant is None and asked and detail["variants"]:  # "which sizes are in stock?"
-        return _stocked_options(catalog, detail, catalog.attribute(asked[0]))
+        return _stocked_options(catalog, detail, catalog.known_attribute(asked[0]))
     item, name = (variant, _variant_name(detail, variant)) if variant else (detail, detail["name"])
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
@@ -656,7 +667,7 @@ def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str,
     if key == "price":
         word = "cheapest" if order == "asc" else "most expensive"
         return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     value = value_text(attribute, _property(catalog, detail, key))
     word = "highest" if order == "desc" else "lowest"
     return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
@@ -679,7 +690,7 @@ def _property(catalog: Catalog, detail: dict[str, Any], key: str) -> Any:
 
 
 def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], key: str) -> str | None:
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     name, label = detail["name"], _plain_label(attribute)
     for option, values in detail["options"].items():
         if catalog.attribute(option) is attribute:
@@ -693,7 +704,9 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     return f"{name}: {label} {value_text(attribute, raw)}."
 
 
-def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
+def _verdict_text(
+    reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute: Attribute, value: Typed
+) -> str:
     """ "Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
     name, phrase = detail["name"], feature_phrase(reading.question)
     if phrase and len(phrase.split()) <= 4:
@@ -710,7 +723,9 @@ def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], at
     return verdict + (f" Details: {'; '.join(related)}." if related else "")
 
 
-def _option_text(reading: Reading, catalog: Catalog, name: str, label: str, attribute, values: list[str]) -> str:
+def _option_text(
+    reading: Reading, catalog: Catalog, name: str, label: str, attribute: Attribute, values: list[str]
+) -> str:
     """ "What colors ...": the values; "Is it available in XL?": yes or no, with the values."""
     asked = [
         str(v)
@@ -804,7 +819,9 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     question = reading.question.lower()
     if reading.sort and len(earlier) > 1:
         key, order = reading.sort
-        values = {i: (catalog.prices[i] if key == "price" else catalog.attribute(key).number_of(i)) for i in earlier}
+        values = {
+            i: (catalog.prices[i] if key == "price" else catalog.known_attribute(key).number_of(i)) for i in earlier
+        }
         known = [i for i in earlier if values[i] == values[i]]
         if known:
             reading.picked_by, reading.sort = reading.sort, None

@@ -72,9 +72,12 @@ def _as_number(value: Any, attribute: Attribute) -> float | None:
     if isinstance(value, bool):
         return None
     reading = typed(value) if not isinstance(value, (int, float)) else None
-    if reading is not None and reading.kind != "number":
+    if reading is None:
+        number = float(value)
+    elif reading.kind == "number" and reading.number is not None:
+        number = reading.number
+    else:
         return None
-    number = float(value) if reading is None else reading.number
     unit = (
         reading.unit
         if reading is not None and reading.unit and same_family(reading.unit, attribute.unit)

@@ -8,13 +8,25 @@ raises `ToolError` naming the problem. Every result's `sources` are what the ans
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
 from parley.agent import search
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import Knowledge, Tool, ToolError, ToolResult
 from parley.engine import Source
 from parley.retrieval import tokenize
+
+
+class Passage(TypedDict):
+    """A document passage as `search_documents` shows it."""
+
+    document: str
+    url: str | None
+    id: str
+    text: str
+    score: float
+
 
 MAX_LIMIT = 50
 
@@ -65,7 +77,14 @@ SEARCH_DOCUMENTS_SCHEMA = {
     "additionalProperties": False,
 }
 
-_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "array": list, "object": dict}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "number": (int, float),
+    "integer": int,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
 
 def _type_ok(value: Any, name: str) -> bool:
@@ -120,7 +139,7 @@ def product_source(catalog: Catalog, product_id: int) -> Source:
     return Source("product", catalog.skus[product_id], catalog.names[product_id], catalog.urls[product_id])
 
 
-def summary(catalog: Catalog, product_id: int, attributes: list[str] = ()) -> dict[str, Any]:
+def summary(catalog: Catalog, product_id: int, attributes: Sequence[str] = ()) -> dict[str, Any]:
     """A product as a search result shows it: price, sale, stock, categories, and the asked-about attributes."""
     item: dict[str, Any] = {
         "sku": catalog.skus[product_id],
@@ -232,7 +251,8 @@ def run_search_documents(knowledge: Knowledge, args: dict[str, Any]) -> ToolResu
     validate(args, SEARCH_DOCUMENTS_SCHEMA)
     limit = args.get("limit", 3)
     index = knowledge.index
-    passages, sources = [], []
+    passages: list[Passage] = []
+    sources: list[Source] = []
     if index is not None and len(index):
         weights: dict[str, float] = {}
         for term in tokenize(args["query"]):
