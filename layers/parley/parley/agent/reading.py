@@ -6,14 +6,19 @@ product, category, attribute and value word comes from the data."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any
+from typing import Any, TypeVar
 
 from parley.agent.catalog import Catalog
 from parley.agent.values import dimension_of, unit_of
-from parley.agent.vocabulary import fold, words
+from parley.agent.vocabulary import Vocabulary, fold, words
 from parley.retrieval import tokenize
+
+# how well a question names a product: (-coverage - unique, -words matched, first position, product id, positions)
+_Mention = tuple[float, int, int, int, set[int]]
+_Found = TypeVar("_Found")
 
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(
@@ -135,7 +140,7 @@ class Reading:
             or self.in_stock is not None
         )
 
-    def has(self, pattern: re.Pattern) -> bool:
+    def has(self, pattern: re.Pattern[str]) -> bool:
         return bool(pattern.search(self.question))
 
     @property
@@ -236,11 +241,12 @@ def _join_known_compounds(question: str, catalog: Catalog) -> str:
     """ "t-shirts" -> "tshirts" when the shop writes it as one word (a category "Tshirts")."""
     vocabulary = catalog.vocabulary
 
-    def join(match: re.Match) -> str:
-        joined = match.group(1) + match.group(2)
+    def join(match: re.Match[str]) -> str:
+        joined: str = match.group(1) + match.group(2)
         term = words(joined)
         known = term and (vocabulary.describes(term[0]) or vocabulary.name_df(term[0]))
-        return joined if known else match.group(0)
+        whole: str = match.group(0)
+        return joined if known else whole
 
     return _HYPHENATED.sub(join, question)
 
@@ -253,7 +259,7 @@ def _flag_filters(reading: Reading, catalog: Catalog) -> None:
     """ "which plans include an SLA", "without a router": a yes/no attribute whose every name word is asked."""
     terms = set(reading.terms)
     for key in reading.attributes:
-        attribute = catalog.attribute(key)
+        attribute = catalog.known_attribute(key)
         words = set(map(fold, attribute.name_terms))
         if attribute.kind != "bool" or not words or not words <= terms:
             continue
@@ -284,7 +290,8 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
         for product_id, matched in candidates.items()
         if (found := _mention(product_id, matched, positions, catalog)) is not None
     ]
-    chosen, claimed = [], set()
+    chosen: list[tuple[int, int]] = []
+    claimed: set[int] = set()
     for _, _, _, product_id, spots in sorted(scored):
         if spots - claimed:
             chosen.append((min(spots), product_id))
@@ -298,15 +305,15 @@ def _closest(positions: dict[str, list[int]], matched: set[str]) -> list[int]:
     """Positions of the matched words, one occurrence each, as close together as they come ("SIM Only 5GB and SIM
     Only 30GB": each name gets its own three words)."""
     choices = [positions[t][:4] for t in sorted(matched)]
-    best = None
+    best: list[int] = []  # matched words are never none: the first combination is taken
     for combination in product(*choices):
         spots = sorted(set(combination))
-        if best is None or (spots[-1] - spots[0], spots[0]) < (best[-1] - best[0], best[0]):
+        if not best or (spots[-1] - spots[0], spots[0]) < (best[-1] - best[0], best[0]):
             best = spots
     return best
 
 
-def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog):
+def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog) -> _Mention | None:
     """(sort key..., product id, positions) when the matched words name this product, else None."""
     vocabulary = catalog.vocabulary
     own = [t for t in dict.fromkeys(words(catalog.names[product_id])) if vocabulary.distinctive(t)]
@@ -328,7 +335,9 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
     return None
 
 
-def _phrases(terms: list[str], table: dict, skip: set[int]):
+def _phrases(
+    terms: list[str], table: Mapping[tuple[str, ...], _Found], skip: set[int]
+) -> Iterator[tuple[int, int, _Found]]:
     """(start, end, value) of the longest phrases of `terms` found in `table`, left to right."""
     start = 0
     while start < len(terms):
@@ -369,7 +378,7 @@ def _subject_category(found: list[str], catalog: Catalog) -> str:
     return min(overlapping, key=lambda k: len(catalog.categories[k]))
 
 
-def _values(reading: Reading, catalog: Catalog, vocabulary) -> None:
+def _values(reading: Reading, catalog: Catalog, vocabulary: Vocabulary) -> None:
     for start, end, pairs in _phrases(reading.terms, vocabulary.value_phrases, reading.used):
         attributes = {key for key, _ in pairs}
         key = min(attributes, key=lambda k: -len(catalog.attributes[k].ids))
@@ -384,7 +393,7 @@ def _values(reading: Reading, catalog: Catalog, vocabulary) -> None:
 def _unit_attribute(catalog: Catalog, unit: str | None, reading: Reading) -> str | None:
     """The numeric attribute measured in `unit` (the one the question names, else the most common)."""
     found = unit_of(unit) if unit else None
-    if not found:
+    if not unit or not found:
         return None
     wanted = found[0]
     exact = len(unit.strip()) == 1  # "36V" is volts; "5G" is not grams
@@ -460,7 +469,9 @@ def _attribute_by_range(catalog: Catalog, number: float) -> str | None:
         return None
     spanning = []
     for attribute in catalog.attributes.values():
-        values = attribute.sorted_numbers() if attribute.numeric else ()
+        if not attribute.numeric:
+            continue
+        values = attribute.sorted_numbers()
         if len(values) and values[0] <= number <= values[-1] and dimension_of(attribute.unit) != "money":
             spanning.append(attribute)
     return max(spanning, key=lambda a: len(a.ids)).key if spanning else None
@@ -489,7 +500,7 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         return
     lowered = reading.question.lower()
     for number, term in enumerate(reading.terms):
-        raw = reading.words[_word_index(reading, number)] if _word_index(reading, number) is not None else ""
+        raw = reading.words[index] if (index := _word_index(reading, number)) is not None else ""
         if (term not in _DESCENDING and term not in _ASCENDING) or f"at {term}" in lowered or f"{raw} than" in lowered:
             continue
         order = "desc" if term in _DESCENDING else "asc"
@@ -543,7 +554,7 @@ _ASKING_VERBS = {
 }
 
 
-def _attributes_of_word(term: str, vocabulary) -> set[str]:
+def _attributes_of_word(term: str, vocabulary: Vocabulary) -> set[str]:
     """Attributes a question word names: by their own words, by a word they start with ("publish" ->
     Publisher), or through an asking verb ("wrote" -> Author)."""
     found = set(vocabulary.attribute_terms.get(term, ()))
