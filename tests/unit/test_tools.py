@@ -90,7 +90,7 @@ def test_price_sale_stock_and_category_levels(shop):
     assert search(shop, on_sale=True)[1] == ["Storm Rain Jacket"]
     assert search(shop, in_stock=False)[1] == ["Summit Down Jacket"]
     assert search(shop, category="Clothing")[0] == 3 and search(shop, category="jacket")[0] == 2
-    total, names, _ = search(shop, category="footwear", sort="price", order="asc")
+    _, names, _ = search(shop, category="footwear", sort="price", order="asc")
     assert names == ["Merino Hiking Socks", "Trail Hiking Boots"]
 
 
