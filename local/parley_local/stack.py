@@ -101,7 +101,7 @@ def seed(dev_token: str | None) -> dict[str, Any]:
     restart on kept data changes nothing. Returns the dev account with its token."""
     from parley.dal.data_sets import DataSetRepository
     from parley.logic import data_sets
-    from parley.sample import load_sample
+    from parley_local.samples import load_sample
 
     repo = DataSetRepository()
     data_set = repo.get(1)

@@ -8,7 +8,7 @@ from parley.agent import knowledge
 from parley.agent.catalog import Catalog
 from parley.agent.values import show, typed
 from parley.retrieval import SearchIndex
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
 
 

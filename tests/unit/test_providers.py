@@ -20,7 +20,7 @@ from parley.providers import ERROR, THROTTLED, TIMEOUT, LanguageModelEngine, Pro
 from parley.providers.bedrock import BedrockProvider
 from parley.providers.openai_compat import OpenAICompatibleProvider, retry_after_seconds
 from parley.retrieval import SearchIndex
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
 HISTORY = [Turn("user", "What business plans do you have?"), Turn("agent", "Business Basic and Business Duplex."),

@@ -230,8 +230,8 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
 
     import httpx
 
-    from parley import client as client_module
-    from parley.client import ParleyClient
+    from parley_client import client as client_module
+    from parley_client.client import ParleyClient
 
     def through_gateway(request: httpx.Request) -> httpx.Response:
         answer = gateway.handle(request.method, str(request.url.raw_path, "ascii"), list(request.headers.items()),
