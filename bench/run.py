@@ -480,18 +480,23 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
     if "error" in dep or "pending" in dep:
         row("7 deploy size", "sam build", "FAILED: " + (dep.get("error") or dep.get("pending"))[-200:])
     else:
+        users = {"ParleyLayer": "every function", "AnswerLayer": "the worker only"}
         for name, layer in dep["layers"].items():
-            md.append(f"- {name}: **{layer['bytes'] / 1e6:.1f} MB**, shared by every function; largest: " +
+            md.append(f"- {name}: **{layer['bytes'] / 1e6:.1f} MB**, for {users.get(name, '?')}; largest: " +
                       ", ".join(f"{n} {s / 1e6:.2f} MB" for n, s in layer["largest"]) +
                       f". numpy: {'yes' if layer['has_numpy'] else 'no'}; parley/retrieval.py: "
-                      f"{'yes (pure Python, only imported by the worker)' if layer['has_retrieval'] else 'no'}.")
+                      f"{'yes' if layer['has_retrieval'] else 'no'}.")
             row("7 deploy size", f"layer {name}", f"{layer['bytes'] / 1e6:.1f} MB"
                 f" (numpy: {'yes' if layer['has_numpy'] else 'no'})", "no numpy", not layer["has_numpy"])
-        md.append("\n| function | unzipped | files | carries numpy / retrieval |")
-        md.append("|---|---|---|---|")
+        packages = dep.get("packages", {})
+        md.append("\nPackage = the function's code plus its layers, as Lambda unpacks it.\n")
+        md.append("| function | own code | files | package | carries numpy / retrieval |")
+        md.append("|---|---|---|---|---|")
         carrying = []
         for name, fn in dep["functions"].items():
-            md.append(f"| {name} | {fn['bytes'] / 1e3:.1f} kB | {fn['files']} | {', '.join(fn['carries']) or 'no'} |")
+            package = f"{packages[name] / 1e6:.2f} MB" if name in packages else "?"
+            md.append(f"| {name} | {fn['bytes'] / 1e3:.1f} kB | {fn['files']} | {package} | "
+                      f"{', '.join(fn['carries']) or 'no'} |")
             if fn["carries"]:
                 carrying.append(name)
         largest = max(dep["functions"].items(), key=lambda kv: kv[1]["bytes"])
