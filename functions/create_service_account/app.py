@@ -11,8 +11,7 @@ app = create_app()
 
 @app.post("/api/service_accounts")
 def create_service_account(request: CreateServiceAccountRequest):
-    accounts.require_admin(principal(app))
-    return accounts.create(request.name.strip(), request.data_set_ids, request.is_admin), 201
+    return accounts.create(principal(app), request.name.strip(), request.data_set_ids, request.is_admin), 201
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -11,10 +11,9 @@ app = create_app()
 
 @app.get("/api/service_accounts")
 def list_service_accounts():
-    accounts.require_admin(principal(app))
     limit = query_int(app, "limit", 50, 1, 100)
     cursor = query_int(app, "cursor", None, 1, MAX_SAFE_INTEGER)
-    return accounts.list_page(limit, cursor)
+    return accounts.list_page(principal(app), limit, cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

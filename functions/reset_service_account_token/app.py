@@ -10,8 +10,7 @@ app = create_app()
 
 @app.post("/api/service_accounts/<account_id>/reset_token")
 def reset_service_account_token(account_id: str):
-    accounts.require_admin(principal(app))
-    return accounts.reset_token(path_id(account_id, "service account"))
+    return accounts.reset_token(principal(app), path_id(account_id, "service account"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

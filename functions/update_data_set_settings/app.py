@@ -2,10 +2,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley.api import create_app, path_id, principal
-from parley.dal.data_sets import DataSetRepository
-from parley.errors import Forbidden, NotFound
 from parley.log import logger
-from parley.logic.data_sets import view
+from parley.logic import data_sets
 from parley.models import AnswerSettings
 
 app = create_app()
@@ -13,12 +11,8 @@ app = create_app()
 
 @app.patch("/api/data_sets/<data_set_id>/settings")
 def update_data_set_settings(data_set_id: str, request: AnswerSettings):
-    if not principal(app).is_admin:
-        raise Forbidden("Only admin accounts may manage data sets.")
-    updated = DataSetRepository().set_settings(path_id(data_set_id, "data set"), request.model_dump(exclude_none=True))
-    if updated is None:
-        raise NotFound("data set not found")
-    return view(updated)
+    return data_sets.update_settings(principal(app), path_id(data_set_id, "data set"),
+                                     request.model_dump(exclude_none=True))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

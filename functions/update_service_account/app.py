@@ -11,9 +11,8 @@ app = create_app()
 
 @app.patch("/api/service_accounts/<account_id>")
 def update_service_account(account_id: str, request: UpdateServiceAccountRequest):
-    accounts.require_admin(principal(app))
     changes = request.model_dump(exclude_none=True)
-    return accounts.update(path_id(account_id, "service account"), changes)
+    return accounts.update(principal(app), path_id(account_id, "service account"), changes)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

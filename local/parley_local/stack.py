@@ -120,6 +120,7 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
     from parley.auth import hash_token, hashes_match, parse_authorization
     from parley.dal.accounts import AccountRepository
     from parley.logic import accounts
+    from parley.logic.access import OPERATOR
 
     if token is not None:
         parsed = parse_authorization(f"Token {token}")
@@ -135,7 +136,7 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
                 existing = repo.update(parsed[0], {"token_hash": hash_token(token), "is_active": True,
                                                    "is_admin": True})
             return {**accounts.view(existing), "token": token}
-    return accounts.create("dev", [data_set_id], is_admin=True, token=token)
+    return accounts.create(OPERATOR, "dev", [data_set_id], is_admin=True, token=token)
 
 
 def republish_missing_indexes() -> list[int]:

@@ -512,30 +512,35 @@ class DirectAccounts:
 
     def create(self, name: str, data_set_ids: list[int], is_admin: bool) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
         from parley.models import CreateServiceAccountRequest
 
         request = self._validate(CreateServiceAccountRequest,
                                  {"name": name, "data_set_ids": data_set_ids, "is_admin": is_admin})
-        return self._call(lambda: accounts.create(request.name.strip(), request.data_set_ids, request.is_admin))
+        return self._call(lambda: accounts.create(OPERATOR, request.name.strip(), request.data_set_ids,
+                                                  request.is_admin))
 
     def list_page(self, limit: int | None, cursor: str | None) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
 
         if cursor is not None and not str(cursor).isdigit():
             raise UsageError("a service account cursor is an account id")
-        return self._call(lambda: accounts.list_page(limit or 50, None if cursor is None else int(cursor)))
+        return self._call(lambda: accounts.list_page(OPERATOR, limit or 50, None if cursor is None else int(cursor)))
 
     def update(self, account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
         from parley.models import UpdateServiceAccountRequest
 
         request = self._validate(UpdateServiceAccountRequest, changes)
-        return self._call(lambda: accounts.update(account_id, request.model_dump(exclude_none=True)))
+        return self._call(lambda: accounts.update(OPERATOR, account_id, request.model_dump(exclude_none=True)))
 
     def reset_token(self, account_id: int) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
 
-        return self._call(lambda: accounts.reset_token(account_id))
+        return self._call(lambda: accounts.reset_token(OPERATOR, account_id))
 
     def close(self) -> None:
         pass
