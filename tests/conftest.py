@@ -12,6 +12,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+from parley import config  # noqa: E402
 from parley.logic import accounts  # noqa: E402
 from parley.logic.access import OPERATOR  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
@@ -19,6 +20,13 @@ from parley_local.emulated import Api, emulated_cloud  # noqa: E402, F401 (Api: 
 from parley_local.emulated import drain as drain_queue  # noqa: E402
 from parley_local.runtime import Gateway  # noqa: E402
 from parley_local.template import Stack  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are read once per process; a test that changes the environment (monkeypatch) leaves none behind."""
+    yield
+    config.reset()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Annotated, ClassVar, Literal, Optional, Union
 from urllib.parse import urlsplit
 
@@ -46,7 +45,8 @@ PropertyValue = Union[StrictBool, StorableInt, StorableFloat, Annotated[StrictSt
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    # defer_build: a handler builds the validators of the models it uses, on first use, not all of them at import
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, defer_build=True)
 
 
 def _not_blank(value: str) -> str:
@@ -279,7 +279,9 @@ class AnswerSettings(_Body):
     def _secret_in_scope(cls, value: Optional[str]) -> Optional[str]:
         # On AWS the worker may read only secrets named parley/* (see template.yaml); locally
         # (PARLEY_SECRETS_BACKEND=env) the name is an environment variable instead.
-        backend = os.environ.get("PARLEY_SECRETS_BACKEND") or "aws"
+        from parley.config import settings
+
+        backend = settings().secrets_backend
         if value is not None and backend == "aws" and not value.startswith("parley/"):
             raise ValueError("must name a secret under parley/ (for example parley/openai-api-key)")
         return value
