@@ -617,9 +617,9 @@ def _accounts_backend(args: argparse.Namespace) -> Iterator[ApiAccounts | Direct
         finally:
             backend.close()
         return
-    from botocore.exceptions import BotoCoreError, ClientError
-
     with direct_environment():
+        from botocore.exceptions import BotoCoreError, ClientError  # beside the server package, as --direct is
+
         try:
             yield DirectAccounts()
         except (BotoCoreError, ClientError) as exc:
