@@ -17,6 +17,8 @@ from bench.common import DEV_TOKEN, median
 TARGETS = {
     "create conversation": "<= 2 DynamoDB requests",
     "send message": "1 DynamoDB write + 1 SQS send",
+    "send message with Idempotency-Key": "1 DynamoDB write + 1 SQS send",
+    "send message, retried with its Idempotency-Key": "1 DynamoDB write (cancelled), nothing queued",
     "task status": "1 DynamoDB read",
     "read conversation (10 messages)": "1 Query",
     "read conversation (100 messages)": "1 Query",
@@ -75,8 +77,9 @@ def run() -> dict[str, Any]:
                                      for index in table.get("GlobalSecondaryIndexes", [])]
         estimator = instrument.CapacityEstimator(plain, gsi)
 
-        def call(method: str, path: str, body: Any = None):
-            response = gateway.handle(method, path, headers, b"" if body is None else json.dumps(body).encode())
+        def call(method: str, path: str, body: Any = None, extra_headers: tuple = ()):
+            response = gateway.handle(method, path, headers + list(extra_headers),
+                                      b"" if body is None else json.dumps(body).encode())
             assert response.status < 400, (method, path, response.status, response.body[:300])
             return response
 
@@ -123,6 +126,11 @@ def run() -> dict[str, Any]:
                                                      ).json()["task_id"])
         measure("task status", lambda: call("GET", f"/api/task_status/{task}"))
         measure("worker turn (answer)", lambda: pump.drain_once(0))
+        keyed = (("idempotency-key", "bench-send-1"),)
+        for name in ("send message with Idempotency-Key", "send message, retried with its Idempotency-Key"):
+            measure(name, lambda: call("POST", f"/api/conversations/{conversation}",
+                                       {"question_message": "Is a router included?"}, keyed))
+        drain()
         questions = ["What does Home 300 cost?", "Is a router included?", "Do you offer TV?",
                      "How do I cancel?", "Is there an SLA for business?"]
         for size in (10, 100):
@@ -133,6 +141,7 @@ def run() -> dict[str, Any]:
             body = measure(f"read conversation ({size} messages)",
                            lambda: call("GET", f"/api/conversations/{cid}").json())
             assert len(body["history"]) == size, len(body["history"])
+        measure("delete conversation (100 messages)", lambda: call("DELETE", f"/api/conversations/{cid}"))
         measure("list conversations", lambda: call("GET", "/api/conversations"))
         data_set = call("POST", "/api/data_sets", {"name": "bench ingest"}).json()["id"]
         products = synthetic_products(1000)

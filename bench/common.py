@@ -63,27 +63,46 @@ def lambda_environment(template_env: dict[str, str], function_name: str, memory_
     return env
 
 
-def rss_tree_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants (kB, from /proc)."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status") as fh:
-                fields = dict(line.split(":", 1) for line in fh if ":" in line)
-        except OSError:
+            with open(f"/proc/{entry}/stat") as fh:
+                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        child = int(entry)
-        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(child)
-        rss[child] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-    total, todo = 0, [pid]
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
-        total += rss.get(current, 0)
+        found.append(current)
         todo.extend(children.get(current, []))
-    return total
+    return found
+
+
+def _memory_kb(pid: int, path: str, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/{path}") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_tree_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (kB, from /proc; shared pages counted in each)."""
+    return sum(_memory_kb(p, "status", "VmRSS") for p in _tree(pid))
+
+
+def pss_tree_kb(pid: int) -> int:
+    """Proportional set size of a process and its descendants (kB): a page shared by n processes counts 1/n,
+    so environment processes sharing the interpreter's and libraries' pages are not counted n times."""
+    return sum(_memory_kb(p, "smaps_rollup", "Pss") for p in _tree(pid))
 
 
 def machine() -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 `install()` wraps `boto3.session.Session.client` so every client created afterwards (the handlers' lazy
 clients in `parley.aws` and the local queue pump's) gets `before-call` / `after-call` hooks, and wraps
-`FunctionPool.invoke` so calls are attributed to the function that made them (a thread-local; the pump's
-own ReceiveMessage / DeleteMessageBatch are attributed to the event source mapping). With
+`parley_local.environment.run_handler` (every invocation, in the stack's process with --in-process, else in
+each environment process that imports this first) so calls are attributed to the function that made them (a
+thread-local; the pump's own ReceiveMessage / DeleteMessageBatch are attributed to the event source mapping). With
 `capacity=True` a `before-parameter-build` hook asks DynamoDB for ReturnConsumedCapacity=TOTAL (harness
 only, the product code does not ask for it).
 """
@@ -90,7 +91,7 @@ def install(capacity: bool = False, keep_payloads: bool = False, record: bool = 
     _installed = True
     import boto3.session
 
-    from parley_local import runtime
+    from parley_local import environment
 
     original_client = boto3.session.Session.client
 
@@ -101,23 +102,23 @@ def install(capacity: bool = False, keep_payloads: bool = False, record: bool = 
 
     boto3.session.Session.client = client
 
-    original_invoke = runtime.FunctionPool.invoke
+    original_run = environment.run_handler
 
-    def invoke(self, event: dict) -> Any:
+    def run_handler(name: str, handler: Callable, event: dict, context: Any) -> Any:
         outer, outer_aws = getattr(_state, "function", None), getattr(_state, "aws", None)
-        _state.function, _state.aws = self.function.logical_id, []
+        _state.function, _state.aws = name, []
         started = time.time()
         try:
-            result = original_invoke(self, event)
+            result = original_run(name, handler, event, context)
         finally:
             ended = time.time()
             aws_times = _state.aws
             _state.function, _state.aws = outer, outer_aws
         if on_invoke is not None:
-            on_invoke(self.function.logical_id, event, result, started, ended, aws_times)
+            on_invoke(name, event, result, started, ended, aws_times)
         return result
 
-    runtime.FunctionPool.invoke = invoke
+    environment.run_handler = run_handler
 
 
 def count(calls: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

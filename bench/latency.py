@@ -1,6 +1,9 @@
 """4. Turn latency on the local stack over HTTP (a `python -m parley_local` subprocess, timed by
 bench/_timed_stack.py): send-to-answer p50/p95 with clients polling the task every 50 ms, for 1 and for 8
-concurrent clients, throughput, per-stage shares and the stack's memory (RSS of its process tree).
+concurrent clients, throughput, the host's CPU busy under 8 clients, per-stage shares and the stack's memory
+(RSS of its process tree, environment processes included). `make dev` (functions in environment processes)
+and the same stack with --in-process (every function on threads of one process, as before issue 16) run in
+the same bench run, one after the other.
 
 A turn is timed from the client's POST of the question to its GET of the conversation holding the answer
 (POST send, GET task every 50 ms until SUCCESS, GET conversation). Variants: the offline engine, and the
@@ -22,10 +25,11 @@ from typing import Any
 
 import httpx
 
-from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, rss_tree_kb
+from bench.common import DEV_TOKEN, PYTHON, ROOT, median, percentile, pss_tree_kb, rss_tree_kb
 from parley_local.children import stop_process
 
 POLL_SECONDS = 0.05
+IDLE_SECONDS = 10  # --idle-seconds of the stacks measured (make dev: 60), so the bench sees them reaped
 WARMUP_TURNS_8 = 8  # per client, before the measured 8-client turns
 QUESTIONS = ["Does FiberUP Business Duplex include an SLA?", "What does Home 300 cost?",
              "Is a router included with Home 1000?", "How do I cancel my contract?",
@@ -122,6 +126,14 @@ def one_turn(client: httpx.Client, conversation_id: int, question: str) -> dict[
             "polls": polls, "answer": history[-1]["text"] if history else ""}
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole host since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def run_clients(url: str, clients: int, turns_each: int, warmup: int) -> tuple[list[dict], float]:
     results: list[dict] = []
     lock = threading.Lock()
@@ -216,12 +228,13 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
                 sequential_turns: int, concurrent_turns_each: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     env = {"PARLEY_SECRETS_BACKEND": "env", "FAKE_KEY": FAKE_KEY_VALUE} if provider else {}
-    stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args]
+    stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args] + ["--idle-seconds", str(IDLE_SECONDS)]
     process, url, timings = start_stack(workdir, stack_args, env)
     out: dict[str, Any] = {"variant": name, "stack_args": stack_args}
     try:
         time.sleep(1.0)
         out["idle_rss_mb"] = rss_tree_kb(process.pid) / 1024
+        out["idle_pss_mb"] = pss_tree_kb(process.pid) / 1024
         if provider:
             with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Token {DEV_TOKEN}"}) as http:
                 settings = {"provider": "openai", "model": "fake", "base_url": f"http://127.0.0.1:{provider.port}/v1",
@@ -238,12 +251,13 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         turns, wall = run_clients(url, 1, sequential_turns, warmup=2)
         out["sequential"] = summarize(turns, wall)
         out["sequential"]["stages_s"] = stage_shares(turns, timings)
-        peak = [0]
+        peak = [0, 0]  # RSS, PSS
         sampling = threading.Event()
 
         def sample() -> None:
             while not sampling.is_set():
                 peak[0] = max(peak[0], rss_tree_kb(process.pid))
+                peak[1] = max(peak[1], pss_tree_kb(process.pid))
                 time.sleep(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -251,12 +265,20 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         # Steady state: DynamoDB Local's JVM compiles its hot paths only after ~1,000 requests (its CPU per
         # GetItem falls from ~3.5 ms to ~1 ms), so 8 clients run a while before the measured turns.
         run_clients(url, 8, WARMUP_TURNS_8, warmup=0)
+        busy0, total0 = cpu_times()
+        load_before = os.getloadavg()[0]  # others' work on the host shows here (the bench alone: ~2)
         turns, wall = run_clients(url, 8, concurrent_turns_each, warmup=0)
+        busy1, total1 = cpu_times()
         sampling.set()
         sampler.join()
         out["concurrent8"] = summarize(turns, wall)
+        out["concurrent8"]["host_cpu_busy"] = (busy1 - busy0) / max(1, total1 - total0)
+        out["concurrent8"]["host_load_before"] = load_before
         out["concurrent8"]["stages_s"] = stage_shares(turns, timings)
         out["peak_rss_mb"] = peak[0] / 1024
+        out["peak_pss_mb"] = peak[1] / 1024
+        time.sleep(IDLE_SECONDS + 5)  # the environments idle out (with --in-process nothing is stopped)
+        out["idle_after_rss_mb"] = rss_tree_kb(process.pid) / 1024
         out["invocation_median_s"] = invocation_durations(timings)
         out["aws_request_median_s"] = aws_request_medians(timings)
         if provider:
@@ -270,8 +292,10 @@ def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_loc
     on_disk = ["--data-dir", "{workdir}/data"]  # `make dev`: DynamoDB Local keeping its data on disk
     variants = [("offline engine, moto", ["--moto"], False)]
     if dynamodb_local:
-        variants += [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
-                     ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
+        variants = [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
+                    ("offline engine, DynamoDB Local on disk, --in-process (threads of one process, before issue 16)",
+                     on_disk + ["--in-process"], False),
+                    ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
                      ("OpenAI-compatible provider (instant fake), DynamoDB Local on disk (make dev)", on_disk, True)]
     else:
         variants.append(("OpenAI-compatible provider (instant fake), moto", ["--moto"], True))
@@ -288,14 +312,39 @@ def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_loc
     return {"variants": results, "poll_seconds": POLL_SECONDS}
 
 
+def alternate(rounds: int = 2, turns: int = 30) -> list[dict[str, Any]]:
+    """One client on `make dev`, functions in processes and --in-process, alternated `rounds` times (A B A B),
+    so that other work on a shared host weighs on both alike: p50, polls per turn, the worker's record time."""
+    out = []
+    for round_number in range(rounds):
+        for mode, extra in (("processes", []), ("in-process", ["--in-process"])):
+            workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+            process, url, timings = start_stack(workdir, ["--data-dir", str(workdir / "data"), *extra], {})
+            try:
+                measured, wall = run_clients(url, 1, turns, warmup=3)
+                summary = summarize(measured, wall)
+                out.append({"round": round_number, "mode": mode, "p50_s": summary["p50_s"],
+                            "mean_polls": summary["mean_polls"], "host_load": os.getloadavg()[0],
+                            "worker_record_s": invocation_durations(timings).get("WorkerRecord")})
+                print(json.dumps(out[-1]), flush=True)
+            finally:
+                stop_stack(process)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
+    parser.add_argument("--alternate", action="store_true",
+                        help="only the one-client comparison of processes and --in-process, alternated")
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--concurrent-turns", type=int, default=8)
     parser.add_argument("--no-dynamodb-local", action="store_true")
     args = parser.parse_args()
-    result = run(args.turns, args.concurrent_turns, not args.no_dynamodb_local)
+    if args.alternate:
+        result: dict[str, Any] = {"alternate": alternate(turns=args.turns)}
+    else:
+        result = run(args.turns, args.concurrent_turns, not args.no_dynamodb_local)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
 

@@ -10,7 +10,8 @@ app = create_app()
 
 @app.get("/api/conversations/<conversation_id>")
 def get_conversation(conversation_id: str):
-    return conversations.read(principal(app), path_id(conversation_id, "conversation"))
+    cursor = app.current_event.get_query_string_value("cursor") or None
+    return conversations.read(principal(app), path_id(conversation_id, "conversation"), cursor)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

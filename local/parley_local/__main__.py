@@ -21,6 +21,7 @@ from pathlib import Path
 from parley_local import stack as local_stack
 from parley_local import websocket
 from parley_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+from parley_local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS
 from parley_local.server import make_server
 
 DEFAULT_DATA_DIR = local_stack.STATE_DIR / "local"
@@ -41,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PARLEY_DATA_DIR") or DEFAULT_DATA_DIR),
                         help=f"where DynamoDB Local keeps its data and the generated dev token "
                              f"(default {DEFAULT_DATA_DIR.relative_to(local_stack.ROOT)})")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run every function in this one process (threads), to debug with a debugger; "
+                             "by default each function runs in environment processes of its own, as on Lambda")
+    parser.add_argument("--default-concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help=f"environments per function where template.yaml sets no ReservedConcurrentExecutions "
+                             f"(default {DEFAULT_CONCURRENCY})")
+    parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS,
+                        help=f"stop an environment process idle this long (default {DEFAULT_IDLE_SECONDS:g})")
     parser.add_argument("--no-worker", action="store_true",
                         help="do not run the queue consumer: questions stay PENDING (for debugging and tests)")
     args = parser.parse_args(argv)
@@ -51,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     # Locally an OpenAI-compatible provider's key comes from the environment variable its settings name.
     os.environ.setdefault("PARLEY_SECRETS_BACKEND", "env")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("local-lambda").setLevel(logging.INFO)  # cold starts, as Lambda logs them
     # Many handler threads share one boto3 client here (one invocation per process on Lambda); a connection
     # beyond the client's pool of 10 is simply closed after use, which urllib3 reports as a warning.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
@@ -112,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start DynamoDB Local: {exc}", file=sys.stderr)
             return 3
     local_stack.use_emulated_aws(endpoint, dynamodb.endpoint_url if dynamodb else None)
-    local = local_stack.build(endpoint, pump_threads=args.pump_threads, start_pump=False)
+    local = local_stack.build(endpoint, pump_threads=args.pump_threads, start_pump=False,
+                              in_process=args.in_process, default_concurrency=args.default_concurrency,
+                              idle_seconds=args.idle_seconds)
     local._servers.append(emulation)
     if dynamodb:
         local._servers.append(dynamodb)
@@ -158,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"queued again {requeued['requeued']} unfinished task(s) from the previous run"
               + (f"; {requeued['failed']} load(s) lost their payload and were marked FAILURE"
                  if requeued["failed"] else ""), flush=True)
+    print("functions: " + ("in this process (--in-process), one HTTP invocation at a time" if args.in_process else
+                           f"in environment processes started on demand (up to {args.default_concurrency} per "
+                           f"function unless template.yaml reserves otherwise), stopped after "
+                           f"{args.idle_seconds:g} s idle"), flush=True)
     if args.no_worker:
         print("worker: off (--no-worker): tasks stay PENDING", flush=True)
     print(f"sample data set: 1 (FiberUP); dev account {account['id']} (admin)", flush=True)

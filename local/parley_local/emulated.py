@@ -18,9 +18,11 @@ def emulated_cloud(gateway: Gateway) -> Iterator[Any]:
     from moto import mock_aws
 
     from parley import aws, config
+    from parley_local.emulation import strict_fifo
     from parley.logic import knowledge_cache
     from parley_local import stack as local_stack
 
+    strict_fifo()  # moto's FIFO queues as the emulation process of `make dev` has them
     with mock_aws():
         local_stack.use_emulated_aws(None)
         os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -69,6 +69,29 @@ def _cache_per_request_lookups() -> None:
     responses.camelcase_to_underscores = functools.lru_cache(maxsize=4096)(responses.camelcase_to_underscores)
 
 
+def strict_fifo() -> None:
+    """Make moto's FIFO queues keep a group's order when a visibility timeout passes.
+
+    moto counts a group as in flight while any message of it is in its set of received messages, and takes a
+    message whose visibility timeout has passed out of that set only when its receive loop reaches it. So
+    when a batch of a group (messages 2 and 3) timed out, message 2 was skipped because message 3 still
+    looked in flight, and message 3 was delivered first. SQS delivers 2 first: only messages still within
+    their visibility timeout hold up their group. Each receive now starts by forgetting the timed-out ones."""
+    from moto.sqs.models import SQSBackend
+
+    receive = SQSBackend.receive_message
+    if getattr(receive, "strict_fifo", False):
+        return
+
+    def receive_in_order(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        pending = self.get_queue(queue_name).pending_messages
+        pending.difference_update([message for message in pending if message.visible])
+        return receive(self, queue_name, *args, **kwargs)
+
+    receive_in_order.strict_fifo = True
+    SQSBackend.receive_message = receive_in_order
+
+
 def make_server(host: str, port: int) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server as werkzeug_server
@@ -132,6 +155,7 @@ def make_server(host: str, port: int) -> Any:
 
     _release_lock_while_long_polling()
     _cache_per_request_lookups()
+    strict_fifo()
     app = _serialized(DomainDispatcherApplication(create_backend_app))
     server = werkzeug_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     server.daemon_threads = True

@@ -43,6 +43,7 @@ from parley_local.children import stop_process
 SAMPLE_DATA_SET_ID = 1
 # Operations whose path id names something they change: never one that existed before the run.
 MUTATING = {
+    "DELETE /api/conversations/{conversation_id}",
     "PATCH /api/data_sets/{data_set_id}/settings",
     "POST /api/data_sets/{data_set_id}/documents",
     "POST /api/data_sets/{data_set_id}/products",
@@ -123,13 +124,15 @@ def prepare(url: str, token: str) -> RealIds:
         own_data_set = str(created("/api/data_sets", {"name": "fuzz target"})["id"])
         conversations = [str(created("/api/conversations", {"data_set_id": data_set_id})["id"])
                          for data_set_id in (SAMPLE_DATA_SET_ID, int(own_data_set))]
+        # Deletes reach only conversations made for them, so the questions sent to the others stay answerable.
+        doomed = [str(created("/api/conversations", {"data_set_id": SAMPLE_DATA_SET_ID})["id"]) for _ in range(3)]
         account = str(created("/api/service_accounts", {"name": "fuzz target", "data_set_ids": []})["id"])
         task = created(f"/api/conversations/{conversations[0]}",
                        {"question_message": "Does FiberUP Business Duplex include an SLA?"})["task_id"]
     read = {"data_set_id": [str(SAMPLE_DATA_SET_ID), own_data_set], "conversation_id": conversations,
             "account_id": [account], "task_id": [task], "asset": ["swagger-ui.css", "swagger-init.js"]}
-    write = {**read, "data_set_id": [own_data_set]}
-    return RealIds(read=read, write=write, protected=protected)
+    write = {**read, "data_set_id": [own_data_set], "conversation_id": doomed}
+    return RealIds(read=read, write=write, protected={**protected, "conversation_id": set(conversations)})
 
 
 def _keep_changes_on_own_resources(label: str, case: Any, ids: RealIds) -> None:

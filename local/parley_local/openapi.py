@@ -77,7 +77,7 @@ class Operation:
     success: str                                   # description of the success response
     model: type[BaseModel] | None = None           # JSON success body; None with content_types
     errors: tuple[int, ...] = ()                   # besides 401, and the body errors of routes with a body
-    query: tuple[dict[str, Any], ...] = ()
+    query: tuple[dict[str, Any], ...] = ()         # parameters handlers read by hand (query and headers)
     content_types: tuple[str, ...] = ()            # non-JSON success bodies
 
 
@@ -89,20 +89,34 @@ def _limit(default: int) -> dict[str, Any]:
     return _query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 100, "default": default})
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
+                   "request within 24 hours, it gets the first response and nothing is done twice; with another "
+                   "request (method, path or body), a 422. Keys are per account.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
 OPERATIONS: dict[str, Operation] = {
     "POST /api/conversations": Operation(
-        "Start a conversation on a data set", 201, "The new conversation.", r.ConversationCreated, (403, 404)),
+        "Start a conversation on a data set", 201, "The new conversation.", r.ConversationCreated, (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,)),
     "GET /api/conversations": Operation(
         "List your conversations, newest first", 200, "A page of your conversations.", r.ConversationPage, (400,),
         query=(_limit(20), _query("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
                _query("data_set_id", "Only conversations on this data set.", {"type": "integer", "minimum": 1}))),
     "GET /api/conversations/{conversation_id}": Operation(
-        "Read a conversation with its history", 200, "The conversation and its messages, oldest first.",
-        r.Conversation, (404,)),
+        "Read a conversation with its history", 200,
+        "The conversation and its messages, oldest first: all of them, or a page of about 1 MB when the history "
+        "is longer (then `history_next_cursor` is set).", r.Conversation, (400, 404),
+        query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),)),
+    "DELETE /api/conversations/{conversation_id}": Operation(
+        "Delete a conversation", 204, "Deleted, with its messages and tasks: they answer 404 from now on.",
+        errors=(404, 503)),
     "POST /api/conversations/{conversation_id}": Operation(
         "Ask a question in a conversation", 202,
         "The question is stored; the answer is produced asynchronously: poll the task.", r.TaskAccepted,
-        (403, 404, 503)),
+        (403, 404, 503), query=(IDEMPOTENCY_KEY,)),
     "GET /api/task_status/{task_id}": Operation(
         "Poll a task", 200, "The task's state (PENDING until it has finished).", r.TaskStatus, (404,)),
     "GET /api/data_sets": Operation(
@@ -116,10 +130,12 @@ OPERATIONS: dict[str, Operation] = {
         (403, 404)),
     "POST /api/data_sets/{data_set_id}/products": Operation(
         "Load products into a data set (admin)", 202,
-        "The products are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503)),
+        "The products are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,)),
     "POST /api/data_sets/{data_set_id}/documents": Operation(
         "Load documents into a data set (admin)", 202,
-        "The documents are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503)),
+        "The documents are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,)),
     "POST /api/service_accounts": Operation(
         "Create a service account (admin)", 201, "The new account with its token (shown only now).",
         r.ServiceAccountWithToken, (403,)),
@@ -186,7 +202,10 @@ def _operation(route: Route, generated: dict[str, Any], handler: str, described:
     else:
         content = {media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}
                    for media in described.content_types}
-    responses: dict[str, Any] = {str(described.status): {"description": described.success, "content": content}}
+    success: dict[str, Any] = {"description": described.success}
+    if content:  # a 204 has no body
+        success["content"] = content
+    responses: dict[str, Any] = {str(described.status): success}
     errors = set(described.errors)
     if not route.public:
         errors.add(401)

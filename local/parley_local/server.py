@@ -10,7 +10,14 @@ from parley_local.runtime import Gateway
 
 # Not under the "parley" logger: that one is Powertools' (JSON, at the template's LogLevel), and an access
 # line per request through it cost ~4% of the stack's CPU under load. Shown with PARLEY_DEV_LOG_LEVEL=INFO.
-log = logging.getLogger("parley_local.access")
+# (No "parley" in the name: Powertools' Logger(service="parley") filters such names out of the root handlers.)
+log = logging.getLogger("local-access")
+
+
+class _Server(ThreadingHTTPServer):
+    # The listen backlog: ThreadingHTTPServer's default of 5 reset connections when clients arrived at once.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 def make_server(host: str, port: int, gateway: Gateway | None = None) -> ThreadingHTTPServer:
@@ -41,7 +48,6 @@ def make_server(host: str, port: int, gateway: Gateway | None = None) -> Threadi
         def log_message(self, fmt: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), fmt % args)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = _Server((host, port), Handler)
     server.gateway = gateway
     return server

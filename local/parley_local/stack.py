@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from parley_local.resources import REGION, create_resources
-from parley_local.runtime import Gateway, QueuePump
+from parley_local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS, Gateway, QueuePump
 from parley_local.template import ROOT, Stack
 
 STATE_DIR = ROOT / ".parley-data"
@@ -59,6 +59,7 @@ class LocalStack:
     def stop(self) -> None:
         if self.pump:
             self.pump.stop()
+        self.gateway.close()  # the environment processes, before the emulation they talk to
         for server in self._servers:
             server.stop()
 
@@ -76,9 +77,11 @@ def start_emulation(log_path: Path | None = None) -> tuple[Any, str]:
     return server, server.endpoint_url
 
 
-def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = True) -> LocalStack:
+def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = True, in_process: bool = True,
+          default_concurrency: int = DEFAULT_CONCURRENCY, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> LocalStack:
     """Create the missing resources and wire the gateway and queue pump (AWS clients must already be emulated
-    by use_emulated_aws: each client finds its service's endpoint in the environment)."""
+    by use_emulated_aws: each client finds its service's endpoint in the environment, and so do the
+    environment processes, which inherit it with the template's variables)."""
     from parley import aws, config
 
     stack = Stack()
@@ -87,7 +90,7 @@ def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = Tr
     os.environ.update(stack.environment(physical))
     config.reset()
     aws.reset_clients()
-    gateway = Gateway(stack)
+    gateway = Gateway(stack, in_process, default_concurrency, idle_seconds)
     local = LocalStack(stack, physical, gateway, endpoint_url=endpoint_url)
     sqs = session.client("sqs", region_name=REGION)
     local.pump = QueuePump(stack, gateway, sqs, physical, threads=pump_threads)

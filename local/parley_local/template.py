@@ -75,6 +75,7 @@ class Function:
     handler: str
     memory_mb: int
     timeout_s: int
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: the most environments at once
 
 
 def _route_regex(path: str) -> re.Pattern:
@@ -100,12 +101,16 @@ class Stack:
         found = {}
         for name, res in self.of_type("AWS::Serverless::Function").items():
             props = res["Properties"]
+            reserved = props.get("ReservedConcurrentExecutions")
+            if isinstance(reserved, dict):  # !Ref to a parameter: its default
+                reserved = self.resolve(reserved, {})
             found[name] = Function(
                 logical_id=name,
                 code_dir=ROOT / props["CodeUri"],
                 handler=props.get("Handler", self.globals.get("Handler", "app.lambda_handler")),
                 memory_mb=int(props.get("MemorySize", self.globals.get("MemorySize", 128))),
                 timeout_s=int(props.get("Timeout", self.globals.get("Timeout", 3))),
+                reserved_concurrency=int(reserved) if reserved is not None else None,
             )
         return found
 

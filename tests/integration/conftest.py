@@ -1,10 +1,13 @@
 """The local stack as `make dev` runs it, in a subprocess, reached over real HTTP.
 
-Every integration test runs twice: on DynamoDB Local (AWS's emulator, as `make dev` runs by default) and on
-moto (`--moto`), so a behaviour that differs between moto and DynamoDB fails a test."""
+Every integration test runs twice: on DynamoDB Local (AWS's emulator) with each function in environment
+processes of its own (both as `make dev` runs by default), and on moto (`--moto`) with every function in the
+stack's process (`--in-process`, the debugging mode), so a behaviour that differs between moto and DynamoDB, or
+between the two process models, fails a test. PARLEY_TEST_STACKS=all runs all four combinations."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -20,6 +23,10 @@ from parley_local.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = {"dynamodb-local": [], "moto": ["--moto"]}
+MODES = {"processes": [], "in-process": ["--in-process"]}
+STACKS = {f"{backend}-{mode}": BACKENDS[backend] + MODES[mode]
+          for backend, mode in (list(itertools.product(BACKENDS, MODES)) if os.environ.get("PARLEY_TEST_STACKS") == "all"
+                                else [("dynamodb-local", "processes"), ("moto", "in-process")])}
 
 
 @dataclass
@@ -29,6 +36,7 @@ class RunningStack:
     process: subprocess.Popen
     log_path: Path
     state_path: Path  # the stack's local.json (api_url, token, tables, AWS endpoint) for the CLI
+    in_process: bool = False  # every function in the stack's process (--in-process)
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30,
@@ -73,9 +81,10 @@ def stop_stack(stack: RunningStack, sig: int = signal.SIGTERM) -> int:
         return stack.process.wait()
 
 
-@pytest.fixture(scope="session", params=list(BACKENDS))
+@pytest.fixture(scope="session", params=list(STACKS))
 def local_stack(request, tmp_path_factory) -> RunningStack:
-    """One `make dev` stack per DynamoDB backend, shared by the integration tests."""
-    stack = start_stack(tmp_path_factory.mktemp(f"stack-{request.param}"), BACKENDS[request.param])
+    """One `make dev` stack per DynamoDB backend and process model, shared by the integration tests."""
+    stack = start_stack(tmp_path_factory.mktemp(f"stack-{request.param}"), STACKS[request.param])
+    stack.in_process = "--in-process" in STACKS[request.param]
     yield stack
     stop_stack(stack)

@@ -108,11 +108,6 @@ def test_injection_strings_are_stored_as_plain_text(user, conversation, drain):
     assert history[0]["text"] == hostile and history[1]["role"] == "agent"
 
 
-def test_duplicate_keys_take_the_last_value_like_json_parsers(user, conversation):
-    response = user.call("POST", conversation, raw=b'{"question_message": 1, "question_message": "ok"}')
-    assert response.status == 202
-
-
 def test_bad_product_loads_name_the_field(admin):
     bad = {"products": [{"sku": "", "name": "x"}]}
     response = admin.post("/api/data_sets/1/products", bad)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from parley.dal.tasks import TaskRepository
-from parley_local.runtime import FunctionPool
+from parley_local.runtime import InProcessPool
 from parley_local.template import ROOT, Stack
 
 EVENTS = ROOT / "events"
@@ -42,7 +42,7 @@ def test_the_event_file_of_each_function_gets_a_sensible_answer(function_name, t
     path = event_path(function_name)
     assert path.is_file(), f"{function_name} has no event file: add {path.relative_to(ROOT)}"
     event = json.loads(path.read_text())
-    pool = FunctionPool(FUNCTIONS[function_name])
+    pool = InProcessPool(FUNCTIONS[function_name])
 
     if "Records" in event:  # the SQS batch of the worker: answer a real pending question
         conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()

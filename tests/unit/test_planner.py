@@ -127,6 +127,58 @@ def test_sale_and_stock(shop):
     assert ask(shop, "Is the Storm Rain Jacket on sale?").text.startswith("Yes, Storm Rain Jacket is on sale")
 
 
+def test_what_do_you_sell(shop, fiberup):
+    assert ask(shop, "What do you sell?").text.startswith("5 products: Storm Rain Jacket")
+    text = ask(fiberup, "What do you sell?").text
+    assert text.startswith("27 products, in these categories") and "mobile (7)" in text
+
+
+def test_variants_named_by_their_options(shop):
+    assert ask(shop, "How much are the Trail Hiking Boots in size 44?").text == \
+        "Trail Hiking Boots (44) costs 150.00 EUR."
+    assert ask(shop, "Is the Storm Rain Jacket in red size L in stock?").text == \
+        "No, Storm Rain Jacket (Red, L) is out of stock."
+    assert ask(shop, "Does the Storm Rain Jacket come in red?").text.startswith("Yes, Storm Rain Jacket comes in Red")
+    assert ask(shop, "Do you sell the Summit Down Jacket?").text.startswith("Yes: Summit Down Jacket")
+
+
+def test_a_hyphenated_word_finds_the_shop_s_one_word_spelling():
+    items = [{"sku": f"T{n}", "name": name, "categories": ["Tshirts"], "price": 10 + n}
+             for n, name in enumerate(["Crew Tee", "Pocket Tee"])] + [
+        {"sku": "S1", "name": "Oxford Shirt", "categories": ["Shirts"], "price": 40}]
+    assert ask(knowledge.build(items, []), "How many t-shirts do you have?").text.startswith(
+        "There are 2 products in Tshirts")
+
+
+BOOKS = [{"sku": f"B{n}", "name": name, "categories": ["Books > Fiction"], "price": price,
+          "properties": {"Author": author, "Pages": pages, "Publication Year": year}}
+         for n, (name, author, pages, year, price) in enumerate([
+             ("Harbour Lights", "Ada Brook", 320, 2018, 9.99), ("The Long Road", "Ben Carr", 512, 2021, 12.5),
+             ("Small Hours", "Ada Brook", 190, 2023, 7.0)])]
+
+
+def test_a_third_domain_years_pages_and_people():
+    k = knowledge.build(BOOKS, [])
+    assert ask(k, "Which books were published in 2021 or later?").text.startswith("2 products in Books")
+    assert "Harbour Lights" not in ask(k, "Which books were published in 2021 or later?").text
+    assert ask(k, "Which books have more than 300 pages?").text.count("pages") == 2
+    assert ask(k, "What is the longest book?").text.startswith("The Long Road has the longest pages")
+    assert ask(k, "What is your newest book?").text.startswith("Small Hours has the newest publication year")
+    assert ask(k, "Who wrote Small Hours?").text == "Small Hours: author Ada Brook."
+    assert ask(k, "What is the most expensive book?", "Who is the author?").text == "The Long Road: author Ben Carr."
+
+
+def test_unlimited_is_more_than_any_number(fiberup):
+    assert ask(fiberup, "Which mobile plan has the most data?").text.startswith("FiberUP Mobile Unlimited")
+
+
+def test_option_follow_ups_and_stock_by_option(shop):
+    assert ask(shop, "Does the Storm Rain Jacket come in blue?", "And in green?").text.startswith(
+        "No, Storm Rain Jacket comes in Blue and Red")
+    assert ask(shop, "Which sizes of the Trail Hiking Boots are in stock?").text == \
+        "Trail Hiking Boots is in stock in size 42 and 44."
+
+
 # -- follow-ups ---------------------------------------------------------------------------------------------------
 
 def test_follow_ups_resolve_through_earlier_sources(shop, fiberup):
@@ -197,7 +249,7 @@ def test_a_conversation_through_the_worker_stores_the_answer_and_its_steps(admin
         drain()
     history = admin.get(f"/api/conversations/{conversation}").json()["history"]
     first, second = history[1], history[3]
-    assert first["text"].startswith("Trail Hiking Boots has the highest weight") and "2.4 lbs" in first["text"]
+    assert first["text"].startswith("Trail Hiking Boots has the heaviest weight") and "2.4 lbs" in first["text"]
     assert first["sources"][0]["id"] == "BT-TRAIL"
     assert second["text"].startswith("Yes, Trail Hiking Boots")
     # the stored messages keep the tool calls that produced them

@@ -18,13 +18,19 @@ BIN = Path(sys.executable).parent
 # What each function's code calls, and so all its policy may grant: (action, resource logical id[/suffix]).
 NEEDED = {
     "AuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
-    "CreateConversationFunction": {("dynamodb:PutItem", "ConversationsTable"), ("dynamodb:GetItem", "DataSetsTable")},
+    "CreateConversationFunction": {("dynamodb:PutItem", "ConversationsTable"), ("dynamodb:GetItem", "DataSetsTable"),
+                                   ("dynamodb:PutItem", "TasksTable")},
     "ListConversationsFunction": {("dynamodb:Query", "ConversationsTable/index/by_owner")},
-    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable")},
+    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable"), ("dynamodb:GetItem", "ConversationsTable")},
+    "DeleteConversationFunction": {
+        ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:Query", "ConversationsTable"),
+        ("dynamodb:BatchWriteItem", "ConversationsTable"), ("dynamodb:DeleteItem", "ConversationsTable"),
+        ("dynamodb:BatchWriteItem", "TasksTable"),
+    },
     "SendMessageFunction": {
         ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
         ("dynamodb:GetItem", "ConversationsTable"), ("dynamodb:PutItem", "TasksTable"),
-        ("dynamodb:UpdateItem", "TasksTable"), ("sqs:SendMessage", "JobsQueue"),
+        ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:DeleteItem", "TasksTable"), ("sqs:SendMessage", "JobsQueue"),
     },
     "TaskStatusFunction": {("dynamodb:GetItem", "TasksTable")},
     "ListDataSetsFunction": {("dynamodb:Query", "DataSetsTable/index/all_data_sets"),
@@ -33,7 +39,8 @@ NEEDED = {
     "UpdateDataSetSettingsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable")},
     "CreateDataSetFunction": {("dynamodb:UpdateItem", "DataSetsTable"), ("dynamodb:PutItem", "DataSetsTable")},
     "LoadProductsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:PutItem", "TasksTable"),
-                             ("dynamodb:UpdateItem", "TasksTable"), ("s3:PutObject", "IndexBucket/ingest/*"),
+                             ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:DeleteItem", "TasksTable"),
+                             ("s3:PutObject", "IndexBucket/ingest/*"),
                              ("sqs:SendMessage", "JobsQueue")},
     "CreateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"), ("dynamodb:PutItem", "AccountsTable"),
                                      ("dynamodb:BatchGetItem", "DataSetsTable")},

@@ -43,8 +43,8 @@ def test_numeric_filter_with_sort_and_exact_total(fiberup):
 
 
 def test_sort_by_a_numeric_attribute_within_a_category(fiberup):
-    total, names, _ = search(fiberup, category="mobile", sort="data_gb", order="desc", limit=1)
-    assert total == 7 and names == ["FiberUP Data SIM 50"]
+    total, names, _ = search(fiberup, category="mobile", sort="data_gb", order="desc", limit=2)
+    assert total == 7 and names == ["FiberUP Mobile Unlimited", "FiberUP Data SIM 50"]   # "unlimited" is the most
 
 
 @pytest.mark.parametrize("op, value, expected", [
@@ -132,3 +132,14 @@ def test_bad_arguments_raise_tool_errors_naming_the_problem(shop, name, args, me
 def test_unknown_tool():
     with pytest.raises(ToolError, match="no tool named"):
         tool("delete_everything")
+
+
+def test_values_in_different_units_of_one_attribute_compare_as_quantities():
+    items = [{"sku": f"W{n}", "name": f"Weight {n}", "properties": {"weight": w}}
+             for n, w in enumerate(["1.2 kg", "500 g", "2 lbs", "0.9 kg"])]
+    k = knowledge.build(items, [])
+    assert search(k, sort="weight", order="asc")[1] == ["Weight 1", "Weight 3", "Weight 2", "Weight 0"]
+    assert search(k, filters=[{"attribute": "weight", "op": "lt", "value": "1 kg"}])[1] == \
+        ["Weight 1", "Weight 2", "Weight 3"]   # 2 lbs is 0.91 kg
+    # a bare number is read in the attribute's usual unit (kg here)
+    assert search(k, filters=[{"attribute": "weight", "op": "gte", "value": 1}])[1] == ["Weight 0"]

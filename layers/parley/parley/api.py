@@ -18,11 +18,21 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from parley.auth import Principal
 from parley.config import settings
+from parley.dal.idempotency import IdempotencyKey
 from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated
 from parley.ids import MAX_SAFE_INTEGER
 from parley.log import logger
+from parley.wire import serialize
 
 
+# JSON limits checked before a body is parsed or validated. No request of the API nests deeper than 8 levels;
+# Python's parser would hit its recursion limit (a RecursionError, once a 500) somewhere near 1,000.
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_DIGITS = 4_000  # Python refuses to convert integers of more than 4,300 digits (a ValueError)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+_IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")
 
@@ -39,6 +49,18 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 def principal(app: APIGatewayHttpResolver) -> Principal:
     """The authenticated caller (the authenticate middleware has already rejected anonymous requests)."""
     return app.context["principal"]
+
+
+def idempotency_key(app: APIGatewayHttpResolver) -> IdempotencyKey | None:
+    """The request's `Idempotency-Key` header, scoped to the caller and tied to this method, path and body."""
+    raw = app.current_event.headers.get("idempotency-key")
+    if raw is None:
+        return None
+    if not _IDEMPOTENCY_KEY_RE.fullmatch(raw):
+        raise BadRequest("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
+    event = app.current_event
+    return IdempotencyKey.of_request(principal(app).account_id, raw, event.http_method, event.path,
+                                     event.body or "")
 
 
 def path_id(raw: str, what: str) -> int:
@@ -75,6 +97,40 @@ class _QueryError(DomainError):
         self.field_detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
 
 
+def _check_depth(text: str) -> None:
+    """Refuse deep (or unclosed) nesting before a parser recurses into it; brackets inside strings do not count.
+    Bodies without many brackets, every question among them, skip the scan."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        # Parsers disagree on which copy wins (first, last, error), so a proxy or log may read another value.
+        raise BadRequest(f"Duplicate key {json.dumps(duplicate, ensure_ascii=False)} in a JSON object.")
+    return found
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise BadRequest(f"A number in the JSON body has more than {MAX_NUMBER_DIGITS} digits.")
+    return int(digits)
+
+
+def parse_body(text: str | bytes) -> Any:
+    """The request body's JSON: duplicate keys and overlong integers are a 400 (malformed JSON stays a
+    JSONDecodeError, which the validation middleware turns into a 400 of its own)."""
+    return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_int=_bounded_int)
+
+
 def _admit(event: dict[str, Any]) -> Principal:
     """Checks made before anything else (request validation included): identity, body size and encoding."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
@@ -88,31 +144,59 @@ def _admit(event: dict[str, Any]) -> Principal:
         raise PayloadTooLarge(f"request body is larger than {settings().max_body_bytes} bytes")
     if body and event.get("isBase64Encoded"):
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
+            body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise BadRequest("The request body is not valid UTF-8 JSON.") from None
     content_type = str((event.get("headers") or {}).get("content-type") or "").strip().lower()
     if body and content_type and not content_type.startswith("application/json"):
         raise UnsupportedMediaType("Send the body as JSON with Content-Type: application/json.")
+    _check_depth(body)
     return caller
 
 
 class ParleyResolver(APIGatewayHttpResolver):
     """The Powertools HTTP API resolver, admitting a request (401/413/415/400) before it validates the body."""
 
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True, serializer=serialize, json_body_deserializer=parse_body)
+
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
             caller = _admit(event)
         except DomainError as exc:
-            return {
-                "statusCode": exc.status_code,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
-                "body": json.dumps({"detail": exc.detail}),
-                "isBase64Encoded": False,
-            }
+            return _result(exc.status_code, {"detail": exc.detail})
+        except Exception:  # the catch-all also covers what runs before the route
+            return _result(500, internal_error_body(context))
         self.append_context(principal=caller)
         logger.append_keys(account_id=caller.account_id)
-        return super().resolve(event, context)
+        try:
+            return super().resolve(event, context)
+        except Exception:
+            return _result(500, internal_error_body(context))
+
+
+def _result(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": serialize(body),
+        "isBase64Encoded": False,
+    }
+
+
+def internal_error_body(context: Any) -> dict[str, Any]:
+    """Log the exception being handled, count it, and answer without internals: the request id finds the log."""
+    request_id = getattr(context, "aws_request_id", None)
+    function = getattr(context, "function_name", "unknown")
+    logger.exception("unhandled error", extra={"request_id": request_id})
+    try:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric  # only on this path: no cold start cost
+
+        with single_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension("function", function)
+    except Exception:  # counting must never change the answer
+        logger.warning("could not emit the UnhandledErrors metric", exc_info=True)
+    return {"detail": "internal error", "request_id": request_id}
 
 
 def _domain_error(exc: DomainError) -> Response:
@@ -146,7 +230,9 @@ def _not_found(_: NotFoundError) -> Response:
 
 
 def create_app() -> ParleyResolver:
-    app = ParleyResolver(enable_validation=True)
+    app = ParleyResolver()
+    app.exception_handler(Exception)(
+        lambda _: Response(500, content_types.APPLICATION_JSON, internal_error_body(app.lambda_context)))
     app.exception_handler(DomainError)(_domain_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.not_found(_not_found)

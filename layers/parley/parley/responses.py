@@ -35,7 +35,7 @@ class ConversationCreated(BaseModel):
 
 
 class ConversationSummary(ConversationCreated):
-    summary: Optional[str] = Field(description="The first question, shortened; null before any message.")
+    summary: Optional[str] = Field(description="The first question, cut to 200 characters; null before any message.")
 
 
 class AnswerSource(BaseModel):
@@ -65,7 +65,9 @@ class Message(BaseModel):
 
 
 class Conversation(ConversationSummary):
-    history: list[Message]
+    history: list[Message] = Field(description="Oldest first: the whole history, or a page of about 1 MB.")
+    history_next_cursor: Optional[str] = Field(
+        description="Pass as ?cursor= for the next page of the history; null when this page ends it.")
 
 
 class ConversationPage(BaseModel):
@@ -102,7 +104,8 @@ class DataSet(BaseModel):
     product_count: int
     document_count: int
     created_at: Optional[str]
-    answer_settings: AnswerSettings
+    answer_settings: AnswerSettings = Field(
+        description="Admins see every setting; other accounts see only `provider` and `model`.")
 
 
 class DataSetList(BaseModel):

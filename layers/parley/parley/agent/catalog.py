@@ -19,9 +19,10 @@ import zlib
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
-from parley.agent.values import Typed, key_words, label, typed, unit_from_key
+from parley.agent.values import Typed, in_base_unit, key_words, label, typed, unit_from_key
 from parley.retrieval import tokenize
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
@@ -76,13 +77,20 @@ def _category_levels(categories: object) -> list[str]:
     """Every level of every path, in order: `Clothing > Hoodies` -> Clothing, Hoodies."""
     if isinstance(categories, str):
         categories = [categories]
+    if not isinstance(categories, (list, tuple)):
+        return []
+    return list(_levels(tuple(str(c) for c in categories)))
+
+
+@lru_cache(maxsize=4096)   # shops repeat a few category lists over many products
+def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
-    for entry in categories or []:
-        for level in re.split(r"\s*(?:>|/|»)\s*", str(entry)):
+    for entry in categories:
+        for level in re.split(r"\s*(?:>|/|»)\s*", entry):
             level = level.strip()
             if level and level not in out:
                 out.append(level)
-    return out
+    return tuple(out)
 
 
 def _variant(item: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +116,7 @@ def _entry(product: dict[str, Any]) -> dict[str, Any]:
     in_stock, quantity = _stock(product)
     declared = product.get("options") if isinstance(product.get("options"), dict) else {}
     options = {str(k): ([str(x) for x in v] if isinstance(v, list) else [str(v)]) for k, v in declared.items()}
-    description = " ".join(str(product.get("description") or "").split())
+    description = " ".join(str(product.get("description") or "")[:_DESCRIPTION_CHARS * 2].split())
     return {"sku": str(product.get("sku") or ""), "name": str(product.get("name") or "").strip(),
             "description": description[:_DESCRIPTION_CHARS], "url": product.get("url") or None,
             "currency": str(product.get("currency") or "").upper() or None,
@@ -191,7 +199,8 @@ class Attribute:
         else:
             self.ids.append(product_id)
             self.raw.append(raw)
-            self.numbers.append(value.number if value.number is not None else NAN)
+            # numbers are kept in their family's base unit, so "500 g" sorts below "1.2 kg"
+            self.numbers.append(in_base_unit(value.number, value.unit) if value.number is not None else NAN)
         self.kinds[value.kind] = self.kinds.get(value.kind, 0) + 1
         if value.unit:
             self.units[value.unit] = self.units.get(value.unit, 0) + 1
@@ -288,6 +297,7 @@ class Catalog:
         self._aligned: tuple[int, bool] | None = None
         self._shared: dict[Any, Any] = {}        # one object per repeated value (categories, currencies)
         self._by_raw_key: dict[str, Attribute] = {}
+        self._category_keys: dict[str, str] = {}
         self._typed: dict[tuple, Typed] = {}     # repeated values are typed once
         self._vocabulary = None
 
@@ -317,8 +327,7 @@ class Catalog:
 
     def _index_entry(self, product_id: int, entry: dict[str, Any]) -> None:
         for category in entry["categories"]:
-            key = norm(category)
-            self.category_names.setdefault(key, category)
+            key = self._category_key(category)
             ids = self.categories.setdefault(key, array("I"))
             if not ids or ids[-1] != product_id:
                 ids.append(product_id)
@@ -338,6 +347,13 @@ class Catalog:
                 self._typed[cache_key] = found
         return found
 
+    def _category_key(self, category: str) -> str:
+        key = self._category_keys.get(category)
+        if key is None:
+            key = self._category_keys[category] = norm(category)
+            self.category_names.setdefault(key, category)
+        return key
+
     def _attribute(self, key: str, option: bool = False) -> Attribute:
         cached = self._by_raw_key.get(key)
         if cached is not None and (cached.is_option or not option):
@@ -353,7 +369,7 @@ class Catalog:
         prices = self.prices
         self.price_order = array("I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]),
                                              key=prices.__getitem__))
-        self._shared, self._typed, self._by_raw_key = {}, {}, {}
+        self._shared, self._typed, self._by_raw_key, self._category_keys = {}, {}, {}, {}
         return self
 
     def __len__(self) -> int:
@@ -457,7 +473,7 @@ class Catalog:
     def to_bytes(self) -> bytes:
         """Columns as JSON lines of at most `_CHUNK` values, compressed as they are written: never the whole
         catalog as one string in memory."""
-        packer = zlib.compressobj(3)
+        packer = zlib.compressobj(1)   # the snapshot is written at every load: speed over the last few percent
         parts = [_MAGIC]
 
         def put(value: Any) -> None:
@@ -534,9 +550,7 @@ class Catalog:
                 catalog.price_ranges[product_id] = (min(prices), max(prices))
         for product_id, categories in enumerate(catalog.product_categories):
             for category in categories:
-                key = norm(category)
-                catalog.category_names.setdefault(key, category)
-                catalog.categories.setdefault(key, array("I")).append(product_id)
+                catalog.categories.setdefault(catalog._category_key(category), array("I")).append(product_id)
         for key, is_option, ids, raws in payload["attributes"]:
             attribute = catalog._attribute(key, option=is_option)
             for product_id, raw in zip(ids, raws):

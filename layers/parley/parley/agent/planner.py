@@ -11,7 +11,7 @@ from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import Reading, read
-from parley.agent.values import dimension_of, show, typed, unit_from_key
+from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
@@ -28,6 +28,7 @@ class _Calls:
         self.listener = listener
         self.steps: list[Step] = []
         self.sources: list[Source] = []
+        self.results: list[ToolResult] = []
 
     def __call__(self, name: str, arguments: dict[str, Any]) -> ToolResult | None:
         started = time.perf_counter()
@@ -40,6 +41,7 @@ class _Calls:
         if self.listener is not None:
             self.listener.step(step)
         if result:
+            self.results.append(result)
             self.sources.extend(s for s in result.sources if all((s.type, s.id) != (o.type, o.id)
                                                                  for o in self.sources))
         return result
@@ -49,7 +51,7 @@ def price_text(item: dict[str, Any], unit: str | None = None) -> str | None:
     money = unit or item.get("currency") or ""
     if item.get("price_range"):
         low, high = item["price_range"]
-        return f"from {low:.2f} to {high:.2f} {money}".strip()
+        return f"from {low:.2f} to {high:.2f} {money}".strip() + (" (on sale)" if item.get("on_sale") else "")
     if item.get("price") is None:
         return None
     text = f"{item['price']:.2f} {money}".strip()
@@ -70,7 +72,7 @@ def _describe(catalog: Catalog, item: dict[str, Any], attributes: list[str] = ()
     for key in attributes:
         raw = (item.get("attributes") or {}).get(key)
         if raw is not None:
-            parts.append(f"{catalog.attribute(key).label.lower()} {show(typed(raw, key))}")
+            parts.append(f"{_plain_label(catalog.attribute(key))} {value_text(catalog.attribute(key), raw)}")
     money = price_text(item, _price_unit(catalog, item["sku"])) if price else None
     if money:
         parts.append(money)
@@ -114,6 +116,8 @@ class PlannerEngine:
     def _plan(self, question: str, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
         reading = read(question, catalog)
         _drop_products_outside_category(reading, catalog)
+        if reading.asks_overview:
+            return self._overview(catalog, calls)
         if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
             return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
         if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
@@ -121,7 +125,9 @@ class PlannerEngine:
         if reading.leftover and _about_documents(reading, calls.knowledge.index):
             return self._documents(reading, calls)
         earlier = _earlier_products(history, catalog)
-        if not reading.products and earlier and (reading.points_back or _is_elliptic(reading)):
+        asks_about_earlier = reading.attributes and not (reading.narrows or reading.lists_many or reading.counts
+                                                         or reading.sort)   # "Who is the author?"
+        if not reading.products and earlier and (reading.points_back or _is_elliptic(reading) or asks_about_earlier):
             reading.products = _resolve_reference(reading, earlier, catalog)
         if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
             return self._compare(reading, catalog, calls)
@@ -135,6 +141,19 @@ class PlannerEngine:
         if reading.leftover or reading.attributes:
             return self._documents(reading, calls)
         return None
+
+    def _overview(self, catalog: Catalog, calls: _Calls) -> str | None:
+        """The catalog in a sentence: every product when few, else its largest categories."""
+        found = calls("search_products", {"limit": self.list_limit})
+        if found is None:
+            return None
+        total, items = found.content["total"], found.content["items"]
+        if total <= self.list_limit or not catalog.categories:
+            return f"{total} products: {_names(catalog, items, total, [])}."
+        calls.sources.clear()
+        largest = sorted(catalog.categories, key=lambda k: (-len(catalog.categories[k]), k))[:self.list_limit]
+        shown = ", ".join(f"{catalog.category_names[k]} ({len(catalog.categories[k])})" for k in largest)
+        return f"{total} products, in these categories among others: {shown}."
 
     def _existence(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str:
         """"Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""
@@ -205,6 +224,9 @@ class PlannerEngine:
             if result is not None:
                 facts.append(_product_fact(reading, catalog, result.content["product"]))
         facts = [f for f in facts if f]
+        if reading.asks_existence and not facts:   # "Do you sell jeans?" naming a product
+            names = [_describe(catalog, r.content["product"]) for r in calls.results if "product" in r.content]
+            return f"Yes: {_series(names)}." if names else None
         if not facts:
             calls.sources.clear()
             return None
@@ -237,7 +259,7 @@ class PlannerEngine:
             for key in keys[:5]:
                 raw = detail["properties"].get(key, detail["options"].get(key))
                 if raw is not None:
-                    value = ", ".join(raw) if isinstance(raw, list) else show(typed(raw, key))
+                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.attribute(key), raw)
                     parts.append(f"{catalog.attribute(key).label.lower()} {value}")
             lines.append(f"{detail['name']}: {'; '.join(parts) if parts else 'no listed details'}.")
         cheaper = _cheapest(details)
@@ -249,7 +271,7 @@ class PlannerEngine:
 def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
     """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
     misreading of the category's words."""
-    if reading.category and reading.products and (reading.asks_existence or reading.lists_many):
+    if reading.category and len(reading.products) == 1 and (reading.asks_existence or reading.lists_many):
         inside = set(catalog.categories.get(reading.category, ()))
         kept = [p for p in reading.products if p in inside]
         if kept or not any(catalog.product_categories[p] for p in reading.products):
@@ -312,18 +334,30 @@ def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, 
         word = "cheapest" if order == "asc" else "most expensive"
         return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
     attribute = catalog.attribute(key)
-    value = show(typed((best.get("attributes") or {}).get(attribute.key), attribute.key))
-    word = "highest" if order == "desc" else "lowest"
-    ties = [i for i in items[1:] if (i.get("attributes") or {}).get(attribute.key) == best["attributes"].get(attribute.key)]
+    items = [i for i in items if attribute.key in (i.get("attributes") or {})]
+    if not items:
+        return f"None of the {_what(reading, catalog)} lists a {_plain_label(attribute)}."
+    best = items[0]
+    value = value_text(attribute, best["attributes"][attribute.key])
+    word = reading.sort_word or ("highest" if order == "desc" else "lowest")
+    ties = [i for i in items[1:] if i["attributes"][attribute.key] == best["attributes"][attribute.key]]
     names = _series([best["name"]] + [i["name"] for i in ties])
     verb = "have" if ties else "has"
     return f"{names} {verb} the {word} {_plain_label(attribute)} of the {_what(reading, catalog)}: {value}."
 
 
+def value_text(attribute, raw: Any) -> str:
+    """A value beside its attribute's name: `512` after "pages", `2023` for a year, else `24 months`."""
+    value = typed(raw, attribute.key)
+    if value.kind == "number" and value.unit and (value.unit == "year" or _plain_label(attribute).endswith(value.unit)):
+        return format_number(value.number)
+    return show(value)
+
+
 def _plain_label(attribute) -> str:
     """`contract_term_months` -> `contract term`: the unit shows with the value."""
     words = list(attribute.words)
-    if len(words) > 1 and unit_from_key(attribute.key):
+    if len(words) > 1 and unit_from_key(attribute.key) not in (None, "year"):
         words = words[:-1]
     return " ".join(words)
 
@@ -343,7 +377,12 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
         return _sale_text(catalog, detail)
     if reading.in_stock is not None and "in_stock" in detail:
         return _stock_text(reading, catalog, detail)
-    for key in reading.attributes:
+    variant = _named_variant(reading, catalog, detail) if reading.asks_price else None
+    if variant is not None and variant.get("price") is not None:
+        unit = _price_unit(catalog, detail["sku"]) or detail.get("currency") or ""
+        return f"{_variant_name(detail, variant)} costs {variant['price']:.2f} {unit}".rstrip() + "."
+    options_named = [f["attribute"] for f in reading.filters if catalog.attribute(f["attribute"]).is_option]
+    for key in dict.fromkeys(options_named + reading.attributes):   # "in green?" asks about the Color option
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
             return fact
@@ -354,18 +393,40 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     return _summary_text(catalog, detail)
 
 
-def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
-    """Stock of the product, or of the variant whose options the question names ("in Forest Green, size L")."""
-    name, item = detail["name"], detail
+def _named_variant(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The variant whose option values the question names ("in Forest Green, size L", "body only")."""
     named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
              for v in f["value"]}
-    if named:
-        for variant in detail["variants"]:
-            values = {str(v).lower() for v in variant["options"].values()}
-            if named <= {" ".join(words(v)) for v in values} | values:
-                item = variant
-                name = f"{detail['name']} ({', '.join(variant['options'].values())})"
-                break
+    for variant in detail["variants"] if named else ():
+        values = {str(v).lower() for v in variant["options"].values()}
+        if named <= {" ".join(words(v)) for v in values} | values:
+            return variant
+    return None
+
+
+def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute) -> str:
+    values = []
+    for variant in detail["variants"]:
+        if variant.get("in_stock") == 1:
+            values += [str(v) for k, v in variant["options"].items()
+                       if catalog.attribute(k) is attribute and str(v) not in values]
+    label = _plain_label(attribute)
+    if not values:
+        return f"No, {detail['name']} is out of stock in every {label}."
+    return f"{detail['name']} is in stock in {label} {_series(values)}."
+
+
+def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
+    return f"{detail['name']} ({', '.join(variant['options'].values())})"
+
+
+def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
+    """Stock of the product, or of the variant whose options the question names."""
+    variant = _named_variant(reading, catalog, detail)
+    asked = [k for k in reading.attributes if catalog.attribute(k).is_option]
+    if variant is None and asked and detail["variants"]:   # "which sizes are in stock?"
+        return _stocked_options(catalog, detail, catalog.attribute(asked[0]))
+    item, name = (variant, _variant_name(detail, variant)) if variant else (detail, detail["name"])
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
     left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
@@ -379,7 +440,7 @@ def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str,
         word = "cheapest" if order == "asc" else "most expensive"
         return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
     attribute = catalog.attribute(key)
-    value = show(typed(_property(catalog, detail, key), attribute.key))
+    value = value_text(attribute, _property(catalog, detail, key))
     word = "highest" if order == "desc" else "lowest"
     return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
 
@@ -405,14 +466,14 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     name, label = detail["name"], _plain_label(attribute)
     for option, values in detail["options"].items():
         if catalog.attribute(option) is attribute:
-            return f"{name} comes in {_series(values)} ({label})."
+            return _option_text(reading, catalog, name, label, attribute, values)
     raw = _property(catalog, detail, key)
     if raw is None:
         return None
     value = typed(raw, attribute.key)
     if reading.words[:1] and reading.words[0] in _YES_NO_START:
         return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
-    return f"{name}: {label} {show(value)}."
+    return f"{name}: {label} {value_text(attribute, raw)}."
 
 
 def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
@@ -422,17 +483,29 @@ def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], at
         verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
     else:
         verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
-    related = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+    related = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
                if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
                and (v := _property(catalog, detail, a.key)) is not None]
     return verdict + (f" Details: {'; '.join(related)}." if related else "")
+
+
+def _option_text(reading: Reading, catalog: Catalog, name: str, label: str, attribute, values: list[str]) -> str:
+    """"What colors ...": the values; "Is it available in XL?": yes or no, with the values."""
+    asked = [str(v) for f in reading.filters if catalog.attribute(f["attribute"]) is attribute
+             for v in (f["value"] if isinstance(f["value"], list) else [f["value"]])]
+    if not asked:
+        return f"{name} comes in {_series(values)} ({label})."
+    having = [v for v in values if v.lower() in {a.lower() for a in asked}]
+    if having:
+        return f"Yes, {name} comes in {_series(having)} ({label}); all: {', '.join(values)}."
+    return f"No, {name} comes in {_series(values)} ({label})."
 
 
 def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
     money = price_text(detail, _price_unit(catalog, detail["sku"]))
     if money:
         return f"{detail['name']} costs {money}."
-    priced = [f"{_plain_label(a)} {show(typed(v, a.key))}" for a in catalog.attributes.values()
+    priced = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
               if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
               and (v := _property(catalog, detail, a.key)) is not None]
     if priced:
@@ -490,8 +563,12 @@ def _earlier_products(history: list[Turn], catalog: Catalog) -> list[int]:
 
 
 def _is_elliptic(reading: Reading) -> bool:
-    """A short follow-up with nothing of its own to search on ("and the price?", "what about colors?")."""
-    return len(reading.terms) <= 3 and not reading.narrows and reading.words[:1] in (["and"], ["what"], ["how"])
+    """A short follow-up that continues the previous question ("and the price?", "what about colors?", "and in
+    red?")."""
+    if len(reading.terms) > 3:
+        return False
+    continues = reading.words[:1] == ["and"] or reading.words[:2] in (["what", "about"], ["how", "about"])
+    return continues or (not reading.narrows and reading.words[:1] in (["what"], ["how"]))
 
 
 def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -> list[int]:
@@ -503,7 +580,8 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
         known = [i for i in earlier if values[i] == values[i]]
         if known:
             reading.picked_by, reading.sort = reading.sort, None
-            return [(min if order == "asc" else max)(known, key=values.__getitem__)]
+            best = (min if order == "asc" else max)(values[i] for i in known)
+            return [i for i in known if values[i] == best]   # ties: each of them
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]

@@ -6,6 +6,7 @@ product, category, attribute and value word comes from the data."""
 from __future__ import annotations
 
 import re
+from itertools import product
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +18,10 @@ from parley.retrieval import tokenize
 _WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(words("most highest largest biggest longest fastest heaviest maximum max greatest "
                                  "priciest widest tallest deepest thickest strongest more higher larger bigger "
-                                 "longer faster heavier wider taller deeper"))
+                                 "longer faster heavier wider taller deeper newest latest newer"))
 _ASCENDING = frozenset(words("least lowest smallest shortest slowest lightest minimum min fewest cheapest "
-                                "narrowest thinnest less lower smaller shorter slower lighter narrower fewer"))
+                                "narrowest thinnest less lower smaller shorter slower lighter narrower fewer "
+                                "oldest earliest older"))
 _CHEAP = re.compile(r"\b(cheapest|least expensive|lowest[- ]priced|lowest price|most affordable|cheaper|"
                     r"less expensive)\b", re.I)
 _DEAR = re.compile(r"\b(most expensive|priciest|highest[- ]priced|highest price|dearest|pricier|"
@@ -36,11 +38,18 @@ _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _UNIT = r"\s*([a-z%€$£/]+(?:/[a-z]+)?)?"
+_OR_LATER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:later|more|newer|above|higher|over)|and (?:up|above|later)|\+)",
+                       re.I)
+_OR_EARLIER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:earlier|less|older|below|lower|under|fewer))", re.I)
 _AT_MOST = re.compile(r"\b(?:under|below|less than|cheaper than|at most|up to|no more than|max(?:imum)?|within)"
                       r"\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _AT_LEAST = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|from|faster than|longer than|"
                        r"bigger than|larger than)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
 _BETWEEN = re.compile(r"\bbetween\s*[€$£]?\s*" + _NUMBER + r"\s*(?:and|-|to)\s*[€$£]?\s*" + _NUMBER + _UNIT, re.I)
+_OVERVIEW = re.compile(r"^\s*what\s+(?:(?:products|items|things)\s+)?(?:do|does|can)\s+(?:you|they|i|the (?:shop|store))\s+"
+                       r"(?:sell|have|offer|carry|buy)\b|^\s*what\s+(?:products|items)\s+(?:are there|do you have)",
+                       re.I)
+_HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 _QUANTITY = re.compile(r"\b(\d+(?:[.,]\d+)?)\s*([a-z%]+(?:/[a-z]+)?)\b", re.I)
 _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
@@ -65,6 +74,7 @@ class Reading:
     in_stock: bool | None = None
     sort: tuple[str, str] | None = None                      # (price or attribute key, asc | desc)
     picked_by: tuple[str, str] | None = None                 # the sort that chose among earlier products
+    sort_word: str | None = None                             # the question's own superlative ("longest")
     attributes: list[str] = field(default_factory=list)      # attributes the question names
     used: set[int] = field(default_factory=set)              # term positions explained by the catalog
     name_spots: set[int] = field(default_factory=set)        # term positions naming products
@@ -95,6 +105,11 @@ class Reading:
         return self.has(_LIST)
 
     @property
+    def asks_overview(self) -> bool:
+        """"What do you sell?": the whole catalog, in a sentence."""
+        return self.has(_OVERVIEW) and not (self.narrows or self.products or self.sort)
+
+    @property
     def lists_many(self) -> bool:
         """"which jackets ...", "list ...": several products wanted, not a fact about one ("what battery ...")."""
         return self.has(_LIST_MANY)
@@ -109,11 +124,12 @@ class Reading:
 
 
 def read(question: str, catalog: Catalog) -> Reading:
+    question = _join_known_compounds(question, catalog)
     reading = Reading(question, _WORD_RE.findall(question.lower()), words(question), tokenize(question))
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
     reading.used |= reading.name_spots
-    _categories(reading, vocabulary)
+    _categories(reading, catalog)
     _values(reading, catalog, vocabulary)
     _limits(reading, catalog)
     _flags(reading)
@@ -143,10 +159,28 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
     for number, term in enumerate(reading.terms):
         if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
-        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term):
+        if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term) \
+                or _time_or_money(reading.index_terms[number]):   # "£15 a month"
             continue
         out.append(reading.index_terms[number])
     return out
+
+
+def _join_known_compounds(question: str, catalog: Catalog) -> str:
+    """"t-shirts" -> "tshirts" when the shop writes it as one word (a category "Tshirts")."""
+    vocabulary = catalog.vocabulary
+
+    def join(match: re.Match) -> str:
+        joined = match.group(1) + match.group(2)
+        term = words(joined)
+        known = term and (vocabulary.describes(term[0]) or vocabulary.name_df(term[0]))
+        return joined if known else match.group(0)
+
+    return _HYPHENATED.sub(join, question)
+
+
+def _time_or_money(term: str) -> bool:
+    return dimension_of(term) in ("duration", "money")
 
 
 def _flag_filters(reading: Reading, catalog: Catalog) -> None:
@@ -191,15 +225,29 @@ def named_products(terms: list[str], catalog: Catalog, used: set[int] | None = N
     return [product_id for _, product_id in sorted(chosen)]
 
 
+def _closest(positions: dict[str, list[int]], matched: set[str]) -> list[int]:
+    """Positions of the matched words, one occurrence each, as close together as they come ("SIM Only 5GB and SIM
+    Only 30GB": each name gets its own three words)."""
+    choices = [positions[t][:4] for t in sorted(matched)]
+    best = None
+    for combination in product(*choices):
+        spots = sorted(set(combination))
+        if best is None or (spots[-1] - spots[0], spots[0]) < (best[-1] - best[0], best[0]):
+            best = spots
+    return best
+
+
 def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]], catalog: Catalog):
     """(sort key..., product id, positions) when the matched words name this product, else None."""
     vocabulary = catalog.vocabulary
     own = [t for t in dict.fromkeys(words(catalog.names[product_id])) if vocabulary.distinctive(t)]
-    specific = [t for t in own if not vocabulary.describes(t)] or own   # "Mobile Unlimited": all describe
+    specific = [t for t in own if not vocabulary.describes(t)]
+    if not specific:   # "Mobile Unlimited": every word describes, so every word must be there
+        if not set(own) <= matched:
+            return None
+        specific = own
     found = [t for t in specific if t in matched]
-    spots = min((sorted(min(positions[t], key=lambda p: abs(p - anchor)) for t in matched)
-                 for anchor in positions[min(found or matched, key=vocabulary.name_df)]),
-                key=lambda at: at[-1] - at[0])
+    spots = _closest(positions, matched)
     if spots[-1] - spots[0] > len(spots):
         return None
     if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
@@ -224,13 +272,25 @@ def _phrases(terms: list[str], table: dict, skip: set[int]):
         start += 1
 
 
-def _categories(reading: Reading, vocabulary) -> None:
+def _categories(reading: Reading, catalog: Catalog) -> None:
+    vocabulary = catalog.vocabulary
     found = []
     for start, end, key in _phrases(reading.terms, vocabulary.category_phrases, reading.used):
+        price_words = reading.has(_CHEAP) or reading.has(_DEAR)
+        if start and not price_words and reading.terms[start - 1] in _DESCENDING | _ASCENDING and any(
+                catalog.attributes[k].numeric for t in reading.terms[start:end]
+                for k in vocabulary.attribute_terms.get(t, ())):
+            continue   # "the most data": the word is the attribute to sort on, not the category "Data"
         found.append(key)
         reading.used |= set(range(start, end))
-    if found:  # the narrowest one named ("prepaid mobile" -> prepaid)
-        reading.category = min(found, key=vocabulary.category_size)
+    if found:  # the narrowest of nested ones ("prepaid mobile" -> prepaid), else the first ("plans ... my phone")
+        reading.category = _subject_category(found, catalog)
+
+
+def _subject_category(found: list[str], catalog: Catalog) -> str:
+    first = found[0]
+    overlapping = [k for k in found if set(catalog.categories[k]) & set(catalog.categories[first])]
+    return min(overlapping, key=lambda k: len(catalog.categories[k]))
 
 
 def _values(reading: Reading, catalog: Catalog, vocabulary) -> None:
@@ -263,8 +323,8 @@ def _unit_attribute(catalog: Catalog, unit: str | None, reading: Reading) -> str
 
 
 def _limits(reading: Reading, catalog: Catalog) -> None:
-    spans = [(m, "lte") for m in _AT_MOST.finditer(reading.question)]
-    spans += [(m, "gte") for m in _AT_LEAST.finditer(reading.question)]
+    spans = [(m, "lte") for pattern in (_AT_MOST, _OR_EARLIER) for m in pattern.finditer(reading.question)]
+    spans += [(m, "gte") for pattern in (_AT_LEAST, _OR_LATER) for m in pattern.finditer(reading.question)]
     between = _BETWEEN.search(reading.question)
     for match, op in spans:
         if between and between.start() <= match.start() < between.end():
@@ -276,7 +336,8 @@ def _limits(reading: Reading, catalog: Catalog) -> None:
             attribute = _unit_attribute(catalog, match.group(2), reading)
             if attribute and dimension_of(match.group(2)) != "money":
                 reading.filters.append({"attribute": attribute, "op": "eq",
-                                        "value": float(match.group(1).replace(",", "."))})
+                                        "value": _quantity(float(match.group(1).replace(",", ".")),
+                                                           match.group(2))})
     if between:
         low, high = sorted(float(between.group(n).replace(",", ".")) for n in (1, 2))
         _limit(reading, catalog, "gte", low, between.group(3))
@@ -288,6 +349,8 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
     if attribute is None:
         if unit and unit_of(unit) is None and unit.lower() not in ("euros", "dollars", "pounds", "bucks"):
             attribute = _named_numeric(reading, catalog, words(unit))
+        if attribute is None and not unit:   # "published in 2023 or later": no price is near 2023, a year is
+            attribute = _attribute_by_range(catalog, number)
         if attribute is None and (not unit or dimension_of(unit) in (None, "money")):
             if op == "lte":
                 reading.max_price = number
@@ -295,7 +358,25 @@ def _limit(reading: Reading, catalog: Catalog, op: str, number: float, unit: str
                 reading.min_price = number
             return
     if attribute:
-        reading.filters.append({"attribute": attribute, "op": op, "value": number})
+        reading.filters.append({"attribute": attribute, "op": op, "value": _quantity(number, unit)})
+
+
+def _quantity(number: float, unit: str | None) -> float | str:
+    """A filter value: "2 kg" keeps its unit (the attribute may be in lbs); a bare number is in the attribute's."""
+    return f"{number:g} {unit}" if unit and unit_of(unit) else number
+
+
+def _attribute_by_range(catalog: Catalog, number: float) -> str | None:
+    """For a bare number outside every price: the numeric attribute whose values span it."""
+    prices = catalog.sorted_prices()
+    if not len(prices) or prices[0] <= number <= prices[-1] * 2:
+        return None
+    spanning = []
+    for attribute in catalog.attributes.values():
+        values = attribute.sorted_numbers() if attribute.numeric else ()
+        if len(values) and values[0] <= number <= values[-1] and dimension_of(attribute.unit) != "money":
+            spanning.append(attribute)
+    return max(spanning, key=lambda a: len(a.ids)).key if spanning else None
 
 
 def _named_numeric(reading: Reading, catalog: Catalog, terms: list[str]) -> str | None:
@@ -321,7 +402,9 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
         return
     lowered = reading.question.lower()
     for number, term in enumerate(reading.terms):
-        if term not in _DESCENDING and term not in _ASCENDING or f"at {term}" in lowered:
+        raw = reading.words[_word_index(reading, number)] if _word_index(reading, number) is not None else ""
+        if term not in _DESCENDING and term not in _ASCENDING or f"at {term}" in lowered \
+                or f"{raw} than" in lowered:
             continue
         order = "desc" if term in _DESCENDING else "asc"
         rest = [t for t in reading.terms[number + 1:number + 4] if t not in _COLLECTIVE]
@@ -332,18 +415,49 @@ def _superlative(reading: Reading, catalog: Catalog) -> None:
             key = "price"
         if key:
             reading.sort = (key, order)
+            said = [w for w in reading.words if words(w)[:1] == [term] and w.endswith("est")]
+            reading.sort_word = said[0] if said and said[0] not in ("least", "most", "best") else None
             return
 
 
+def _word_index(reading: Reading, term_number: int) -> int | None:
+    """The position in `reading.words` of the question word that became term `term_number`."""
+    count = -1
+    for index, word in enumerate(reading.words):
+        if words(word):
+            count += 1
+            if count == term_number:
+                return index
+    return None
+
+
 def _by_dimension(catalog: Catalog, terms: list[str]) -> str | None:
-    """The attribute a measuring word asks for ("fastest" -> the most common speed attribute)."""
+    """The attribute a measuring word asks for: of those in its dimensions ("long": a duration, a length, a page
+    count), the one most products have."""
     vocabulary = catalog.vocabulary
     for term in terms:
-        for dimension in vocabulary.dimensions(term):
-            found = vocabulary.measured_in(dimension)
-            if found:
-                return catalog.attributes[found[0]].key
+        found = [k for d in vocabulary.dimensions(term) for k in vocabulary.measured_in(d)]
+        if found:
+            return catalog.attributes[max(found, key=lambda k: len(catalog.attributes[k].ids))].key
     return None
+
+
+# verbs that ask for a property by another word ("who wrote it?" asks for the author)
+_ASKING_VERBS = {fold(t): words(v) for k, v in {
+    "wrote write writes written": "author writer", "made make makes manufactured manufactures": "material fabric "
+    "brand maker manufacturer", "published publishes": "publisher", "sung sang sings performed": "artist performer",
+    "directed directs": "director", "designed designs": "designer"}.items() for t in tokenize(k)}
+
+
+def _attributes_of_word(term: str, vocabulary) -> set[str]:
+    """Attributes a question word names: by their own words, by a word they start with ("publish" ->
+    Publisher), or through an asking verb ("wrote" -> Author)."""
+    found = set(vocabulary.attribute_terms.get(term, ()))
+    if not found and len(term) >= 5:
+        found = {k for word, keys in vocabulary.attribute_terms.items() if word.startswith(term) for k in keys}
+    for word in _ASKING_VERBS.get(term, ()):
+        found |= vocabulary.attribute_terms.get(word, set())
+    return found
 
 
 def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
@@ -352,7 +466,7 @@ def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots]
     scores: dict[str, int] = {}
     for term in dict.fromkeys(terms):
-        for key in vocabulary.attribute_terms.get(term, ()):
+        for key in _attributes_of_word(term, vocabulary):
             scores[key] = scores.get(key, 0) + 1
     yes_no = reading.words[:1] in (["does"], ["do"], ["is"], ["are"], ["can"], ["has"], ["have"])
     ranked = sorted(scores, key=lambda k: (-scores[k] / max(1, len(catalog.attributes[k].name_terms)),

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from parley.agent.catalog import Attribute, Catalog, norm
 from parley.agent.contracts import ToolError
-from parley.agent.values import typed
+from parley.agent.values import in_base_unit, same_family, typed
 from parley.retrieval import tokenize
 
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
@@ -65,13 +65,18 @@ def resolve_category(catalog: Catalog, name: str) -> str:
     raise ToolError(f"unknown category {name!r}; the catalog's categories are: {known}")
 
 
-def _as_number(value: Any) -> float | None:
+def _as_number(value: Any, attribute: Attribute) -> float | None:
+    """A filter value as the attribute's numbers are kept: in the base unit of the value's own unit when it names
+    one ("24 months"), else of the attribute's usual unit (a bare 24 on a months attribute)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    reading = typed(value)
-    return reading.number if reading.kind == "number" else None
+    reading = typed(value) if not isinstance(value, (int, float)) else None
+    if reading is not None and reading.kind != "number":
+        return None
+    number = float(value) if reading is None else reading.number
+    unit = reading.unit if reading is not None and reading.unit and same_family(reading.unit, attribute.unit) \
+        else attribute.unit
+    return in_base_unit(number, unit)
 
 
 def _numeric_ids(attribute: Attribute, op: str, number: float) -> set[int]:
@@ -113,7 +118,7 @@ def filter_ids(catalog: Catalog, flt: Filter) -> set[int]:
     if flt.op == "contains":
         wanted = norm(flt.value)
         return {i for key, ids in attribute.values.items() if wanted and wanted in key for i in ids}
-    number = _as_number(flt.value)
+    number = _as_number(flt.value, attribute)
     if flt.op in ("lt", "lte", "gt", "gte"):
         if number is None:
             raise ToolError(f"{flt.op} on {attribute.key!r} needs a number, not {flt.value!r}")

@@ -32,6 +32,39 @@ _units("power", "w watt watts; kw; mah; wh; kwh; v volt volts; hp")
 _units("share", "% percent")
 _units("money", "eur € euro euros; usd $ dollar dollars; gbp £; chf; sek; nok; dkk; pln; cad; aud; jpy ¥")
 _units("count", "x pcs pieces units pack")
+_units("extent", "pages page")   # how long a book or document is
+_DATE_WORDS = frozenset("year month day week date".split())
+_UNITS["year"] = ("year", "date")   # a calendar year, from a key such as "Publication Year"
+
+# canonical unit -> (family, factor to the family's base unit): one attribute may say "500 g" and "1.2 kg"
+_SCALES: dict[str, tuple[str, float]] = {}
+
+
+def _scale(family: str, factors: str) -> None:
+    for pair in factors.split():
+        unit, factor = pair.split("=")
+        _SCALES[unit] = (family, float(factor))
+
+
+_scale("data rate", "kbps=0.001 mbps=1 gbps=1000")
+_scale("road speed", "km/h=1 mph=1.609344 knots=1.852")
+_scale("duration", "seconds=0.0000115741 minutes=0.000694444 hours=0.0416667 days=1 weeks=7 months=30.4375 "
+                   "years=365.25")
+_scale("weight", "mg=0.000001 g=0.001 kg=1 t=1000 oz=0.0283495 lbs=0.453592")
+_scale("length", "mm=0.001 cm=0.01 m=1 km=1000 in=0.0254 ft=0.3048 yd=0.9144 mi=1609.344")
+_scale("data size", "kb=0.000001 mb=0.001 gb=1 tb=1000")
+_scale("volume", "ml=0.001 l=1 gal=3.78541")
+_scale("power", "w=1 kw=1000 hp=745.7")
+
+
+def in_base_unit(number: float, unit: str | None) -> float:
+    """`number` in its family's base unit (24 months -> 730.5 days); unchanged for a unit without a scale."""
+    scale = _SCALES.get(unit or "")
+    return number * scale[1] if scale else number
+
+
+def same_family(unit: str | None, other: str | None) -> bool:
+    return unit == other or (unit in _SCALES and other in _SCALES and _SCALES[unit][0] == _SCALES[other][0])
 
 # English words that ask for a measurement, by dimension ("how fast", "the heaviest"): "long" may be a duration or
 # a length, tried in that order
@@ -43,8 +76,11 @@ DIMENSION_WORDS = {
     "weight": "heavy heavier heaviest light lighter lightest weigh weighs weight",
     "size": "big bigger biggest large larger largest small smaller smallest size capacity",
     "power": "strong stronger strongest powerful power",
+    "extent": "long longer longest short shorter shortest thick thickest thin thinnest",
+    "date": "new newer newest latest recent old older oldest early earlier earliest",
 }
 
+UNLIMITED_WORDS = frozenset(["unlimited", "infinite", "no limit"])
 TRUE_WORDS = frozenset("yes true y included available".split())
 FALSE_WORDS = frozenset("no false n none excluded unavailable".split())
 _NUMBER_RE = re.compile(
@@ -78,10 +114,13 @@ def key_words(key: str) -> list[str]:
 
 
 def unit_from_key(key: str) -> str | None:
-    """`download_mbps` -> mbps, `contract_term_months` -> months: a key that ends in a unit names it."""
+    """`download_mbps` -> mbps, `contract_term_months` -> months, `Pages` -> pages: a key that ends in a unit
+    names it. A singular time word names a date, not a duration (`Publication Year`, `model_year`)."""
     words = key_words(key)
-    if len(words) < 2:
+    if not words or (len(words) == 1 and not words[0].endswith("s")):
         return None
+    if words[-1] in _DATE_WORDS:
+        return "year" if words[-1] == "year" else None
     found = unit_of(words[-1])
     return found[0] if found and found[1] != "count" else None
 
@@ -128,6 +167,8 @@ def typed(raw: object, key: str = "") -> Typed:
     lowered = text.lower()
     if lowered in TRUE_WORDS or lowered in FALSE_WORDS:
         return Typed("bool", flag=lowered in TRUE_WORDS, text=text)
+    if lowered in UNLIMITED_WORDS:   # more than any number: "the most data" is the unlimited plan
+        return Typed("number", number=math.inf, unit=unit_from_key(key), text=text)
     match = _NUMBER_RE.match(text)
     if match and _is_quantity(text, match.group(2)):
         return Typed("number", number=_number(match.group(1)), unit=parse_unit(match.group(2), unit_from_key(key)),

@@ -14,7 +14,8 @@ import binascii
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_attr, to_item
+from parley.dal.dynamo import (aws_errors, batch_write, ddb, error_code, from_item, query_all, to_attr, to_item,
+                               update_if)
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
 
@@ -52,29 +53,31 @@ class ConversationRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().conversations_table
 
+    def new_item(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
+        conversation_id = time_ordered_id()
+        return {
+            "pk": f"CONV#{conversation_id}",
+            "sk": META,
+            "id": conversation_id,
+            "owner_id": owner_id,
+            "data_set_id": data_set_id,
+            "started_at": now_iso(),
+            "last_msg_id": 0,
+            "owner_pk": owner_pk(owner_id),
+            "owner_sk": conversation_id,
+        }
+
+    def create_op(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self.table, "Item": to_item(item),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
     def create(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
         """One conditional PutItem; a (very unlikely) id collision is retried with a new id."""
-        started_at = now_iso()
         for _ in range(5):
-            conversation_id = time_ordered_id()
-            item = {
-                "pk": f"CONV#{conversation_id}",
-                "sk": META,
-                "id": conversation_id,
-                "owner_id": owner_id,
-                "data_set_id": data_set_id,
-                "started_at": started_at,
-                "last_msg_id": 0,
-                "owner_pk": owner_pk(owner_id),
-                "owner_sk": conversation_id,
-            }
+            item = self.new_item(owner_id, data_set_id)
             try:
                 with aws_errors("storage"):
-                    ddb().put_item(
-                        TableName=self.table,
-                        Item=to_item(item),
-                        ConditionExpression="attribute_not_exists(pk)",
-                    )
+                    ddb().put_item(**self.create_op(item)["Put"])
                 return item
             except Exception as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
@@ -99,6 +102,25 @@ class ConversationRepository:
         meta = next((i for i in items if i["sk"] == META), None)
         messages = [i for i in items if i["sk"].startswith("MSG#")]
         return meta, messages
+
+    def read_page(
+        self, conversation_id: int, after_message_id: int | None = None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], bool]:
+        """One Query (at most 1 MB, DynamoDB's page): the conversation, unless reading on after a message, and
+        its messages oldest first; the flag says more messages follow."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"CONV#{conversation_id}"}},
+            "ConsistentRead": True,
+        }
+        if after_message_id is not None:
+            request["ExclusiveStartKey"] = message_key(conversation_id, after_message_id)
+        with aws_errors("storage"):
+            response = ddb().query(**request)
+        items = [from_item(i) for i in response.get("Items", [])]
+        meta = next((i for i in items if i["sk"] == META), None)
+        return meta, [i for i in items if i["sk"].startswith("MSG#")], "LastEvaluatedKey" in response
 
     def list_for_owner(
         self, owner_id: int, limit: int, cursor: str | None, data_set_id: int | None
@@ -137,6 +159,38 @@ class ConversationRepository:
                 return found, None
             kwargs["ExclusiveStartKey"] = last
 
+    # --- deleting: mark, then remove the messages, then the conversation itself ---
+
+    def mark_deleting(self, conversation_id: int, owner_id: int) -> bool:
+        """Take the conversation out of its owner's list and out of reach of new questions (a send's condition
+        refuses it). False when it does not exist or is not this owner's. Marking twice is fine: a delete that
+        stopped half way is finished by the next."""
+        return update_if(
+            TableName=self.table,
+            Key=conversation_key(conversation_id),
+            UpdateExpression="SET deleting = :yes REMOVE owner_pk, owner_sk",
+            ConditionExpression="attribute_exists(pk) AND owner_id = :owner",
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":owner": to_attr(owner_id)},
+        ) is not None
+
+    def messages_of(self, conversation_id: int) -> list[dict[str, Any]]:
+        """The keys and task ids of every message (all pages)."""
+        return query_all(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+            ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}, ":msg": {"S": "MSG#"}},
+            ProjectionExpression="pk, sk, task_id",
+            ConsistentRead=True,
+        )
+
+    def delete_messages(self, messages: list[dict[str, Any]]) -> None:
+        batch_write(self.table, [{"DeleteRequest": {"Key": {"pk": {"S": m["pk"]}, "sk": {"S": m["sk"]}}}}
+                                 for m in messages])
+
+    def delete_meta(self, conversation_id: int) -> None:
+        with aws_errors("storage"):
+            ddb().delete_item(TableName=self.table, Key=conversation_key(conversation_id))
+
     # --- transaction parts (composed with the task table by the logic layer) ---
 
     def record_question_ops(
@@ -145,12 +199,14 @@ class ConversationRepository:
         condition_values: dict[str, Any],
         conversation_id: int,
         message: dict[str, Any],
+        summary: str,
     ) -> list[dict[str, Any]]:
-        """Advance the conversation's last message id (guarded by `meta_condition`) and write the question."""
+        """Advance the conversation's last message id (guarded by `meta_condition`) and write the question
+        (its start becomes the conversation's summary when it is the first)."""
         values = {
             ":mid": to_attr(message["id"]),
             ":reserved": to_attr(message["id"] + 1),  # the reply's id is taken now, so ids keep increasing
-            ":q": to_attr(message["text"]),
+            ":q": to_attr(summary),
             **{k: to_attr(v) for k, v in condition_values.items()},
         }
         return [
@@ -159,7 +215,8 @@ class ConversationRepository:
                     "TableName": self.table,
                     "Key": conversation_key(conversation_id),
                     "UpdateExpression": "SET last_msg_id = :reserved, summary = if_not_exists(summary, :q)",
-                    "ConditionExpression": f"attribute_exists(pk) AND last_msg_id < :mid AND {meta_condition}",
+                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleting) "
+                                           f"AND last_msg_id < :mid AND {meta_condition}",
                     "ExpressionAttributeValues": values,
                 }
             },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -87,6 +89,21 @@ def query_all(**request: Any) -> list[dict[str, Any]]:
         request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
+def batch_write(table: str, requests: list[dict[str, Any]], max_tries: int = 8) -> None:
+    """BatchWriteItem in chunks of 25, retrying unprocessed items after exponential backoff with full jitter
+    (DynamoDB leaves items unprocessed when a partition is throttled: retrying at once would be throttled too)."""
+    for start in range(0, len(requests), 25):
+        pending: dict[str, Any] = {table: requests[start : start + 25]}
+        for attempt in range(max_tries):
+            with aws_errors("storage"):
+                pending = ddb().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        else:
+            raise ServiceUnavailable("storage is temporarily unavailable, please retry")
+
+
 def update_if(**request: Any) -> dict[str, Any] | None:
     """One conditional UpdateItem: the attributes it returns ({} when none were asked for), or None when its
     condition did not hold."""
@@ -132,11 +149,13 @@ def cancellation_codes(exc: Exception) -> list[str]:
 
 
 class TransactionCancelled(Exception):
-    """A TransactWriteItems was cancelled; `codes` holds one reason per operation ("None" = fine)."""
+    """A TransactWriteItems was cancelled; `codes` holds one reason per operation ("None" = fine), and `items`
+    the item an operation with ReturnValuesOnConditionCheckFailure=ALL_OLD found (else None)."""
 
-    def __init__(self, codes: list[str]):
+    def __init__(self, codes: list[str], items: list[dict[str, Any] | None] | None = None):
         super().__init__(f"transaction cancelled: {codes}")
         self.codes = codes
+        self.items = items or [None] * len(codes)
 
 
 def transact(ops: list[dict[str, Any]]) -> None:
@@ -146,5 +165,6 @@ def transact(ops: list[dict[str, Any]]) -> None:
             ddb().transact_write_items(TransactItems=ops)
     except Exception as exc:
         if error_code(exc) == "TransactionCanceledException":
-            raise TransactionCancelled(cancellation_codes(exc)) from exc
+            reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons", [])
+            raise TransactionCancelled(cancellation_codes(exc), [from_item(r.get("Item")) for r in reasons]) from exc
         raise

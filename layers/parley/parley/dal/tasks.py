@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from parley.config import settings
-from parley.dal.dynamo import aws_errors, ddb, from_item, query_all, to_attr, to_item, update_if
+from parley.dal.dynamo import aws_errors, batch_write, ddb, from_item, query_all, to_attr, to_item, update_if
 from parley.ids import now_iso
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
@@ -112,6 +112,9 @@ class TaskRepository:
                 "ExpressionAttributeValues": values,
             }
         }
+
+    def delete_many(self, task_ids: list[str]) -> None:
+        batch_write(self.table, [{"DeleteRequest": {"Key": _key(task_id)}} for task_id in task_ids])
 
     def open_before(self, created_before: int) -> list[dict[str, Any]]:
         """Unfinished tasks created before an epoch second, from every shard of `open_tasks`."""

@@ -14,7 +14,10 @@ from typing import Any
 from parley.dal import jobs
 from parley.auth import Principal
 from parley.dal import blobs
+from parley.dal import idempotency
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
+from parley.dal.dynamo import TransactionCancelled
+from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id
@@ -25,22 +28,30 @@ PRODUCTS, DOCUMENTS = "products", "documents"
 DATA_SETS = "data sets"
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+# What a non-admin may see of the answer settings: which engine answers. A provider's URL, the name of the
+# secret with its key, the system prompt and the tuning are the admin's business.
+_PUBLIC_SETTINGS = ("provider", "model")
+
+
+def view(item: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    # settings hold only the name of the API key's secret, never the key
+    settings = item.get("answer_settings") or {"provider": "extractive"}
+    if not caller.is_admin:
+        settings = {k: v for k, v in settings.items() if k in _PUBLIC_SETTINGS}
     return {
         "id": item["id"],
         "name": item["name"],
         "product_count": item.get("product_count", 0),
         "document_count": item.get("document_count", 0),
         "created_at": item.get("created_at"),
-        # settings hold only the name of the API key's secret, never the key
-        "answer_settings": item.get("answer_settings") or {"provider": "extractive"},
+        "answer_settings": settings,
     }
 
 
 def list_visible(caller: Principal) -> dict[str, Any]:
     repo = DataSetRepository()
     items = repo.list_all() if caller.is_admin else repo.get_many(caller.data_set_ids)
-    return {"results": [view(i) for i in sorted(items, key=lambda i: i["id"])]}
+    return {"results": [view(i, caller) for i in sorted(items, key=lambda i: i["id"])]}
 
 
 def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
@@ -49,12 +60,12 @@ def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
     item = DataSetRepository().get(data_set_id)
     if item is None:
         raise NotFound("data set not found")
-    return view(item)
+    return view(item, caller)
 
 
 def create(caller: Principal, name: str) -> dict[str, Any]:
     require_admin(caller, DATA_SETS)
-    return view(DataSetRepository().create(name.strip(), caller.account_id))
+    return view(DataSetRepository().create(name.strip(), caller.account_id), caller)
 
 
 def update_settings(caller: Principal, data_set_id: int, answer_settings: dict[str, Any]) -> dict[str, Any]:
@@ -63,10 +74,11 @@ def update_settings(caller: Principal, data_set_id: int, answer_settings: dict[s
     updated = DataSetRepository().set_settings(data_set_id, answer_settings)
     if updated is None:
         raise NotFound("data set not found")
-    return view(updated)
+    return view(updated, caller)
 
 
-def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]],
+                 key: IdempotencyKey | None = None) -> dict[str, Any]:
     require_admin(caller, DATA_SETS)
     if DataSetRepository().get(data_set_id) is None:
         raise NotFound("data set not found")
@@ -76,13 +88,23 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
     tasks = TaskRepository()
     task = tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
                           payload_key=payload_key, item_count=len(items))
-    tasks.put(task)
+    if key is None:
+        tasks.put(task)
+    else:
+        try:
+            replayed = idempotency.transact_claimed([tasks.put_op(task)], key, {"task_id": task_id})
+        except TransactionCancelled:
+            raise ServiceUnavailable("a request with this Idempotency-Key is in progress, please retry") from None
+        if replayed is not None:
+            return replayed  # this request's payload is left to the bucket's lifecycle rule for ingest/
     try:
         jobs.enqueue(task["kind"], task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue a load job", extra={"task_id": task_id})
         tasks.finish(task_id, FAILURE, error={"code": "enqueue_failed",
                                               "message": "The load could not be queued; please send it again."})
+        if key is not None:
+            idempotency.release(key)
         raise ServiceUnavailable("the job queue is unavailable, please retry") from None
     return {"task_id": task_id}
 

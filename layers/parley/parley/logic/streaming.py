@@ -70,7 +70,7 @@ def handle_message(connection_id: str, body: str | None) -> dict[str, Any]:
     from parley.dal.conversations import ConversationRepository
 
     meta = ConversationRepository().get_meta(conversation_id)
-    if meta is None or meta.get("owner_id") != connection["account_id"]:
+    if meta is None or meta.get("owner_id") != connection["account_id"] or meta.get("deleting"):
         # Another account's conversation answers exactly like a missing one, as on the HTTP API.
         return _error("not_found", "conversation not found", conversation_id)
     if not connections.subscribe(connection_id, conversation_id, connection["account_id"], connection["expires_at"]):

@@ -1,0 +1,20 @@
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from parley.api import create_app, path_id, principal
+from parley.log import logger
+from parley.logic import conversations
+
+app = create_app()
+
+
+@app.delete("/api/conversations/<conversation_id>")
+def delete_conversation(conversation_id: str):
+    conversations.delete(principal(app), path_id(conversation_id, "conversation"))
+    return Response(status_code=204)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)
