@@ -66,6 +66,30 @@ lint: install
 	$(VENV)/bin/sam validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
 
+# Static checks, part of `make test` (and so of CI). checkov is heavy and pins its own dependencies, so it lives in a
+# venv of its own under .parley-data, built once per version; waivers with their reasons: .checkov.yaml.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .parley-data/checkov-venv
+CHECKOV := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+.PHONY: check format
+
+$(CHECKOV):
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+check: install $(CHECKOV)  ## ruff (lint, complexity <= 12, formatting), mypy (strict on parley), checkov on template.yaml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+format: install  ## ruff format and ruff's safe fixes over the whole tree (scripts/format-all.sh)
+	scripts/format-all.sh
+
+test: check
+
 # Swagger UI's files for the api_docs function (served at /api/docs locally and on AWS, never from a CDN), from
 # the npm package swagger-ui-dist into a git-ignored folder; `sam build` packages them with the function.
 SWAGGER_UI_VERSION := 5.35.0

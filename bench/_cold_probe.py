@@ -10,6 +10,7 @@ job = json.loads(sys.stdin.read())
 started = time.perf_counter()
 if job["module"] == "boto3":
     import boto3  # noqa: F401
+
     handler = None
 else:
     sys.path.insert(0, job["code_dir"])
@@ -45,9 +46,11 @@ if handler is not None and job.get("events"):
         response = handler(event, context)
         timings.append(time.perf_counter() - before)
         if isinstance(response, dict):
-            statuses.append(response.get("statusCode") or ("isAuthorized=%s" % response.get("isAuthorized"))
-                            if "batchItemFailures" not in response else
-                            "failures=%d" % len(response["batchItemFailures"]))
+            statuses.append(
+                response.get("statusCode") or f"isAuthorized={response.get('isAuthorized')}"
+                if "batchItemFailures" not in response
+                else f"failures={len(response['batchItemFailures'])}"
+            )
     result["invocations_s"] = timings
     result["statuses"] = statuses
 print("BENCH_RESULT " + json.dumps(result), flush=True)

@@ -23,13 +23,15 @@ class ScriptedStreamingEngine:
             parts.append(token)
             if listener is not None:
                 listener.delta(token)
-        return Answer(text="".join(parts).strip(), sources=[], input_tokens=len(question.split()),
-                      output_tokens=self.tokens)
+        return Answer(
+            text="".join(parts).strip(), sources=[], input_tokens=len(question.split()), output_tokens=self.tokens
+        )
 
 
 def install() -> None:
     from parley.logic import worker
 
-    engine = ScriptedStreamingEngine(int(os.environ["BENCH_STREAM_TOKENS"]),
-                                     float(os.environ.get("BENCH_STREAM_TOKEN_MS", "10")) / 1000)
+    engine = ScriptedStreamingEngine(
+        int(os.environ["BENCH_STREAM_TOKENS"]), float(os.environ.get("BENCH_STREAM_TOKEN_MS", "10")) / 1000
+    )
     worker.engine_for = lambda data_set: engine

@@ -9,6 +9,6 @@ from parley_local.environment import PRELOAD_VARIABLE
 
 os.environ[PRELOAD_VARIABLE] = "bench._timings"
 
-from parley_local.__main__ import main  # noqa: E402
+from parley_local.__main__ import main
 
 sys.exit(main(sys.argv[1:]))

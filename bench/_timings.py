@@ -1,8 +1,9 @@
 """Per-invocation timings of the local stack (imported by bench/_timed_stack.py and, before their handler, by
 the environment processes): every Lambda invocation is appended to $BENCH_TIMINGS as one JSON line
 (function, start and end wall-clock time, time spent in AWS requests in total and per request, the task ids
-it handled), without changing the product code (bench/instrument.py wraps it). The worker also gets one line per record of its batch ("fn": "WorkerRecord"), so a batch's
-time is attributed to each task by what that task itself took, not counted once per task in the batch."""
+it handled), without changing the product code (bench/instrument.py wraps it). The worker also gets one line
+per record of its batch ("fn": "WorkerRecord"), so a batch's time is attributed to each task by what that task
+itself took, not counted once per task in the batch."""
 
 import json
 import os
@@ -21,8 +22,11 @@ def _write(entry: dict) -> None:
 
 
 def _aws_entry(calls: list) -> dict:
-    return {"aws_s": sum(seconds for _, seconds in calls), "aws_n": len(calls),
-            "aws_calls": [[label, round(seconds, 6)] for label, seconds in calls]}
+    return {
+        "aws_s": sum(seconds for _, seconds in calls),
+        "aws_n": len(calls),
+        "aws_calls": [[label, round(seconds, 6)] for label, seconds in calls],
+    }
 
 
 def on_invoke(fn: str, event: dict, result, started: float, ended: float, aws: list) -> None:

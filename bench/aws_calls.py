@@ -33,14 +33,16 @@ def synthetic_products(count: int, seed: int = 7) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         kind = rng.choice(kinds)
-        out.append({
-            "sku": f"SKU-{i:06d}",
-            "name": f"{rng.choice(words).title()} {kind} {i}",
-            "description": " ".join(rng.choice(words + kinds) for _ in range(25)),
-            "properties": {"speed_mbps": rng.choice([100, 300, 500, 1000]), "contract_months": 12},
-            "categories": [kind],
-            "price": round(rng.uniform(5, 120), 2),
-        })
+        out.append(
+            {
+                "sku": f"SKU-{i:06d}",
+                "name": f"{rng.choice(words).title()} {kind} {i}",
+                "description": " ".join(rng.choice(words + kinds) for _ in range(25)),
+                "properties": {"speed_mbps": rng.choice([100, 300, 500, 1000]), "contract_months": 12},
+                "categories": [kind],
+                "price": round(rng.uniform(5, 120), 2),
+            }
+        )
     return out
 
 
@@ -73,13 +75,16 @@ def run() -> dict[str, Any]:
         for logical, names in local.physical.items():
             if logical.endswith("Table"):
                 table = plain.describe_table(TableName=names["Ref"])["Table"]
-                gsi[names["Ref"]] = [[k["AttributeName"] for k in index["KeySchema"]]
-                                     for index in table.get("GlobalSecondaryIndexes", [])]
+                gsi[names["Ref"]] = [
+                    [k["AttributeName"] for k in index["KeySchema"]]
+                    for index in table.get("GlobalSecondaryIndexes", [])
+                ]
         estimator = instrument.CapacityEstimator(plain, gsi)
 
         def call(method: str, path: str, body: Any = None, extra_headers: tuple = ()):
-            response = gateway.handle(method, path, headers + list(extra_headers),
-                                      b"" if body is None else json.dumps(body).encode())
+            response = gateway.handle(
+                method, path, headers + list(extra_headers), b"" if body is None else json.dumps(body).encode()
+            )
             assert response.status < 400, (method, path, response.status, response.body[:300])
             return response
 
@@ -92,67 +97,97 @@ def run() -> dict[str, Any]:
         def measure(name: str, action) -> Any:
             mark = instrument.RECORDER.mark()
             value = action()
-            calls = [c for c in instrument.RECORDER.since(mark) if c.get("params") is not None
-                     or c["service"] != "dynamodb" or True]
+            calls = [
+                c
+                for c in instrument.RECORDER.since(mark)
+                if c.get("params") is not None or c["service"] != "dynamodb" or True
+            ]
             calls = [c for c in calls if not (c["service"] == "dynamodb" and c["op"] in ("DescribeTable",))]
             reads = writes = 0.0
             for c in calls:
                 r, w = estimator.units(c)
                 reads, writes = reads + r, writes + w
             reported = sum(_reported_units(c) for c in calls)
-            results[name] = {"requests": instrument.count(calls), "rru": reads, "wru": writes,
-                             "moto_reported_units": reported,
-                             "sqs_requests": sum(1 for c in calls if c["service"] == "sqs"),
-                             "dynamodb_requests": sum(1 for c in calls if c["service"] == "dynamodb"),
-                             "s3_requests": sum(1 for c in calls if c["service"] == "s3")}
+            results[name] = {
+                "requests": instrument.count(calls),
+                "rru": reads,
+                "wru": writes,
+                "moto_reported_units": reported,
+                "sqs_requests": sum(1 for c in calls if c["service"] == "sqs"),
+                "dynamodb_requests": sum(1 for c in calls if c["service"] == "dynamodb"),
+                "s3_requests": sum(1 for c in calls if c["service"] == "s3"),
+            }
             return value
 
         call("GET", "/api/data_sets")  # warm the authorizer cache: steady state is what a turn costs
         gateway.clear_authorizer_cache()
-        measure("list data sets on an authorizer cache miss (authorizer: 1 GetItem)",
-                lambda: call("GET", "/api/data_sets"))
+        measure(
+            "list data sets on an authorizer cache miss (authorizer: 1 GetItem)", lambda: call("GET", "/api/data_sets")
+        )
         # warm every pool used below so the counts and durations are of warm instances
         warm = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
-        call("GET", f"/api/task_status/{call('POST', f'/api/conversations/{warm}', {'question_message': 'hi'}).json()['task_id']}")
+        warm_task = call("POST", f"/api/conversations/{warm}", {"question_message": "hi"}).json()["task_id"]
+        call("GET", f"/api/task_status/{warm_task}")
         drain()
         call("GET", f"/api/conversations/{warm}")
         call("GET", "/api/conversations")
         durations.clear()
 
-        conversation = measure("create conversation",
-                               lambda: call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"])
-        task = measure("send message", lambda: call("POST", f"/api/conversations/{conversation}",
-                                                     {"question_message": "Does Business Duplex include an SLA?"}
-                                                     ).json()["task_id"])
+        conversation = measure(
+            "create conversation", lambda: call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
+        )
+        task = measure(
+            "send message",
+            lambda: call(
+                "POST",
+                f"/api/conversations/{conversation}",
+                {"question_message": "Does Business Duplex include an SLA?"},
+            ).json()["task_id"],
+        )
         measure("task status", lambda: call("GET", f"/api/task_status/{task}"))
         measure("worker turn (answer)", lambda: pump.drain_once(0))
         keyed = (("idempotency-key", "bench-send-1"),)
         for name in ("send message with Idempotency-Key", "send message, retried with its Idempotency-Key"):
-            measure(name, lambda: call("POST", f"/api/conversations/{conversation}",
-                                       {"question_message": "Is a router included?"}, keyed))
+            measure(
+                name,
+                lambda: call(
+                    "POST", f"/api/conversations/{conversation}", {"question_message": "Is a router included?"}, keyed
+                ),
+            )
         drain()
-        questions = ["What does Home 300 cost?", "Is a router included?", "Do you offer TV?",
-                     "How do I cancel?", "Is there an SLA for business?"]
+        questions = [
+            "What does Home 300 cost?",
+            "Is a router included?",
+            "Do you offer TV?",
+            "How do I cancel?",
+            "Is there an SLA for business?",
+        ]
         for size in (10, 100):
             cid = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
             for i in range(size // 2):
                 call("POST", f"/api/conversations/{cid}", {"question_message": questions[i % len(questions)]})
                 drain()
-            body = measure(f"read conversation ({size} messages)",
-                           lambda: call("GET", f"/api/conversations/{cid}").json())
+            body = measure(
+                f"read conversation ({size} messages)", lambda cid=cid: call("GET", f"/api/conversations/{cid}").json()
+            )
             assert len(body["history"]) == size, len(body["history"])
         measure("delete conversation (100 messages)", lambda: call("DELETE", f"/api/conversations/{cid}"))
         measure("list conversations", lambda: call("GET", "/api/conversations"))
         data_set = call("POST", "/api/data_sets", {"name": "bench ingest"}).json()["id"]
         products = synthetic_products(1000)
-        load_task = measure("ingest 1,000 products: API", lambda: call(
-            "POST", f"/api/data_sets/{data_set}/products", {"products": products}).json()["task_id"])
+        load_task = measure(
+            "ingest 1,000 products: API",
+            lambda: call("POST", f"/api/data_sets/{data_set}/products", {"products": products}).json()["task_id"],
+        )
         measure("ingest 1,000 products: worker", drain)
         state = call("GET", f"/api/task_status/{load_task}").json()
         results["ingest 1,000 products: worker"]["task_state"] = state.get("status") or state.get("state")
-    return {"operations": results, "targets": TARGETS,
-            "warm_durations_s": {fn: median(v) for fn, v in durations.items()},
-            "warm_duration_samples": {fn: len(v) for fn, v in durations.items()}}
+    return {
+        "operations": results,
+        "targets": TARGETS,
+        "warm_durations_s": {fn: median(v) for fn, v in durations.items()},
+        "warm_duration_samples": {fn: len(v) for fn, v in durations.items()},
+    }
 
 
 def _reported_units(call: dict[str, Any]) -> float:

@@ -73,25 +73,42 @@ def child(size: int, queries: int) -> dict[str, Any]:
     rng = random.Random(7)
     colors = sorted(typed.attribute("color").values)[:50]
     search, get = tool("search_products").run, tool("get_product").run
-    timed(search, knowledge, search_arguments(rng, colors))   # first use sorts the columns once
+    timed(search, knowledge, search_arguments(rng, colors))  # first use sorts the columns once
     search_times, totals = [], []
     for _ in range(queries):
         seconds, result = timed(search, knowledge, search_arguments(rng, colors))
         search_times.append(seconds)
         totals.append(result.content["total"])
-    timed(get, knowledge, {"sku": products[0]["sku"]})       # first use builds the SKU map once
+    timed(get, knowledge, {"sku": products[0]["sku"]})  # first use builds the SKU map once
     get_times = [timed(get, knowledge, {"sku": rng.choice(products)["sku"]})[0] for _ in range(queries * 5)]
-    return {"products": size, "index_build_s": index_s, "catalog_build_s": catalog_s, "build_s": index_s + catalog_s,
-            "snapshot_pack_s": pack_s, "snapshot_bytes": len(snapshot), "catalog_bytes": len(catalog_bytes),
-            "catalog_from_bytes_s": catalog_load_s, "rss_before_build_mb": before, "peak_rss_mb": peak,
-            "search_products_p50_s": median(search_times), "search_products_p95_s": percentile(search_times, 95),
-            "search_products_median_total": median(totals), "queries": queries,
-            "get_product_p50_s": median(get_times), "get_product_p95_s": percentile(get_times, 95)}
+    return {
+        "products": size,
+        "index_build_s": index_s,
+        "catalog_build_s": catalog_s,
+        "build_s": index_s + catalog_s,
+        "snapshot_pack_s": pack_s,
+        "snapshot_bytes": len(snapshot),
+        "catalog_bytes": len(catalog_bytes),
+        "catalog_from_bytes_s": catalog_load_s,
+        "rss_before_build_mb": before,
+        "peak_rss_mb": peak,
+        "search_products_p50_s": median(search_times),
+        "search_products_p95_s": percentile(search_times, 95),
+        "search_products_median_total": median(totals),
+        "queries": queries,
+        "get_product_p50_s": median(get_times),
+        "get_product_p95_s": percentile(get_times, 95),
+    }
 
 
 def run(size: int, queries: int) -> dict[str, Any]:
-    done = subprocess.run([PYTHON, "-m", "bench.catalog_tools", "--child", "--size", str(size),
-                           "--queries", str(queries)], capture_output=True, text=True, cwd=ROOT, timeout=900)
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.catalog_tools", "--child", "--size", str(size), "--queries", str(queries)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])

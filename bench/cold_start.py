@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from bench.common import DEV_TOKEN, ROOT, lambda_environment, median, percentile
@@ -89,6 +90,28 @@ def _api_requests(admin_token: str, conversation_id: int, task_id: str, account_
     }
 
 
+def _worker_events(local: Any, call: Callable[..., Any], rounds: int) -> list[dict]:
+    """One fresh answer job per worker round, as the SQS events the worker gets (each conversation is its own
+    FIFO group, so all arrive)."""
+    wanted = set()
+    for _ in range(rounds):
+        cid = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
+        wanted.add(call("POST", f"/api/conversations/{cid}",
+                        {"question_message": "Is there a plan with guaranteed uptime?"}).json()["task_id"])
+    messages: dict[str, dict] = {}
+    sqs = local.pump.sqs
+    for _ in range(100):
+        batch = sqs.receive_message(QueueUrl=local.pump.queue_url, MaxNumberOfMessages=10,
+                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
+        for message in batch:
+            tid = json.loads(message["Body"]).get("task_id")
+            if tid in wanted:
+                messages[tid] = message
+        if len(messages) == len(wanted):
+            break
+    return [local.pump.event_for([m]) for m in messages.values()]
+
+
 def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]]]]:
     """Start moto on loopback with the template's resources and the sample; build per-round events."""
     from parley_local import stack as local_stack
@@ -126,24 +149,7 @@ def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]
                 "headers": event["headers"],
                 "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"}}
 
-    # One fresh answer job per worker round (each conversation is its own FIFO group, so all arrive).
-    wanted = set()
-    for _ in range(rounds):
-        cid = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
-        wanted.add(call("POST", f"/api/conversations/{cid}",
-                        {"question_message": "Is there a plan with guaranteed uptime?"}).json()["task_id"])
-    messages: dict[str, dict] = {}
-    sqs = local.pump.sqs
-    for _ in range(100):
-        batch = sqs.receive_message(QueueUrl=local.pump.queue_url, MaxNumberOfMessages=10,
-                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
-        for message in batch:
-            tid = json.loads(message["Body"]).get("task_id")
-            if tid in wanted:
-                messages[tid] = message
-        if len(messages) == len(wanted):
-            break
-    worker_events = [local.pump.event_for([m]) for m in messages.values()]
+    worker_events = _worker_events(local, call, rounds)
 
     events: dict[str, list[list[dict]]] = defaultdict(list)
     for r in range(rounds):
@@ -167,7 +173,7 @@ def _probe(job: dict, env: dict[str, str], importtime: bool = False) -> tuple[di
     env = {**env, "PYTHONPATH": str(LAYER_DIR)}  # the layer, as /opt/python on Lambda
     done = subprocess.run(args, input=json.dumps(job), capture_output=True, text=True, env=env,
                           cwd=job.get("code_dir") or ROOT, timeout=120)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    line = next((out for out in done.stdout.splitlines() if out.startswith("BENCH_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"probe failed for {job.get('function_name')}:\n{done.stdout[-2000:]}\n"
                            f"{done.stderr[-3000:]}")

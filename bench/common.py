@@ -37,8 +37,10 @@ def dummy_physical() -> dict[str, dict[str, str]]:
     physical = {}
     for name in Stack().resources:
         physical[name] = {"Ref": f"parley-{name}", "Arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"}
-    physical["JobsQueue"] = {"Ref": "https://sqs.us-east-1.amazonaws.com/123456789012/parley-jobs.fifo",
-                             "Arn": "arn:aws:sqs:us-east-1:123456789012:parley-jobs.fifo"}
+    physical["JobsQueue"] = {
+        "Ref": "https://sqs.us-east-1.amazonaws.com/123456789012/parley-jobs.fifo",
+        "Arn": "arn:aws:sqs:us-east-1:123456789012:parley-jobs.fifo",
+    }
     return physical
 
 
@@ -123,5 +125,10 @@ def machine() -> dict[str, Any]:
             mem_gb = int(fh.readline().split()[1]) / 1024 / 1024
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem_gb, 1),
-            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}"}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_gb, 1),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }

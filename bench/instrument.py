@@ -15,7 +15,8 @@ import math
 import threading
 import time
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 EVENT_SOURCE = "QueuePump (SQS event source mapping)"
 _state = threading.local()
@@ -28,7 +29,7 @@ def current_function() -> str:
 class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.calls: list[dict[str, Any]] = []   # {"fn", "service", "op", "seconds", "params", "parsed"}
+        self.calls: list[dict[str, Any]] = []  # {"fn", "service", "op", "seconds", "params", "parsed"}
 
     def mark(self) -> int:
         return len(self.calls)
@@ -55,8 +56,13 @@ def _hooks(client: Any, capacity: bool, keep_payloads: bool, record: bool) -> No
 
     def after_call(model: Any, parsed: dict, context: dict, **_: Any) -> None:
         seconds = time.perf_counter() - context.get("bench_started", time.perf_counter())
-        entry = {"fn": current_function(), "service": service, "op": model.name, "seconds": seconds,
-                  "thread": threading.get_ident()}
+        entry = {
+            "fn": current_function(),
+            "service": service,
+            "op": model.name,
+            "seconds": seconds,
+            "thread": threading.get_ident(),
+        }
         timings = getattr(_state, "aws", None)
         if timings is not None:
             timings.append((f"{service}:{model.name}", seconds))
@@ -78,9 +84,12 @@ def current_aws_calls() -> list[tuple[str, float]] | None:
     return getattr(_state, "aws", None)
 
 
-def install(capacity: bool = False, keep_payloads: bool = False, record: bool = True,
-            on_invoke: Callable[[str, dict, Any, float, float, list[tuple[str, float]]], None] | None = None
-            ) -> None:
+def install(
+    capacity: bool = False,
+    keep_payloads: bool = False,
+    record: bool = True,
+    on_invoke: Callable[[str, dict, Any, float, float, list[tuple[str, float]]], None] | None = None,
+) -> None:
     """Instrument clients created from now on, and attribute them to the invoking function.
 
     `on_invoke(function, event, result, started, ended, aws)` runs after every invocation; `aws` holds the
@@ -131,9 +140,10 @@ def count(calls: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 # ------------------------------------------------------------------ capacity units from item sizes
 
+
 def attr_size(value: dict[str, Any]) -> int:
     """DynamoDB's documented size of an attribute value (bytes)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "S":
         return len(inner.encode("utf-8"))
     if kind == "N":
@@ -189,33 +199,39 @@ class CapacityEstimator:
         if call["service"] != "dynamodb":
             return 0.0, 0.0
         op, params, parsed = call["op"], call.get("params") or {}, call.get("parsed") or {}
+        if op in ("GetItem", "Query", "Scan", "BatchGetItem"):
+            return self._call_read_units(op, params, parsed), 0.0
+        return 0.0, self._call_write_units(op, params)
+
+    def _call_read_units(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> float:
         if op == "GetItem":
-            return self._read_units(item_size(parsed.get("Item")), bool(params.get("ConsistentRead"))), 0.0
+            return self._read_units(item_size(parsed.get("Item")), bool(params.get("ConsistentRead")))
         if op in ("Query", "Scan"):
             size = sum(item_size(i) for i in parsed.get("Items", []))
-            return self._read_units(size, bool(params.get("ConsistentRead"))), 0.0
-        if op == "BatchGetItem":
-            reads = 0.0
-            for table, items in parsed.get("Responses", {}).items():
-                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
-                reads += sum(self._read_units(item_size(i), consistent) for i in items)
-            return reads, 0.0
+            return self._read_units(size, bool(params.get("ConsistentRead")))
+        reads = 0.0  # BatchGetItem
+        for table, items in parsed.get("Responses", {}).items():
+            consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+            reads += sum(self._read_units(item_size(i), consistent) for i in items)
+        return reads
+
+    def _call_write_units(self, op: str, params: dict[str, Any]) -> float:
         if op == "PutItem":
-            return 0.0, self._write_units(params["TableName"], params["Item"], 1)
+            return self._write_units(params["TableName"], params["Item"], 1)
         if op in ("UpdateItem", "DeleteItem"):
             item = self._current(params["TableName"], params["Key"]) if op == "UpdateItem" else params["Key"]
-            return 0.0, self._write_units(params["TableName"], item, 1)
+            return self._write_units(params["TableName"], item, 1)
         if op == "BatchWriteItem":
             writes = 0.0
             for table, requests in params["RequestItems"].items():
                 for request in requests:
                     item = (request.get("PutRequest") or {}).get("Item") or request["DeleteRequest"]["Key"]
                     writes += self._write_units(table, item, 1)
-            return 0.0, writes
+            return writes
         if op == "TransactWriteItems":
             writes = 0.0
             for entry in params["TransactItems"]:
-                (kind, spec), = entry.items()
+                ((kind, spec),) = entry.items()
                 if kind == "Put":
                     item = spec["Item"]
                 elif kind == "Update":
@@ -223,5 +239,5 @@ class CapacityEstimator:
                 else:
                     item = spec["Key"]
                 writes += self._write_units(spec["TableName"], item, 2)
-            return 0.0, writes
-        return 0.0, 0.0
+            return writes
+        return 0.0

@@ -58,6 +58,7 @@ def timed_tools(intervals: list[tuple[float, float]]) -> list[Any]:
             finally:
                 with lock:
                     intervals.append((started, time.perf_counter()))
+
         return Tool(tool.name, tool.description, tool.input_schema, run)
 
     return [timed(tool) for tool in TOOLS]
@@ -84,9 +85,14 @@ def provider_for(name: str, endpoint: str, base_url: str, scenario: str) -> Any:
 
     from parley.providers.bedrock import BedrockProvider
 
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=endpoint,
-                          aws_access_key_id="bench", aws_secret_access_key="bench",
-                          config=Config(retries={"total_max_attempts": 1}))
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     return BedrockProvider({"model": model}, client=client)
 
 
@@ -111,8 +117,9 @@ def run(scenarios: list[str]) -> dict[str, Any]:
                 for scenario in scenarios:
                     model_time = [0.0]
                     intervals: list[tuple[float, float]] = []
-                    provider = Timed(provider_for(provider_name, server.endpoint, server.base_url, scenario),
-                                     model_time)
+                    provider = Timed(
+                        provider_for(provider_name, server.endpoint, server.base_url, scenario), model_time
+                    )
                     engine = LanguageModelEngine(provider, None, tools=timed_tools(intervals), budget_seconds=60)
                     calls, tokens, steps = [], [], []
                     for case in cases:
@@ -125,37 +132,57 @@ def run(scenarios: list[str]) -> dict[str, Any]:
                             answer = engine.answer(question, history, knowledge)
                             elapsed = time.perf_counter() - started
                             made = len(server.requests) - before
-                            history += [Turn("user", question),
-                                        Turn("agent", answer.text, answer.sources, [s.as_dict() for s in answer.steps])]
+                            history += [
+                                Turn("user", question),
+                                Turn("agent", answer.text, answer.sources, [s.as_dict() for s in answer.steps]),
+                            ]
                             overhead_ms.append((elapsed - model_time[0] - covered(intervals)) / made * 1000)
                         calls.append(made)  # the case's own question (the last turn)
                         tokens.append(answer.input_tokens + answer.output_tokens)
                         steps.append(len(answer.steps))
-                    rows.append({"catalog": catalog, "provider": provider_name, "scenario": scenario,
-                                 "answers": len(cases), "calls_mean": sum(calls) / len(calls),
-                                 "calls_max": max(calls), "tokens_median": median(tokens),
-                                 "tokens_mean": sum(tokens) / len(tokens), "steps_mean": sum(steps) / len(steps)})
-    return {"rows": rows, "overhead_ms": {"p50": median(overhead_ms), "p95": percentile(overhead_ms, 95),
-                                          "samples": len(overhead_ms)}}
+                    rows.append(
+                        {
+                            "catalog": catalog,
+                            "provider": provider_name,
+                            "scenario": scenario,
+                            "answers": len(cases),
+                            "calls_mean": sum(calls) / len(calls),
+                            "calls_max": max(calls),
+                            "tokens_median": median(tokens),
+                            "tokens_mean": sum(tokens) / len(tokens),
+                            "steps_mean": sum(steps) / len(steps),
+                        }
+                    )
+    return {
+        "rows": rows,
+        "overhead_ms": {"p50": median(overhead_ms), "p95": percentile(overhead_ms, 95), "samples": len(overhead_ms)},
+    }
 
 
 def markdown(result: dict[str, Any]) -> list[str]:
-    lines = ["Every suite question answered by the model loop against the scripted model "
-             "(`python -m bench.model_loop`), with the catalog agent's tools on the catalog in memory; a case's "
-             "earlier turns are answered first and sent as history. The scenario fixes how many calls the model "
-             "asks for, so the calls show the loop's mechanics, not a real model's choices; the tokens show what "
-             "each answer costs with the real prompt, tool schemas, history and tool results: the scripted "
-             "server's count (request and reply JSON / 4), summed over the answer's model calls.\n",
-             "| catalog | provider | scenario | answers | model calls / answer (mean, max) | tool calls / answer "
-             "| tokens / answer (median, mean) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "Every suite question answered by the model loop against the scripted model "
+        "(`python -m bench.model_loop`), with the catalog agent's tools on the catalog in memory; a case's "
+        "earlier turns are answered first and sent as history. The scenario fixes how many calls the model "
+        "asks for, so the calls show the loop's mechanics, not a real model's choices; the tokens show what "
+        "each answer costs with the real prompt, tool schemas, history and tool results: the scripted "
+        "server's count (request and reply JSON / 4), summed over the answer's model calls.\n",
+        "| catalog | provider | scenario | answers | model calls / answer (mean, max) | tool calls / answer "
+        "| tokens / answer (median, mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in result["rows"]:
-        lines.append(f"| {row['catalog']} | {row['provider']} | {row['scenario']} | {row['answers']} | "
-                     f"{row['calls_mean']:.2f}, {row['calls_max']} | {row['steps_mean']:.2f} | "
-                     f"{row['tokens_median']:.0f}, {row['tokens_mean']:.0f} |")
+        lines.append(
+            f"| {row['catalog']} | {row['provider']} | {row['scenario']} | {row['answers']} | "
+            f"{row['calls_mean']:.2f}, {row['calls_max']} | {row['steps_mean']:.2f} | "
+            f"{row['tokens_median']:.0f}, {row['tokens_mean']:.0f} |"
+        )
     over = result["overhead_ms"]
-    lines.append(f"\nLoop overhead per step (answer time less model and tool time, per model call), over "
-                 f"{over['samples']} answers: p50 **{over['p50']:.2f} ms**, p95 {over['p95']:.2f} ms "
-                 f"(target p50 <= {OVERHEAD_TARGET_MS:.0f} ms).")
+    lines.append(
+        f"\nLoop overhead per step (answer time less model and tool time, per model call), over "
+        f"{over['samples']} answers: p50 **{over['p50']:.2f} ms**, p95 {over['p95']:.2f} ms "
+        f"(target p50 <= {OVERHEAD_TARGET_MS:.0f} ms)."
+    )
     return lines
 
 
@@ -174,12 +201,16 @@ def main() -> None:
         print("\n".join(markdown(result)))
         return
     for row in result["rows"]:
-        print(f"{row['catalog']:8} {row['provider']:8} {row['scenario']:13} calls/answer {row['calls_mean']:.2f} "
-              f"(max {row['calls_max']})  tools/answer {row['steps_mean']:.2f}  tokens/answer median "
-              f"{row['tokens_median']:.0f} mean {row['tokens_mean']:.0f}")
+        print(
+            f"{row['catalog']:8} {row['provider']:8} {row['scenario']:13} calls/answer {row['calls_mean']:.2f} "
+            f"(max {row['calls_max']})  tools/answer {row['steps_mean']:.2f}  tokens/answer median "
+            f"{row['tokens_median']:.0f} mean {row['tokens_mean']:.0f}"
+        )
     over = result["overhead_ms"]
-    print(f"loop overhead per step: p50 {over['p50']:.2f} ms, p95 {over['p95']:.2f} ms ({over['samples']} answers; "
-          f"target p50 <= {OVERHEAD_TARGET_MS:.0f} ms)")
+    print(
+        f"loop overhead per step: p50 {over['p50']:.2f} ms, p95 {over['p95']:.2f} ms ({over['samples']} answers; "
+        f"target p50 <= {OVERHEAD_TARGET_MS:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

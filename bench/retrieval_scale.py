@@ -19,8 +19,10 @@ from typing import Any
 
 from bench.common import PYTHON, ROOT, median, percentile
 
-COMMON = ("fiber internet plan router price month contract speed download upload business home support "
-          "install mobile data tv channel service customer network fast unlimited wifi mesh family").split()
+COMMON = (
+    "fiber internet plan router price month contract speed download upload business home support "
+    "install mobile data tv channel service customer network fast unlimited wifi mesh family"
+).split()
 
 
 def _vocabulary(rng: random.Random, size: int = 30_000) -> list[str]:
@@ -33,8 +35,10 @@ def _vocabulary(rng: random.Random, size: int = 30_000) -> list[str]:
 
 def _zipf_words(rng: random.Random, vocab: list[str], n: int) -> list[str]:
     # Zipf-like: a few words are very common, most are rare (like a real catalog)
-    return [vocab[min(len(vocab) - 1, int(rng.paretovariate(1.1)) - 1)] if rng.random() < 0.7
-            else rng.choice(vocab) for _ in range(n)]
+    return [
+        vocab[min(len(vocab) - 1, int(rng.paretovariate(1.1)) - 1)] if rng.random() < 0.7 else rng.choice(vocab)
+        for _ in range(n)
+    ]
 
 
 def catalog(products: int, seed: int = 11) -> tuple[list[dict], list[dict]]:
@@ -44,20 +48,29 @@ def catalog(products: int, seed: int = 11) -> tuple[list[dict], list[dict]]:
     out_products = []
     for i in range(products):
         words = _zipf_words(rng, vocab, 30) + rng.sample(COMMON, 6)
-        out_products.append({
-            "sku": f"P{i:07d}",
-            "name": " ".join(_zipf_words(rng, vocab, 2) + [rng.choice(COMMON)]).title(),
-            "description": " ".join(words) + ".",
-            "properties": {"speed_mbps": rng.choice([100, 300, 500, 1000]), "color": rng.choice(vocab[:50])},
-            "categories": [rng.choice(COMMON)],
-            "price": round(rng.uniform(5, 500), 2),
-        })
+        out_products.append(
+            {
+                "sku": f"P{i:07d}",
+                "name": " ".join([*_zipf_words(rng, vocab, 2), rng.choice(COMMON)]).title(),
+                "description": " ".join(words) + ".",
+                "properties": {"speed_mbps": rng.choice([100, 300, 500, 1000]), "color": rng.choice(vocab[:50])},
+                "categories": [rng.choice(COMMON)],
+                "price": round(rng.uniform(5, 500), 2),
+            }
+        )
     documents = []
     for d in range(max(1, products // 100)):
-        sentences = [" ".join(_zipf_words(rng, vocab, 12) + rng.sample(COMMON, 3)).capitalize() + "."
-                     for _ in range(60)]
-        documents.append({"key": f"doc-{d}", "title": " ".join(_zipf_words(rng, vocab, 3)).title(),
-                          "url": f"https://example.test/doc/{d}", "content": " ".join(sentences)})
+        sentences = [
+            " ".join(_zipf_words(rng, vocab, 12) + rng.sample(COMMON, 3)).capitalize() + "." for _ in range(60)
+        ]
+        documents.append(
+            {
+                "key": f"doc-{d}",
+                "title": " ".join(_zipf_words(rng, vocab, 3)).title(),
+                "url": f"https://example.test/doc/{d}",
+                "content": " ".join(sentences),
+            }
+        )
     return out_products, documents
 
 
@@ -92,7 +105,7 @@ def child_build(size: int, workdir: Path, query_count: int) -> dict[str, Any]:
     index = SearchIndex.build(products, documents)
     index_build_s = time.perf_counter() - started
     started = time.perf_counter()
-    typed_catalog = Catalog.build(products)   # a load builds the typed catalog beside the index
+    typed_catalog = Catalog.build(products)  # a load builds the typed catalog beside the index
     catalog_build_s = time.perf_counter() - started
     build_s = index_build_s + catalog_build_s
     started = time.perf_counter()
@@ -108,11 +121,22 @@ def child_build(size: int, workdir: Path, query_count: int) -> dict[str, Any]:
         timings.append(time.perf_counter() - started)
         tops.append([f"{r.type}:{r.id}:{r.text[:40]}" for r, _ in hits])
     (workdir / f"tops-{size}.json").write_text(json.dumps({"queries": qs, "tops": tops}))
-    return {"records": len(index), "vocabulary": index.vocabulary_size, "build_s": build_s,
-            "index_build_s": index_build_s, "catalog_build_s": catalog_build_s, "catalog_snapshot_bytes": catalog_bytes,
-            "to_bytes_s": to_bytes_s,
-            "snapshot_bytes": len(snapshot), "query_p50_s": median(timings), "query_p95_s": percentile(timings, 95),
-            "query_max_s": max(timings), "queries": len(qs), "rss_before_build_mb": before, "peak_rss_mb": _rss_mb()}
+    return {
+        "records": len(index),
+        "vocabulary": index.vocabulary_size,
+        "build_s": build_s,
+        "index_build_s": index_build_s,
+        "catalog_build_s": catalog_build_s,
+        "catalog_snapshot_bytes": catalog_bytes,
+        "to_bytes_s": to_bytes_s,
+        "snapshot_bytes": len(snapshot),
+        "query_p50_s": median(timings),
+        "query_p95_s": percentile(timings, 95),
+        "query_max_s": max(timings),
+        "queries": len(qs),
+        "rss_before_build_mb": before,
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def child_load(size: int, workdir: Path) -> dict[str, Any]:
@@ -124,8 +148,12 @@ def child_load(size: int, workdir: Path) -> dict[str, Any]:
     index = SearchIndex.from_bytes(data)
     loaded = time.perf_counter()
     index.search("price of the fast fiber plan", 5)
-    return {"import_s": imported - started, "from_bytes_s": loaded - imported,
-            "first_query_s": time.perf_counter() - loaded, "peak_rss_mb": _rss_mb()}
+    return {
+        "import_s": imported - started,
+        "from_bytes_s": loaded - imported,
+        "first_query_s": time.perf_counter() - loaded,
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def child_rank_bm25(size: int, workdir: Path, query_limit: int) -> dict[str, Any]:
@@ -146,19 +174,31 @@ def child_rank_bm25(size: int, workdir: Path, query_limit: int) -> dict[str, Any
     for q, ours in list(zip(saved["queries"], saved["tops"]))[:query_limit]:
         started = time.perf_counter()
         scores = bm25.get_scores(retrieval.tokenize(q))
-        best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:5] if len(scores) < 5000 else \
-            [int(i) for i in sorted(__import__("numpy").argpartition(-scores, 5)[:5], key=lambda i: (-scores[i], i))]
+        best = (
+            sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:5]
+            if len(scores) < 5000
+            else [
+                int(i) for i in sorted(__import__("numpy").argpartition(-scores, 5)[:5], key=lambda i: (-scores[i], i))
+            ]
+        )
         timings.append(time.perf_counter() - started)
         theirs = [f"{records[i].type}:{records[i].id}:{records[i].text[:40]}" for i in best if scores[i] > 0]
         if ours or theirs:
             overlaps.append(len(set(ours) & set(theirs)) / max(1, min(5, max(len(ours), len(theirs)))))
-    return {"build_s": build_s, "query_p50_s": median(timings), "query_p95_s": percentile(timings, 95),
-            "queries": len(timings), "top5_overlap": sum(overlaps) / max(1, len(overlaps)), "peak_rss_mb": _rss_mb()}
+    return {
+        "build_s": build_s,
+        "query_p50_s": median(timings),
+        "query_p95_s": percentile(timings, 95),
+        "queries": len(timings),
+        "top5_overlap": sum(overlaps) / max(1, len(overlaps)),
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def _child(args: list[str]) -> dict[str, Any]:
-    done = subprocess.run([PYTHON, "-m", "bench.retrieval_scale", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.retrieval_scale", *args], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -170,14 +210,17 @@ def run(sizes: list[int], query_count: int = 200, bm25_queries: int = 40) -> dic
     for size in sizes:
         built = _child(["--child", "build", "--size", str(size), "--dir", str(workdir), "--queries", str(query_count)])
         loads = [_child(["--child", "load", "--size", str(size), "--dir", str(workdir)]) for _ in range(3)]
-        reference = _child(["--child", "bm25", "--size", str(size), "--dir", str(workdir),
-                            "--queries", str(bm25_queries)])
+        reference = _child(
+            ["--child", "bm25", "--size", str(size), "--dir", str(workdir), "--queries", str(bm25_queries)]
+        )
         out[str(size)] = {
             "parley": built,
-            "cold_load": {"from_bytes_s": median([l["from_bytes_s"] for l in loads]),
-                          "import_s": median([l["import_s"] for l in loads]),
-                          "first_query_s": median([l["first_query_s"] for l in loads]),
-                          "peak_rss_mb": max(l["peak_rss_mb"] for l in loads)},
+            "cold_load": {
+                "from_bytes_s": median([load["from_bytes_s"] for load in loads]),
+                "import_s": median([load["import_s"] for load in loads]),
+                "first_query_s": median([load["first_query_s"] for load in loads]),
+                "peak_rss_mb": max(load["peak_rss_mb"] for load in loads),
+            },
             "rank_bm25": reference,
             "query_speedup_vs_rank_bm25": reference["query_p50_s"] / built["query_p50_s"],
         }

@@ -15,11 +15,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bench.common import PYTHON, ROOT, machine
+
+Row = Callable[..., None]       # row(section, metric, measured, target="", ok=None): one line of the summary table
+Failed = Callable[[dict[str, Any], str, str], bool]   # reports a section that did not run; True if so
 
 # AWS list prices, us-east-1, as published in 2025 (assumed unchanged on the date of the run).
 PRICES = {
@@ -111,7 +115,7 @@ def section(module: str, out_dir: Path, args: list[str], timeout: int) -> dict[s
     return result
 
 
-def catalog_tools_section(tools: dict[str, Any], md: list[str], row) -> None:
+def catalog_tools_section(tools: dict[str, Any], md: list[str], row: Row) -> None:
     """5b. The typed catalog and its tools at scale (bench/catalog_tools.py)."""
     md.append("## 5b. Catalog tools at scale\n")
     if "error" in tools:
@@ -215,25 +219,7 @@ def accuracy_markdown(acc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
-    rows: list[list[str]] = []   # section, metric, measured, target, verdict
-    md: list[str] = []
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    info = machine()
-
-    def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
-
-    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
-        """Reports a section that did not run (its summary row and its error) and says so."""
-        if "error" not in result:
-            return False
-        row(sec, metric, "FAILED: " + result["error"][-200:])
-        md.append(f"Failed: ```{result['error']}```\n")
-        return True
-
-    # 1. cold start
-    cold = results["cold_start"]
+def cold_start_section(cold: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 1. Cold start\n")
     if not failed(cold, "1 cold start", "all functions"):
         b = cold["boto3_import_s"]
@@ -290,8 +276,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "of every API handler's import, whatever the handler.")
         md.append("")
 
-    # 2. AWS requests
-    aws = results["aws_calls"]
+
+def aws_requests_section(aws: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 2. AWS requests per operation\n")
     if not failed(aws, "2 AWS requests", "all operations"):
         md.append("Counted with botocore `before-call`/`after-call` hooks on every client (handlers' and the "
@@ -326,15 +312,18 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 f"{op['s3_requests']} S3; {op['rru']:g} RRU, {op['wru']:g} WRU", target, ok)
         md.append("")
 
-    # 4 before 3: cost uses the latency run's durations
-    lat = results["latency"]
+
+def offline_variant(lat: dict[str, Any]) -> dict[str, Any] | None:
+    """The latency run of the offline engine on `make dev` (its durations price section 3), if it ran."""
     offline = None
     if "error" not in lat:
         with_data = [v for v in lat["variants"] if "sequential" in v]
         offline = next((v for v in with_data if "make dev" in v["variant"] and "provider" not in v["variant"]),
                        with_data[0] if with_data else None)
+    return offline
 
-    # 3. cost
+
+def cost_section(aws: dict[str, Any], offline: dict[str, Any] | None, md: list[str], row: Row) -> None:
     md.append("## 3. Cost per 1,000 turns (AWS list prices)\n")
     if "error" in aws:
         row("3 cost", "per 1,000 turns", "n/a (AWS request counts failed)")
@@ -363,7 +352,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "per turn at low load; batching lowers it under load). Authorizer results are cached per "
                   "token (60 s), so the authorizer is left out per turn.\n")
         md.append("    cost/turn = (2 + P) x HTTP + (3 + P) x Lambda req + sum_f(n_f x mem_f x dur_f) x GB-s\n"
-                  "              + WRU(send + worker) x WRU price + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
+                  "              + WRU(send + worker) x WRU price"
+                  " + (RRU(send + worker + read) + P x RRU(status)) x RRU price\n"
                   "              + SQS(send + receive + delete) x SQS price\n")
         md.append(f"Lambda durations: {source}; memory from template.yaml. P depends on how long the answer "
                   f"takes: measured {answer_s * 1000:.0f} ms from POST to the worker's end with the offline "
@@ -389,7 +379,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                   "authorizer invocations (one GetItem per token per cache TTL), S3 for index snapshots, "
                   "CloudWatch Logs.\n")
 
-    # 4. latency
+
+def latency_section(lat: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 4. Turn latency on the local stack\n")
     if not failed(lat, "4 latency", "all"):
         md.append(f"`python -m parley_local` over HTTP (started by the harness through `bench/_timed_stack.py`, "
@@ -455,8 +446,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
         md.append("\n" + LATENCY_FLOOR)
         md.append("")
 
-    # 5. retrieval at scale
-    ret = results["retrieval_scale"]
+
+def retrieval_scale_section(ret: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 5. Retrieval at scale\n")
     if not failed(ret, "5 retrieval", "all"):
         md.append("Synthetic catalogs (Zipf-distributed vocabulary of 30k made-up words plus common domain words; "
@@ -492,10 +483,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             row("5 retrieval", "largest size query p50", f_ms(last["parley"]["query_p50_s"]), "(quick run)")
         md.append("")
 
-    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
 
-    # 6. quality
-    qual = results["fiberup_eval"]
+def quality_section(qual: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 6. Retrieval quality\n")
     if "error" in qual:
         row("6 quality", "recall@5", "FAILED")
@@ -508,8 +497,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{qual['recall']:.3f} (MRR {qual['mrr']:.3f})")
         md.append("")
 
-    # 7. deployment size
-    dep = results["deploy_size"]
+
+def deploy_size_section(dep: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 7. Deployment size (`sam build`, unzipped)\n")
     if "error" in dep or "pending" in dep:
         row("7 deploy size", "sam build", "FAILED: " + (dep.get("error") or dep.get("pending"))[-200:])
@@ -538,8 +527,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"{len(carrying)} carry numpy/retrieval", "none carry them", not carrying)
         md.append("")
 
-    # 8. answer accuracy
-    acc = results.get("agent_eval") or {"error": "not run"}
+
+def accuracy_section(acc: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 8. Answer accuracy by question type\n")
     if not failed(acc, "8 accuracy", "question suites"):
         md.extend(accuracy_markdown(acc))
@@ -548,8 +537,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 "all pass", cell["passed"] == cell["cases"])
         md.append("")
 
-    # 9. the tool-calling loop
-    loop = results.get("model_loop") or {"error": "not run"}
+
+def model_loop_section(loop: dict[str, Any], md: list[str], row: Row, failed: Failed) -> None:
     md.append("## 9. Tool-calling loop (scripted model)\n")
     if not failed(loop, "9 model loop", "calls and tokens per answer"):
         from bench.model_loop import OVERHEAD_TARGET_MS, markdown as loop_markdown
@@ -565,8 +554,8 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
             f"<= {OVERHEAD_TARGET_MS:.0f} ms", over["p50"] <= OVERHEAD_TARGET_MS)
         md.append("")
 
-    # 10. streaming
-    stream = results.get("streaming") or {"error": "not run"}
+
+def streaming_section(stream: dict[str, Any], md: list[str], row: Row) -> None:
     md.append("## 10. Streaming over the WebSocket API\n")
     if "error" in stream:
         row("10 streaming", "first delta", "FAILED: " + stream["error"][-200:])
@@ -596,9 +585,43 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
                 f"streaming ${money['streaming_usd']:.4f} vs polling ${money['polling_usd']:.4f}")
         md.append("")
 
+
+def build_report(results: dict[str, Any], quick: bool, total_s: float, command: str) -> tuple[list[list[str]], str]:
+    rows: list[list[str]] = []   # section, metric, measured, target, verdict
+    md: list[str] = []
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info = machine()
+
+    def row(sec: str, metric: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        rows.append([sec, metric, value, target, "" if ok is None else ("ok" if ok else "MISSED")])
+
+    def failed(result: dict[str, Any], sec: str, metric: str) -> bool:
+        """Reports a section that did not run (its summary row and its error) and says so."""
+        if "error" not in result:
+            return False
+        row(sec, metric, "FAILED: " + result["error"][-200:])
+        md.append(f"Failed: ```{result['error']}```\n")
+        return True
+
+    cold_start_section(results["cold_start"], md, row, failed)
+    aws = results["aws_calls"]
+    aws_requests_section(aws, md, row, failed)
+    lat = results["latency"]
+    cost_section(aws, offline_variant(lat), md, row)    # 3 after 4's run: cost uses the latency run's durations
+    latency_section(lat, md, row, failed)
+    retrieval_scale_section(results["retrieval_scale"], md, row, failed)
+    catalog_tools_section(results.get("catalog_tools") or {"error": "not run"}, md, row)
+    quality_section(results["fiberup_eval"], md, row)
+    deploy_size_section(results["deploy_size"], md, row)
+    accuracy_section(results.get("agent_eval") or {"error": "not run"}, md, row, failed)
+    model_loop_section(results.get("model_loop") or {"error": "not run"}, md, row, failed)
+    streaming_section(results.get("streaming") or {"error": "not run"}, md, row)
+
     header = ["# Benchmarks", "",
-              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
-              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, Python {info['python']} "
+              f"Written by `{command}` on {now} in {total_s / 60:.1f} minutes"
+              f"{' (quick mode: fewer rounds and sizes)' if quick else ''}.",
+              f"Machine: {info['cpus']} CPUs ({info['cpu']}), {info['memory_gb']} GB RAM, {info['os']}, "
+              f"Python {info['python']} "
               "(the harness's venv; Lambda runs python3.13 on arm64, so absolute times differ on AWS; ratios measured "
               "in the same run are the figures to compare).", "",
               "## Summary", "", "| section | metric | measured | target | |", "|---|---|---|---|---|"]
@@ -609,7 +632,7 @@ def build_report(results: dict[str, Any], quick: bool, total_s: float, command: 
 def print_table(rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in rows + [["section", "metric", "measured", "target", ""]]) for i in range(5)]
     widths = [min(w, 70) for w in widths]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format("section", "metric", "measured", "target", ""))
     print(line.format(*["-" * w for w in widths]))
     for r in rows:

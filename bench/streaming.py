@@ -26,8 +26,12 @@ from bench.common import DEV_TOKEN, median, percentile
 from bench.latency import start_stack, stop_stack
 from bench.run import PRICES, polls_for
 
-QUESTIONS = ["Does FiberUP Business Duplex include an SLA?", "What does Home 300 cost?",
-             "Is a router included with Home 1000?", "How do I cancel my contract?"]
+QUESTIONS = [
+    "Does FiberUP Business Duplex include an SLA?",
+    "What does Home 300 cost?",
+    "Is a router included with Home 1000?",
+    "How do I cancel my contract?",
+]
 WS_MESSAGE_UNIT = 32 * 1024  # API Gateway bills WebSocket messages in 32 KB increments
 WS_PER_MILLION_MESSAGES = 1.00  # us-east-1 list prices
 WS_PER_MILLION_CONNECTION_MINUTES = 0.25
@@ -35,15 +39,18 @@ WS_PER_MILLION_CONNECTION_MINUTES = 0.25
 
 def stream_turns(url: str, ws_url: str, turns: int) -> list[dict[str, Any]]:
     measured = []
-    with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Token {DEV_TOKEN}"}) as http, \
-            connect(ws_url, additional_headers={"Authorization": f"Token {DEV_TOKEN}"}, open_timeout=30) as socket:
+    with (
+        httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Token {DEV_TOKEN}"}) as http,
+        connect(ws_url, additional_headers={"Authorization": f"Token {DEV_TOKEN}"}, open_timeout=30) as socket,
+    ):
         conversation = http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
         socket.send(json.dumps({"action": "subscribe", "conversation_id": conversation}))
         assert json.loads(socket.recv(timeout=30))["type"] == "subscribed"
         for number in range(turns):
             started = time.monotonic()
-            task = http.post(f"/api/conversations/{conversation}",
-                             json={"question_message": QUESTIONS[number % len(QUESTIONS)]}).json()["task_id"]
+            task = http.post(
+                f"/api/conversations/{conversation}", json={"question_message": QUESTIONS[number % len(QUESTIONS)]}
+            ).json()["task_id"]
             first_delta = None
             events: list[dict[str, Any]] = []
             sizes: list[int] = []
@@ -58,10 +65,16 @@ def stream_turns(url: str, ws_url: str, turns: int) -> list[dict[str, Any]]:
                     first_delta = time.monotonic() - started
                 if event["type"] in ("message.completed", "task.failed"):
                     break
-            measured.append({"first_delta_s": first_delta, "completed_s": time.monotonic() - started,
-                             "events": len(events), "types": [e["type"] for e in events],
-                             "billed_messages": sum(math.ceil(size / WS_MESSAGE_UNIT) for size in sizes),
-                             "final": events[-1]["type"]})
+            measured.append(
+                {
+                    "first_delta_s": first_delta,
+                    "completed_s": time.monotonic() - started,
+                    "events": len(events),
+                    "types": [e["type"] for e in events],
+                    "billed_messages": sum(math.ceil(size / WS_MESSAGE_UNIT) for size in sizes),
+                    "final": events[-1]["type"],
+                }
+            )
     return measured
 
 
@@ -71,12 +84,19 @@ def cost(turns: list[dict[str, Any]]) -> dict[str, Any]:
     events = median([t["billed_messages"] for t in turns])
     answer_s = median([t["completed_s"] for t in turns])
     ws_messages = events + 2
-    streaming = 1000 * ((ws_messages * WS_PER_MILLION_MESSAGES + 1 * WS_PER_MILLION_CONNECTION_MINUTES) / 1e6
-                        + 1 * PRICES["http_api_per_million"] / 1e6)  # the send stays an HTTP request
+    streaming = 1000 * (
+        (ws_messages * WS_PER_MILLION_MESSAGES + 1 * WS_PER_MILLION_CONNECTION_MINUTES) / 1e6
+        + 1 * PRICES["http_api_per_million"] / 1e6
+    )  # the send stays an HTTP request
     polls = polls_for(answer_s, "client")
     polling = 1000 * (1 + polls + 1) * PRICES["http_api_per_million"] / 1e6
-    return {"ws_messages_per_turn": ws_messages, "answer_s": answer_s, "streaming_usd": streaming,
-            "polls_per_turn": polls, "polling_usd": polling}
+    return {
+        "ws_messages_per_turn": ws_messages,
+        "answer_s": answer_s,
+        "streaming_usd": streaming,
+        "polls_per_turn": polls,
+        "polling_usd": polling,
+    }
 
 
 def run_variant(name: str, env: dict[str, str], turns: int, warmup: int) -> dict[str, Any]:
@@ -89,21 +109,33 @@ def run_variant(name: str, env: dict[str, str], turns: int, warmup: int) -> dict
         stop_stack(process)
     firsts = [t["first_delta_s"] for t in measured]
     completes = [t["completed_s"] for t in measured]
-    return {"name": name, "turns": len(measured),
-            "first_delta_p50_s": median(firsts), "first_delta_p95_s": percentile(firsts, 95),
-            "completed_p50_s": median(completes), "completed_p95_s": percentile(completes, 95),
-            "events_per_turn": median([t["events"] for t in measured]),
-            "event_types": measured[0]["types"][:3] + ["..."] + measured[0]["types"][-2:]
-            if len(measured[0]["types"]) > 6 else measured[0]["types"],
-            "cost_per_1000": cost(measured)}
+    return {
+        "name": name,
+        "turns": len(measured),
+        "first_delta_p50_s": median(firsts),
+        "first_delta_p95_s": percentile(firsts, 95),
+        "completed_p50_s": median(completes),
+        "completed_p95_s": percentile(completes, 95),
+        "events_per_turn": median([t["events"] for t in measured]),
+        "event_types": [*measured[0]["types"][:3], "...", *measured[0]["types"][-2:]]
+        if len(measured[0]["types"]) > 6
+        else measured[0]["types"],
+        "cost_per_1000": cost(measured),
+    }
 
 
 def run(turns: int, warmup: int) -> dict[str, Any]:
-    return {"variants": [
-        run_variant("offline planner (its steps, one delta)", {}, turns, warmup),
-        run_variant("scripted model, 200 tokens x 10 ms", {"BENCH_STREAM_TOKENS": "200", "BENCH_STREAM_TOKEN_MS": "10"},
-                    turns, warmup),
-    ]}
+    return {
+        "variants": [
+            run_variant("offline planner (its steps, one delta)", {}, turns, warmup),
+            run_variant(
+                "scripted model, 200 tokens x 10 ms",
+                {"BENCH_STREAM_TOKENS": "200", "BENCH_STREAM_TOKEN_MS": "10"},
+                turns,
+                warmup,
+            ),
+        ]
+    }
 
 
 def main() -> None:
@@ -115,12 +147,14 @@ def main() -> None:
     result = run(args.turns, args.warmup)
     for variant in result["variants"]:
         money = variant["cost_per_1000"]
-        print(f"{variant['name']}: first delta p50 {variant['first_delta_p50_s'] * 1000:.1f} ms "
-              f"(p95 {variant['first_delta_p95_s'] * 1000:.1f}), message.completed p50 "
-              f"{variant['completed_p50_s'] * 1000:.1f} ms (p95 {variant['completed_p95_s'] * 1000:.1f}), "
-              f"{variant['events_per_turn']:.0f} events/turn; $/1,000 turns: streaming "
-              f"${money['streaming_usd']:.4f} ({money['ws_messages_per_turn']:.0f} WebSocket messages + 1 connection "
-              f"minute + 1 HTTP send) vs polling ${money['polling_usd']:.4f} ({money['polls_per_turn']} polls)")
+        print(
+            f"{variant['name']}: first delta p50 {variant['first_delta_p50_s'] * 1000:.1f} ms "
+            f"(p95 {variant['first_delta_p95_s'] * 1000:.1f}), message.completed p50 "
+            f"{variant['completed_p50_s'] * 1000:.1f} ms (p95 {variant['completed_p95_s'] * 1000:.1f}), "
+            f"{variant['events_per_turn']:.0f} events/turn; $/1,000 turns: streaming "
+            f"${money['streaming_usd']:.4f} ({money['ws_messages_per_turn']:.0f} WebSocket messages + 1 connection "
+            f"minute + 1 HTTP send) vs polling ${money['polling_usd']:.4f} ({money['polls_per_turn']} polls)"
+        )
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
 

@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, path_id, principal
+from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api_params import DataSetId
 from parley.log import logger
 from parley.logic import data_sets
 from parley.models import AnswerSettings
@@ -9,10 +10,18 @@ from parley.models import AnswerSettings
 app = create_app()
 
 
-@app.patch("/api/data_sets/<data_set_id>/settings")
-def update_data_set_settings(data_set_id: str, request: AnswerSettings):
-    return data_sets.update_settings(principal(app), path_id(data_set_id, "data set"),
-                                     request.model_dump(exclude_none=True))
+@app.patch(
+    "/api/data_sets/<data_set_id>/settings",
+    summary="Replace a data set's answer settings (admin)",
+    tags=["data sets"],
+    operation_id="update_data_set_settings",
+    responses=responses(200, "The data set with its new settings.", "DataSet",
+                        {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
+                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
+                        (403, 404, *BODY_ERRORS)),
+)
+def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
+    return data_sets.update_settings(principal(app), data_set_id, request.model_dump(exclude_none=True))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

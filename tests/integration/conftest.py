@@ -24,9 +24,14 @@ from parley_local.stack import free_port
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = {"dynamodb-local": [], "moto": ["--moto"]}
 MODES = {"processes": [], "in-process": ["--in-process"]}
-STACKS = {f"{backend}-{mode}": BACKENDS[backend] + MODES[mode]
-          for backend, mode in (list(itertools.product(BACKENDS, MODES)) if os.environ.get("PARLEY_TEST_STACKS") == "all"
-                                else [("dynamodb-local", "processes"), ("moto", "in-process")])}
+STACKS = {
+    f"{backend}-{mode}": BACKENDS[backend] + MODES[mode]
+    for backend, mode in (
+        list(itertools.product(BACKENDS, MODES))
+        if os.environ.get("PARLEY_TEST_STACKS") == "all"
+        else [("dynamodb-local", "processes"), ("moto", "in-process")]
+    )
+}
 
 
 @dataclass
@@ -39,25 +44,38 @@ class RunningStack:
     in_process: bool = False  # every function in the stack's process (--in-process)
 
     def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30,
-                            headers={"Authorization": f"Token {token or self.token}"})
+        return httpx.Client(base_url=self.url, timeout=30, headers={"Authorization": f"Token {token or self.token}"})
 
 
-def start_stack(tmp_path: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None,
-                token: str = "prl_1_" + "T" * 43) -> RunningStack:
+def start_stack(
+    tmp_path: Path,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    token: str = "prl_1_" + "T" * 43,
+) -> RunningStack:
     """Start `python -m parley_local` with its data under tmp_path/data (unless extra_args names --data-dir)."""
     port = free_port()
     log_path = tmp_path / f"dev-{port}.log"
     extra_args = list(extra_args or [])
     if "--data-dir" not in extra_args:
         extra_args += ["--data-dir", str(tmp_path / "data")]
-    child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": token,
-                 "PARLEY_LOCAL_STATE": str(tmp_path / f"local-{port}.json"), **(env or {})}
+    child_env = {
+        **os.environ,
+        "PORT": str(port),
+        "PARLEY_DEV_TOKEN": token,
+        "PARLEY_LOCAL_STATE": str(tmp_path / f"local-{port}.json"),
+        **(env or {}),
+    }
     child_env.pop("AWS_ENDPOINT_URL", None)
     child_env.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "parley_local", *extra_args], cwd=ROOT,
-                               env=child_env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parley_local", *extra_args],
+        cwd=ROOT,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 240  # DynamoDB Local (a JVM) starts slowly on a busy 2-core machine
     while time.monotonic() < deadline:

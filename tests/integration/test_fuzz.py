@@ -18,13 +18,18 @@ NEGATIVE_EXAMPLES = 12  # invalid ones (wrong types, missing fields, bad ids, no
 
 def documented_operations() -> set[str]:
     document = json.loads((ROOT / "docs" / "openapi.json").read_text())
-    return {f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item
-            if method in ("get", "post", "put", "patch", "delete")}
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
 
 
 def test_fuzzing_finds_no_server_error_and_no_schema_violation(local_stack):
-    report = fuzz.run(local_stack.url, local_stack.token, examples=EXAMPLES, negative_examples=NEGATIVE_EXAMPLES,
-                      seed=0)
+    report = fuzz.run(
+        local_stack.url, local_stack.token, examples=EXAMPLES, negative_examples=NEGATIVE_EXAMPLES, seed=0
+    )
     print("\n".join(fuzz.summary_lines(report)))
 
     assert ["\n".join(fuzz.finding_lines(f)) for f in report.findings.values()] == []

@@ -27,8 +27,10 @@ def test_contract_walkthrough_over_http(local_stack):
         conversation = created.json()
         assert set(conversation) >= {"id", "started_at"} and conversation["started_at"].endswith("Z")
 
-        sent = client.post(f"/api/conversations/{conversation['id']}",
-                           json={"question_message": "Does FiberUP Business Duplex include an SLA?", "data_set_id": 1})
+        sent = client.post(
+            f"/api/conversations/{conversation['id']}",
+            json={"question_message": "Does FiberUP Business Duplex include an SLA?", "data_set_id": 1},
+        )
         assert sent.status_code == 202
         assert wait_for(client, sent.json()["task_id"])["state"] == "SUCCESS"
 
@@ -63,8 +65,13 @@ def test_a_busy_port_is_reported_and_ctrl_c_stops_cleanly(local_stack, tmp_path)
     import sys
 
     port = local_stack.url.rsplit(":", 1)[1]
-    busy = subprocess.run([sys.executable, "-m", "parley_local"], env={**os.environ, "PORT": port},
-                          capture_output=True, text=True, timeout=60)
+    busy = subprocess.run(
+        [sys.executable, "-m", "parley_local"],
+        env={**os.environ, "PORT": port},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert busy.returncode == 2 and f"port {port}" in busy.stderr
 
     second = start_stack(tmp_path)

@@ -9,7 +9,6 @@ import signal
 import time
 from pathlib import Path
 
-
 from tests.integration.conftest import start_stack, stop_stack
 from tests.integration.test_local_stack import wait_for
 
@@ -129,13 +128,18 @@ def test_in_memory_starts_clean_and_a_data_dir_serves_one_stack_at_a_time(tmp_pa
         with kept.client() as client:
             conversation = client.post("/api/conversations", json={"data_set_id": 1}).json()
         # A second stack on the same data dir is refused with a clear message (one database, one writer).
-        from parley_local.stack import free_port
         import subprocess
         import sys
 
-        clash = subprocess.run([sys.executable, "-m", "parley_local", "--data-dir", str(data_dir)],
-                               env={**os.environ, "PORT": str(free_port())}, capture_output=True, text=True,
-                               timeout=60)
+        from parley_local.stack import free_port
+
+        clash = subprocess.run(
+            [sys.executable, "-m", "parley_local", "--data-dir", str(data_dir)],
+            env={**os.environ, "PORT": str(free_port())},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert clash.returncode == 2 and "in use by another running stack" in clash.stderr
     finally:
         assert stop_stack(kept, signal.SIGINT) == 0

@@ -7,8 +7,9 @@ import http.client
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from tests.integration.conftest import start_stack, stop_stack
@@ -45,12 +46,14 @@ def test_overlapping_invocations_each_keep_their_own_request(local_stack):
     """Sends and reads of different conversations at the same instant: every question is stored in the
     conversation its path names, and every read answers for the conversation it asked for."""
     with local_stack.client() as client:
-        conversations = [client.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
-                         for _ in range(CLIENTS)]
+        conversations = [
+            client.post("/api/conversations", json={"data_set_id": 1}).json()["id"] for _ in range(CLIENTS)
+        ]
         asked: dict[int, list[str]] = {cid: [] for cid in conversations}
         tasks = []
         for round_number in range(ROUNDS[local_stack.in_process]):
-            def send_or_read(n: int) -> Any:
+
+            def send_or_read(n: int, round_number: int = round_number) -> Any:
                 cid = conversations[n // 2]
                 if n % 2:  # a read of the conversation, overlapping the sends
                     read = client.get(f"/api/conversations/{cid}")

@@ -24,7 +24,7 @@ def test_a_long_history_is_read_in_pages_and_a_deleted_conversation_is_gone(loca
     with local_stack.client() as client:
         conversation = client.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
         path = f"/api/conversations/{conversation}"
-        questions = [f"{i:02d}" + "\U0001F600" * 15_998 for i in range(20)]  # 1.3 MB of questions
+        questions = [f"{i:02d}" + "\U0001f600" * 15_998 for i in range(20)]  # 1.3 MB of questions
         tasks = [client.post(path, json={"question_message": q}).json()["task_id"] for q in questions]
         texts, cursor, pages = [], None, 0
         while True:

@@ -38,10 +38,14 @@ def answered(client, conversation: int, question: str) -> tuple[dict, dict]:
     raise AssertionError("the task stayed PENDING")
 
 
-@pytest.mark.parametrize("settings", [
-    {"provider": "openai", "model": "scripted-parallel", "api_key_secret": "SCRIPTED_KEY"},
-    {"provider": "bedrock", "model": "scripted-parallel"},
-], ids=["openai", "bedrock"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"provider": "openai", "model": "scripted-parallel", "api_key_secret": "SCRIPTED_KEY"},
+        {"provider": "bedrock", "model": "scripted-parallel"},
+    ],
+    ids=["openai", "bedrock"],
+)
 def test_the_local_stack_answers_through_the_scripted_model(stack_with_model, scripted, settings):
     if settings["provider"] == "openai":
         settings = {**settings, "base_url": scripted.base_url}

@@ -64,8 +64,11 @@ def test_data_set_id_may_be_omitted_on_send_but_must_match_when_given(user, admi
 def test_follow_up_questions_are_answered_in_order_with_increasing_ids(user, drain):
     conversation = user.post("/api/conversations", {"data_set_id": 1}).json()
     path = f"/api/conversations/{conversation['id']}"
-    questions = ["Does FiberUP Business Duplex include an SLA?", "What are the roaming charges outside the EU?",
-                 "How do I cancel my contract?"]
+    questions = [
+        "Does FiberUP Business Duplex include an SLA?",
+        "What are the roaming charges outside the EU?",
+        "How do I cancel my contract?",
+    ]
     tasks = [user.post(path, {"question_message": q}).json()["task_id"] for q in questions]
     drain()
     assert all(user.get(f"/api/task_status/{t}").json()["state"] == "SUCCESS" for t in tasks)
@@ -110,10 +113,22 @@ def test_loading_products_and_documents_is_a_task_and_upserts(admin, drain):
     assert data_set.status == 201
     ds = data_set.json()["id"]
     products = [
-        {"sku": "A-1", "name": "Aurora desk lamp", "description": "Warm LED lamp", "properties": {"watts": 9},
-         "categories": ["lighting"], "price": 39.5},
-        {"sku": "B-2", "name": "Borealis floor lamp", "description": "Tall lamp", "properties": {}, "categories": [],
-         "price": 120},
+        {
+            "sku": "A-1",
+            "name": "Aurora desk lamp",
+            "description": "Warm LED lamp",
+            "properties": {"watts": 9},
+            "categories": ["lighting"],
+            "price": 39.5,
+        },
+        {
+            "sku": "B-2",
+            "name": "Borealis floor lamp",
+            "description": "Tall lamp",
+            "properties": {},
+            "categories": [],
+            "price": 120,
+        },
     ]
     task = admin.post(f"/api/data_sets/{ds}/products", {"products": products})
     assert task.status == 202
@@ -124,8 +139,10 @@ def test_loading_products_and_documents_is_a_task_and_upserts(admin, drain):
 
     changed = [{**products[0], "price": 35.0, "description": "Warm dimmable LED lamp"}]
     admin.post(f"/api/data_sets/{ds}/products", {"products": changed})
-    docs = [{"title": "Returns", "content": "Lamps may be returned within 30 days.", "url": None},
-            {"title": "Warranty", "content": "Two years on all lamps.", "url": "https://shop.example/warranty"}]
+    docs = [
+        {"title": "Returns", "content": "Lamps may be returned within 30 days.", "url": None},
+        {"title": "Warranty", "content": "Two years on all lamps.", "url": "https://shop.example/warranty"},
+    ]
     admin.post(f"/api/data_sets/{ds}/documents", {"documents": docs})
     admin.post(f"/api/data_sets/{ds}/documents", {"documents": docs[:1]})
     drain()

@@ -10,8 +10,11 @@ import pytest
 def items_of(cloud, conversation_id: int) -> int:
     env = cloud.environment()
     return boto3.client("dynamodb").query(
-        TableName=env["CONVERSATIONS_TABLE"], KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}}, Select="COUNT")["Count"]
+        TableName=env["CONVERSATIONS_TABLE"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}},
+        Select="COUNT",
+    )["Count"]
 
 
 def task_count(cloud) -> int:
@@ -22,8 +25,10 @@ def task_count(cloud) -> int:
 def answered(user, drain) -> tuple[int, list[str]]:
     """A conversation of 15 answered questions: 30 messages, more than one BatchWriteItem of 25."""
     conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
-    tasks = [user.post(f"/api/conversations/{conversation}", {"question_message": f"Question {i}?"}).json()["task_id"]
-             for i in range(15)]
+    tasks = [
+        user.post(f"/api/conversations/{conversation}", {"question_message": f"Question {i}?"}).json()["task_id"]
+        for i in range(15)
+    ]
     drain()
     return conversation, tasks
 
@@ -43,7 +48,7 @@ def test_the_owner_deletes_a_conversation_its_messages_and_tasks(user, answered,
 
 
 def test_anyone_else_gets_404_and_nothing_changes(user, make_user, admin, answered, cloud):
-    conversation, tasks = answered
+    conversation, _tasks = answered
     for other in (make_user([1]), admin):
         assert other.call("DELETE", f"/api/conversations/{conversation}").status == 404
     assert items_of(cloud, conversation) == 31 and task_count(cloud) == 15

@@ -14,17 +14,39 @@ import pytest
 from parley_local.runtime import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, Gateway, InvocationFailed
 from parley_local.template import Stack
 
-PROBE_TEMPLATE = {"Resources": {
-    "Api": {"Type": "AWS::Serverless::HttpApi", "Properties": {"Auth": {
-        "DefaultAuthorizer": "Token",
-        "Authorizers": {"Token": {"FunctionArn": {"Fn::GetAtt": ["ProbeFunction", "Arn"]},
-                                  "Identity": {"Headers": ["Authorization"]}}}}}},
-    "ProbeFunction": {"Type": "AWS::Serverless::Function", "Properties": {
-        "CodeUri": "tests/fixtures/functions/probe/", "Handler": "app.lambda_handler", "Timeout": 3,
-        "ReservedConcurrentExecutions": 3,
-        "Events": {"Probe": {"Type": "HttpApi", "Properties": {
-            "Method": "POST", "Path": "/probe/{action}", "Auth": {"Authorizer": "NONE"}}}}}},
-}}
+PROBE_TEMPLATE = {
+    "Resources": {
+        "Api": {
+            "Type": "AWS::Serverless::HttpApi",
+            "Properties": {
+                "Auth": {
+                    "DefaultAuthorizer": "Token",
+                    "Authorizers": {
+                        "Token": {
+                            "FunctionArn": {"Fn::GetAtt": ["ProbeFunction", "Arn"]},
+                            "Identity": {"Headers": ["Authorization"]},
+                        }
+                    },
+                }
+            },
+        },
+        "ProbeFunction": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {
+                "CodeUri": "tests/fixtures/functions/probe/",
+                "Handler": "app.lambda_handler",
+                "Timeout": 3,
+                "ReservedConcurrentExecutions": 3,
+                "Events": {
+                    "Probe": {
+                        "Type": "HttpApi",
+                        "Properties": {"Method": "POST", "Path": "/probe/{action}", "Auth": {"Authorizer": "NONE"}},
+                    }
+                },
+            },
+        },
+    }
+}
 MODES = {"processes": False, "in-process": True}
 
 
@@ -147,7 +169,9 @@ def test_an_event_over_6_mb_is_a_502_and_an_http_body_over_10_mb_a_413(probe):
 
 
 def test_a_function_error_raises_for_the_queue_pump(probe):
-    expected = (RuntimeError, "the probe failed on purpose") if probe.in_process else (InvocationFailed, "function error")
+    expected = (
+        (RuntimeError, "the probe failed on purpose") if probe.in_process else (InvocationFailed, "function error")
+    )
     with pytest.raises(expected[0], match=expected[1]):
         probe.pools["ProbeFunction"].invoke({"pathParameters": {"action": "fail"}})
 

@@ -37,6 +37,24 @@ def _set_path_parameter(event: dict[str, Any], name: str, value: str) -> None:
     event["requestContext"]["http"]["path"] = event["rawPath"]
 
 
+def check_websocket_route(event: dict, pool: InProcessPool, admin) -> None:
+    """A WebSocket route's event: $connect stores the connection, $disconnect removes it, a message subscribes."""
+    from parley.dal.connections import ConnectionRepository
+
+    connection_id = event["requestContext"]["connectionId"]
+    if event["requestContext"]["eventType"] != "CONNECT":
+        ConnectionRepository().add(connection_id, 1)
+    if event["requestContext"]["eventType"] == "MESSAGE":
+        conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+        event["body"] = json.dumps({"action": "subscribe", "conversation_id": conversation})
+        result = pool.invoke(event)
+        assert json.loads(result["body"]) == {"type": "subscribed", "conversation_id": conversation}
+        return
+    assert pool.invoke(event) == {"statusCode": 200}
+    stored = ConnectionRepository().get(connection_id)
+    assert (stored["account_id"] == 1) if event["requestContext"]["eventType"] == "CONNECT" else stored is None
+
+
 @pytest.mark.parametrize("function_name", sorted(FUNCTIONS))
 def test_the_event_file_of_each_function_gets_a_sensible_answer(function_name, template_stack, admin, make_user):
     path = event_path(function_name)
@@ -46,8 +64,10 @@ def test_the_event_file_of_each_function_gets_a_sensible_answer(function_name, t
 
     if "Records" in event:  # the SQS batch of the worker: answer a real pending question
         conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()
-        task_id = admin.post(f"/api/conversations/{conversation['id']}",
-                             {"question_message": "Does FiberUP Business Duplex include an SLA?"}).json()["task_id"]
+        task_id = admin.post(
+            f"/api/conversations/{conversation['id']}",
+            {"question_message": "Does FiberUP Business Duplex include an SLA?"},
+        ).json()["task_id"]
         record = event["Records"][0]
         assert json.loads(record["body"])["kind"] == "answer" and record["eventSource"] == "aws:sqs"
         record["body"] = json.dumps({"kind": "answer", "task_id": task_id})
@@ -59,27 +79,15 @@ def test_the_event_file_of_each_function_gets_a_sensible_answer(function_name, t
         event["queryStringParameters"]["token"] = admin.token
         result = pool.invoke(event)
         assert result["policyDocument"]["Statement"] == [
-            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+        ]
         assert result["principalId"] == "1" and result["context"] == ADMIN_CONTEXT
         event["queryStringParameters"]["token"] = "prl_1_" + "x" * 43
         assert pool.invoke(event)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
         return
 
     if "eventType" in event.get("requestContext", {}):  # a WebSocket route, connection L0cAlC0nnId= of account 1
-        from parley.dal.connections import ConnectionRepository
-
-        connection_id = event["requestContext"]["connectionId"]
-        if event["requestContext"]["eventType"] != "CONNECT":
-            ConnectionRepository().add(connection_id, 1)
-        if event["requestContext"]["eventType"] == "MESSAGE":
-            conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
-            event["body"] = json.dumps({"action": "subscribe", "conversation_id": conversation})
-            result = pool.invoke(event)
-            assert json.loads(result["body"]) == {"type": "subscribed", "conversation_id": conversation}
-            return
-        assert pool.invoke(event) == {"statusCode": 200}
-        stored = ConnectionRepository().get(connection_id)
-        assert (stored["account_id"] == 1) if event["requestContext"]["eventType"] == "CONNECT" else stored is None
+        check_websocket_route(event, pool, admin)
         return
 
     if event.get("type") == "REQUEST":  # the authorizer: the sample's dev token is the admin account 1

@@ -17,10 +17,32 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from parley_local.runtime import Gateway
 
 # Every top-level key AWS documents for a format 2.0 event (stageVariables only with stage variables).
-DOCUMENTED_KEYS = {"version", "routeKey", "rawPath", "rawQueryString", "cookies", "headers",
-                   "queryStringParameters", "requestContext", "body", "pathParameters", "isBase64Encoded"}
-CONTEXT_KEYS = {"accountId", "apiId", "authorizer", "domainName", "domainPrefix", "http", "requestId", "routeKey",
-                "stage", "time", "timeEpoch"}
+DOCUMENTED_KEYS = {
+    "version",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "body",
+    "pathParameters",
+    "isBase64Encoded",
+}
+CONTEXT_KEYS = {
+    "accountId",
+    "apiId",
+    "authorizer",
+    "domainName",
+    "domainPrefix",
+    "http",
+    "requestId",
+    "routeKey",
+    "stage",
+    "time",
+    "timeEpoch",
+}
 
 
 class Recorder:
@@ -31,8 +53,12 @@ class Recorder:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.events.append(event)
-        return {"statusCode": 202, "headers": {"Content-Type": "application/json", "X-Trace": "t"},
-                "body": base64.b64encode(b'{"ok": true}').decode(), "isBase64Encoded": True}
+        return {
+            "statusCode": 202,
+            "headers": {"Content-Type": "application/json", "X-Trace": "t"},
+            "body": base64.b64encode(b'{"ok": true}').decode(),
+            "isBase64Encoded": True,
+        }
 
 
 @pytest.fixture
@@ -49,15 +75,22 @@ def test_a_request_becomes_a_payload_2_0_event(recorded):
     gateway, recorder, token = recorded
     body = bytes(range(256))  # not UTF-8
     response = gateway.handle(
-        "POST", "/api/conversations/12%2034?a=1&b=x%2Fy&a=3&empty=",
-        [("Authorization", f"Token {token}"), ("Host", "127.0.0.1:3000"), ("User-Agent", "pytest/1"),
-         ("X-Multi", "one"), ("x-multi", "two"), ("Cookie", "theme=dark; session=abc"),
-         ("Content-Type", "application/octet-stream")],
+        "POST",
+        "/api/conversations/12%2034?a=1&b=x%2Fy&a=3&empty=",
+        [
+            ("Authorization", f"Token {token}"),
+            ("Host", "127.0.0.1:3000"),
+            ("User-Agent", "pytest/1"),
+            ("X-Multi", "one"),
+            ("x-multi", "two"),
+            ("Cookie", "theme=dark; session=abc"),
+            ("Content-Type", "application/octet-stream"),
+        ],
         body,
     )
     assert response.status == 202 and response.body == b'{"ok": true}'
     assert response.headers == {"content-type": "application/json", "x-trace": "t"}
-    event, = recorder.events
+    (event,) = recorder.events
 
     assert set(event) == DOCUMENTED_KEYS
     assert event["version"] == "2.0"
@@ -78,12 +111,18 @@ def test_a_request_becomes_a_payload_2_0_event(recorded):
     assert context["routeKey"] == event["routeKey"] and context["stage"] == "$default"
     assert context["accountId"].isdigit() and len(context["accountId"]) == 12
     assert context["domainName"] == "127.0.0.1:3000"
-    assert context["http"] == {"method": "POST", "path": "/api/conversations/12%2034", "protocol": "HTTP/1.1",
-                               "sourceIp": "127.0.0.1", "userAgent": "pytest/1"}
+    assert context["http"] == {
+        "method": "POST",
+        "path": "/api/conversations/12%2034",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "pytest/1",
+    }
     assert re.fullmatch(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000", context["time"])
     assert isinstance(context["timeEpoch"], int) and context["timeEpoch"] > 1_600_000_000_000
-    assert context["authorizer"] == {"lambda": {"authenticated": "true", "account_id": "1", "is_admin": "true",
-                                                "data_set_ids": "1"}}
+    assert context["authorizer"] == {
+        "lambda": {"authenticated": "true", "account_id": "1", "is_admin": "true", "data_set_ids": "1"}
+    }
 
     # Powertools (what the handlers use) reads it as the AWS event it is.
     parsed = APIGatewayProxyEventV2(event)
@@ -96,9 +135,12 @@ def test_a_request_becomes_a_payload_2_0_event(recorded):
 
 def test_text_bodies_stay_text_and_absent_parts_are_left_out(recorded):
     gateway, recorder, token = recorded
-    gateway.handle("POST", "/api/conversations/5", [("Authorization", f"Token {token}"),
-                                                    ("Content-Type", "application/json; charset=utf-8")],
-                   '{"question_message": "ça va?"}'.encode())
+    gateway.handle(
+        "POST",
+        "/api/conversations/5",
+        [("Authorization", f"Token {token}"), ("Content-Type", "application/json; charset=utf-8")],
+        '{"question_message": "ça va?"}'.encode(),
+    )
     gateway.handle("POST", "/api/conversations/5", [("Authorization", f"Token {token}")], b"")
     with_text, empty = recorder.events
 
@@ -122,7 +164,7 @@ def test_the_authorizer_gets_a_payload_2_0_request(template_stack, sample):
 
     gateway.pools[gateway.authorizer_name] = Spy()
     assert gateway.handle("GET", "/api/data_sets?x=1", [("Authorization", f"Token {sample['token']}")]).status == 200
-    request, = requests
+    (request,) = requests
     assert request["version"] == "2.0" and request["type"] == "REQUEST"
     assert request["identitySource"] == [f"Token {sample['token']}"]
     assert request["routeKey"] == "GET /api/data_sets" and request["rawPath"] == "/api/data_sets"

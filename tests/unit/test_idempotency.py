@@ -78,8 +78,13 @@ def test_a_retried_create_returns_the_same_conversation(user, cloud):
     assert changed.status == 422
 
 
-@pytest.mark.parametrize("kind,body", [("products", {"products": [{"sku": "k1", "name": "Kettle"}]}),
-                                       ("documents", {"documents": [{"title": "Returns", "content": "30 days."}]})])
+@pytest.mark.parametrize(
+    "kind,body",
+    [
+        ("products", {"products": [{"sku": "k1", "name": "Kettle"}]}),
+        ("documents", {"documents": [{"title": "Returns", "content": "30 days."}]}),
+    ],
+)
 def test_a_retried_load_returns_the_first_task(kind, body, admin, drain, cloud):
     path = f"/api/data_sets/1/{kind}"
     first = admin.post(path, body, headers=key(f"load-{kind}"))
@@ -101,8 +106,12 @@ def test_requests_without_the_header_write_no_claim(user, admin, conversation, c
 @pytest.mark.parametrize("value", ["x" * 256, "caf\u00e9", "two words"])
 def test_a_malformed_key_is_400(value, user, conversation, cloud):
     before = len(tasks_table(cloud))
-    response = user.call("POST", conversation, raw=b'{"question_message": "SLA?"}',
-                         headers={"Idempotency-Key": value.encode("utf-8").decode("latin-1")})
+    response = user.call(
+        "POST",
+        conversation,
+        raw=b'{"question_message": "SLA?"}',
+        headers={"Idempotency-Key": value.encode("utf-8").decode("latin-1")},
+    )
     assert response.status == 400 and "Idempotency-Key" in response.json()["detail"]
     assert len(tasks_table(cloud)) == before
 

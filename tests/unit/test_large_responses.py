@@ -10,16 +10,19 @@ import pytest
 LAMBDA_RESULT_LIMIT = 6 * 1024 * 1024
 
 
-
 def envelope_bytes(response) -> int:
     """The size of the Lambda result behind a response: the body as a JSON string inside the payload 2.0
     envelope, which the python3.13 runtime writes as UTF-8."""
-    envelope = {"statusCode": response.status, "headers": response.headers, "body": response.body.decode(),
-                "isBase64Encoded": False}
+    envelope = {
+        "statusCode": response.status,
+        "headers": response.headers,
+        "body": response.body.decode(),
+        "isBase64Encoded": False,
+    }
     return len(json.dumps(envelope, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
-EMOJI_QUESTION = "\U0001F600" * 16_000  # the longest question allowed, 64 KB in UTF-8, 192 KB ASCII-escaped
+EMOJI_QUESTION = "\U0001f600" * 16_000  # the longest question allowed, 64 KB in UTF-8, 192 KB ASCII-escaped
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def test_a_history_too_big_for_one_response_is_read_page_by_page(user, huge_conv
 def test_bodies_are_utf8_not_ascii_escaped(user, huge_conversation):
     path, _ = huge_conversation
     response = user.get(path)
-    assert "\U0001F600".encode("utf-8") in response.body and b"\\ud83d" not in response.body
+    assert "\U0001f600".encode("utf-8") in response.body and b"\\ud83d" not in response.body
 
 
 def test_a_normal_conversation_is_one_page_without_a_cursor(user, drain):
@@ -85,7 +88,7 @@ def test_another_accounts_history_pages_are_404(user, make_user, huge_conversati
 
 
 def test_list_summaries_are_capped(user):
-    question = "\U0001F600" * 16_000
+    question = "\U0001f600" * 16_000
     for _ in range(60):
         conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
         assert user.post(f"/api/conversations/{conversation}", {"question_message": question}).status == 202

@@ -18,29 +18,70 @@ def stored(sku: str) -> dict | None:
 
 
 def test_typed_fields_are_stored_with_the_price_and_availability_they_imply(admin, drain):
-    hoodie = {"sku": "HOOD", "name": "Hoodie", "currency": "eur", "regular_price": 50, "sale_price": 35.5,
-              "stock_quantity": 4, "url": "https://shop.example/hoodie", "categories": ["Clothing > Hoodies"],
-              "options": {"Color": ["Blue", "Red"], "Size": "M"},
-              "variants": [{"sku": "HOOD-B", "options": {"Color": "Blue"}, "regular_price": 50, "stock_quantity": 0},
-                           {"sku": "HOOD-R", "name": "Hoodie red", "options": {"Color": "Red"}, "price": 45,
-                            "in_stock": True, "properties": {"Weight": "0.5 kg"}}]}
-    variant = {"sku": "HOOD-G", "name": "Hoodie green", "parent_sku": "HOOD", "options": {"Color": "Green"},
-               "sale_price": 20, "regular_price": 20}
+    hoodie = {
+        "sku": "HOOD",
+        "name": "Hoodie",
+        "currency": "eur",
+        "regular_price": 50,
+        "sale_price": 35.5,
+        "stock_quantity": 4,
+        "url": "https://shop.example/hoodie",
+        "categories": ["Clothing > Hoodies"],
+        "options": {"Color": ["Blue", "Red"], "Size": "M"},
+        "variants": [
+            {"sku": "HOOD-B", "options": {"Color": "Blue"}, "regular_price": 50, "stock_quantity": 0},
+            {
+                "sku": "HOOD-R",
+                "name": "Hoodie red",
+                "options": {"Color": "Red"},
+                "price": 45,
+                "in_stock": True,
+                "properties": {"Weight": "0.5 kg"},
+            },
+        ],
+    }
+    variant = {
+        "sku": "HOOD-G",
+        "name": "Hoodie green",
+        "parent_sku": "HOOD",
+        "options": {"Color": "Green"},
+        "sale_price": 20,
+        "regular_price": 20,
+    }
     plain = {"sku": "PLAIN", "name": "Plain"}
     assert admin.post(PATH, {"products": [hoodie, variant, plain]}).status == 202
     drain()
     saved = stored("HOOD")
     assert (saved["price"], saved["currency"], saved["in_stock"]) == (35.5, "EUR", True)
     assert saved["variants"] == [
-        {"sku": "HOOD-B", "options": {"Color": "Blue"}, "regular_price": 50, "price": 50, "stock_quantity": 0,
-         "in_stock": False, "properties": {}},
-        {"sku": "HOOD-R", "name": "Hoodie red", "options": {"Color": "Red"}, "price": 45, "in_stock": True,
-         "properties": {"Weight": "0.5 kg"}}]
+        {
+            "sku": "HOOD-B",
+            "options": {"Color": "Blue"},
+            "regular_price": 50,
+            "price": 50,
+            "stock_quantity": 0,
+            "in_stock": False,
+            "properties": {},
+        },
+        {
+            "sku": "HOOD-R",
+            "name": "Hoodie red",
+            "options": {"Color": "Red"},
+            "price": 45,
+            "in_stock": True,
+            "properties": {"Weight": "0.5 kg"},
+        },
+    ]
     assert saved["options"] == {"Color": ["Blue", "Red"], "Size": "M"}
     green = stored("HOOD-G")
     assert green["parent_sku"] == "HOOD" and green["price"] == 20 and "in_stock" not in green  # not on sale
-    assert stored("PLAIN") == {"sku": "PLAIN", "name": "Plain", "description": "", "properties": {},
-                               "categories": []}  # as before issue 11
+    assert stored("PLAIN") == {
+        "sku": "PLAIN",
+        "name": "Plain",
+        "description": "",
+        "properties": {},
+        "categories": [],
+    }  # as before issue 11
 
 
 def product(**fields) -> dict:
@@ -82,7 +123,7 @@ def test_bad_typed_fields_are_422_naming_the_field_and_store_nothing(admin, drai
     response = admin.post(PATH, {"products": [body]})
     assert response.status == 422, response.body
     detail = response.json()["detail"]
-    assert detail[0]["loc"][:3 + len(loc)] == ["body", "products", 0, *loc], detail
+    assert detail[0]["loc"][: 3 + len(loc)] == ["body", "products", 0, *loc], detail
     drain()
     assert stored("X") is None
 

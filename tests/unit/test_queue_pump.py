@@ -24,20 +24,28 @@ def jobs(cloud) -> dict[str, Any]:
     sqs = cloud.pump.sqs
     url = cloud.physical["JobsQueue"]["Ref"]
     dead = cloud.physical["JobsDeadLetterQueue"]["Ref"]
-    max_receives = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
-                              ["Attributes"]["RedrivePolicy"])["maxReceiveCount"]
+    max_receives = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )["maxReceiveCount"]
     return {"sqs": sqs, "url": url, "dead": dead, "max_receives": int(max_receives)}
 
 
 def send(jobs: dict[str, Any], group: str, body: dict[str, Any]) -> str:
-    return jobs["sqs"].send_message(QueueUrl=jobs["url"], MessageBody=json.dumps(body), MessageGroupId=group,
-                                    MessageDeduplicationId=json.dumps([group, body]))["MessageId"]
+    return jobs["sqs"].send_message(
+        QueueUrl=jobs["url"],
+        MessageBody=json.dumps(body),
+        MessageGroupId=group,
+        MessageDeduplicationId=json.dumps([group, body]),
+    )["MessageId"]
 
 
 def receive(jobs: dict[str, Any], count: int = 10, visibility: int | None = None) -> list[dict[str, Any]]:
     extra = {} if visibility is None else {"VisibilityTimeout": visibility}
-    return jobs["sqs"].receive_message(QueueUrl=jobs["url"], MaxNumberOfMessages=count,
-                                       MessageSystemAttributeNames=["All"], **extra).get("Messages", [])
+    return (
+        jobs["sqs"]
+        .receive_message(QueueUrl=jobs["url"], MaxNumberOfMessages=count, MessageSystemAttributeNames=["All"], **extra)
+        .get("Messages", [])
+    )
 
 
 def receive_count(message: dict[str, Any]) -> int:
@@ -52,30 +60,31 @@ def test_a_group_is_blocked_while_a_message_of_it_is_in_flight(jobs):
     send(jobs, "a", {"n": 1})
     send(jobs, "a", {"n": 2})
     send(jobs, "b", {"n": 3})
-    first, = receive(jobs, count=1)
+    (first,) = receive(jobs, count=1)
     assert bodies([first]) == [{"n": 1}]
     assert bodies(receive(jobs)) == [{"n": 3}]  # group a waits for its message 1
     assert receive(jobs) == []
     jobs["sqs"].delete_message(QueueUrl=jobs["url"], ReceiptHandle=first["ReceiptHandle"])
-    second, = receive(jobs)
+    (second,) = receive(jobs)
     assert bodies([second]) == [{"n": 2}] and receive_count(second) == 1
 
 
 def test_receive_counts_are_exact_and_visibility_timeouts_are_honoured(jobs):
     send(jobs, "a", {"n": 1})
     send(jobs, "a", {"n": 2})
-    message, = receive(jobs, count=1, visibility=1)
+    (message,) = receive(jobs, count=1, visibility=1)
     assert bodies([message]) == [{"n": 1}] and receive_count(message) == 1
     assert receive(jobs) == []  # in flight for 1 s: its group is blocked
     time.sleep(1.2)
-    message, = receive(jobs, count=1)  # the timeout passed: delivered again, first in its group
+    (message,) = receive(jobs, count=1)  # the timeout passed: delivered again, first in its group
     assert bodies([message]) == [{"n": 1}] and receive_count(message) == 2
-    jobs["sqs"].change_message_visibility(QueueUrl=jobs["url"], ReceiptHandle=message["ReceiptHandle"],
-                                          VisibilityTimeout=0)  # released at once
-    message, = receive(jobs, count=1)
+    jobs["sqs"].change_message_visibility(
+        QueueUrl=jobs["url"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )  # released at once
+    (message,) = receive(jobs, count=1)
     assert bodies([message]) == [{"n": 1}] and receive_count(message) == 3
     jobs["sqs"].delete_message(QueueUrl=jobs["url"], ReceiptHandle=message["ReceiptHandle"])
-    message, = receive(jobs)
+    (message,) = receive(jobs)
     assert bodies([message]) == [{"n": 2}] and receive_count(message) == 1
 
 
@@ -91,11 +100,12 @@ def test_a_message_moves_to_the_dead_letter_queue_after_max_receive_count(jobs):
     send(jobs, "a", {"n": 1})
     send(jobs, "a", {"n": 2})
     for delivery in range(1, jobs["max_receives"] + 1):
-        message, = receive(jobs, count=1)
+        (message,) = receive(jobs, count=1)
         assert bodies([message]) == [{"n": 1}] and receive_count(message) == delivery
-        jobs["sqs"].change_message_visibility(QueueUrl=jobs["url"], ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
-    nxt, = receive(jobs, count=1)  # message 1 has had its deliveries: it is redriven, its group moves on
+        jobs["sqs"].change_message_visibility(
+            QueueUrl=jobs["url"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    (nxt,) = receive(jobs, count=1)  # message 1 has had its deliveries: it is redriven, its group moves on
     assert bodies([nxt]) == [{"n": 2}] and receive_count(nxt) == 1
     dead = jobs["sqs"].receive_message(QueueUrl=jobs["dead"], MessageSystemAttributeNames=["All"])["Messages"]
     assert bodies(dead) == [{"n": 1}]
@@ -113,8 +123,10 @@ def probe_pump(cloud):
 
 def in_queue(jobs: dict[str, Any]) -> dict[str, int]:
     attributes = jobs["sqs"].get_queue_attributes(QueueUrl=jobs["url"], AttributeNames=["All"])["Attributes"]
-    return {"visible": int(attributes["ApproximateNumberOfMessages"]),
-            "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
+    return {
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    }
 
 
 def redeliver(jobs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,8 +160,10 @@ def test_a_crashed_environment_deletes_nothing_and_the_batch_is_delivered_again(
 
 def test_an_invalid_batch_item_failure_fails_the_whole_batch(cloud):
     pump = cloud.pump
-    received = [{"MessageId": "m1", "Attributes": {"MessageGroupId": "a"}},
-                {"MessageId": "m2", "Attributes": {"MessageGroupId": "b"}}]
+    received = [
+        {"MessageId": "m1", "Attributes": {"MessageGroupId": "a"}},
+        {"MessageId": "m2", "Attributes": {"MessageGroupId": "b"}},
+    ]
     assert pump.succeeded(received, {"batchItemFailures": [{"itemIdentifier": "nope"}]}) == []
     assert pump.succeeded(received, {"batchItemFailures": [{"itemIdentifier": ""}]}) == []
     assert pump.succeeded(received, {"batchItemFailures": []}) == received

@@ -3,9 +3,15 @@ admins see those. Other accounts with access to the data set see which provider 
 
 from __future__ import annotations
 
-SETTINGS = {"provider": "openai", "model": "gpt-4o-mini", "base_url": "https://llm.internal.example/v1",
-            "api_key_secret": "parley/openai", "system_prompt": "Never mention our margins.", "temperature": 0.2,
-            "max_tokens": 300}
+SETTINGS = {
+    "provider": "openai",
+    "model": "gpt-4o-mini",
+    "base_url": "https://llm.internal.example/v1",
+    "api_key_secret": "parley/openai",
+    "system_prompt": "Never mention our margins.",
+    "temperature": 0.2,
+    "max_tokens": 300,
+}
 PUBLIC = {"provider": "openai", "model": "gpt-4o-mini"}
 
 

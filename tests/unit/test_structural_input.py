@@ -58,8 +58,9 @@ def test_brackets_inside_strings_do_not_count_as_nesting(admin, targets):
 
 
 def test_a_hundred_thousand_extra_keys_are_ignored(admin, targets):
-    raw = json.dumps({"question_message": "hi", **{f"{i:x}": 0 for i in range(100_000)}},
-                     separators=(",", ":")).encode()
+    raw = json.dumps(
+        {"question_message": "hi", **{f"{i:x}": 0 for i in range(100_000)}}, separators=(",", ":")
+    ).encode()
     assert len(raw) < 1024 * 1024
     assert admin.call("POST", targets[("POST", "/api/conversations/{conversation_id}")], raw=raw).status == 202
 
@@ -67,10 +68,12 @@ def test_a_hundred_thousand_extra_keys_are_ignored(admin, targets):
 WIDE_INVALID = {
     "300k invalid products": b'{"products": [' + b",".join([b"0"] * 300_000) + b"]}",
     "100k invalid properties": b'{"products": [{"sku": "a", "name": "b", "properties": {'
-                               + b",".join(b'"%x":[]' % i for i in range(100_000)) + b"}}]}",
+    + b",".join(b'"%x":[]' % i for i in range(100_000))
+    + b"}}]}",
     "5,000 products of 20 invalid properties": json.dumps(
         {"products": [{"sku": "a", "name": "b", "properties": {f"{i:x}": [] for i in range(20)}}] * 5_000},
-        separators=(",", ":")).encode(),
+        separators=(",", ":"),
+    ).encode(),
 }
 
 
@@ -97,13 +100,16 @@ def test_very_wide_invalid_bodies_get_a_short_422(attack, admin, cloud):
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("raw,status,mentions", [
-    (b'{"data_set_id": 1e999}', 422, "data_set_id"),
-    (b'{"data_set_id": -1e999}', 422, "data_set_id"),
-    (b'{"data_set_id": ' + b"9" * 5_000 + b"}", 400, "digits"),
-    (b'{"data_set_id": 1, "x": ' + b"1" * 100_000 + b"}", 400, "digits"),
-    (b'{"data_set_id": 0.' + b"0" * 5_000 + b"1}", 422, "data_set_id"),
-])
+@pytest.mark.parametrize(
+    "raw,status,mentions",
+    [
+        (b'{"data_set_id": 1e999}', 422, "data_set_id"),
+        (b'{"data_set_id": -1e999}', 422, "data_set_id"),
+        (b'{"data_set_id": ' + b"9" * 5_000 + b"}", 400, "digits"),
+        (b'{"data_set_id": 1, "x": ' + b"1" * 100_000 + b"}", 400, "digits"),
+        (b'{"data_set_id": 0.' + b"0" * 5_000 + b"1}", 422, "data_set_id"),
+    ],
+)
 def test_huge_numbers_are_4xx(raw, status, mentions, admin, cloud):
     before = table_items(cloud)
     response = admin.call("POST", "/api/conversations", raw=raw)
@@ -112,10 +118,13 @@ def test_huge_numbers_are_4xx(raw, status, mentions, admin, cloud):
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"products": [{"sku": "a", "name": "b", "properties": {"x": 1e999}}]}',
-    b'{"products": [{"sku": "a", "name": "b", "price": ' + b"9" * 5_000 + b"}]}",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"products": [{"sku": "a", "name": "b", "properties": {"x": 1e999}}]}',
+        b'{"products": [{"sku": "a", "name": "b", "price": ' + b"9" * 5_000 + b"}]}",
+    ],
+)
 def test_huge_numbers_in_products_are_4xx(raw, admin, cloud):
     before = table_items(cloud)
     response = admin.call("POST", "/api/data_sets/1/products", raw=raw)
@@ -123,11 +132,14 @@ def test_huge_numbers_in_products_are_4xx(raw, admin, cloud):
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("raw,key", [
-    (b'{"question_message": 1, "question_message": "ok"}', "question_message"),
-    (b'{"question_message": "ok", "question_message": "ok"}', "question_message"),
-    (b'{"question_message": "ok", "x": {"a": 1, "a": 2}}', "a"),
-])
+@pytest.mark.parametrize(
+    "raw,key",
+    [
+        (b'{"question_message": 1, "question_message": "ok"}', "question_message"),
+        (b'{"question_message": "ok", "question_message": "ok"}', "question_message"),
+        (b'{"question_message": "ok", "x": {"a": 1, "a": 2}}', "a"),
+    ],
+)
 def test_duplicate_keys_are_400_naming_the_key(raw, key, admin, targets, cloud):
     before = table_items(cloud)
     response = admin.call("POST", targets[("POST", "/api/conversations/{conversation_id}")], raw=raw)
@@ -136,8 +148,9 @@ def test_duplicate_keys_are_400_naming_the_key(raw, key, admin, targets, cloud):
     assert table_items(cloud) == before
 
 
-def test_an_unexpected_exception_is_a_500_with_detail_request_id_and_a_metric(admin, targets, monkeypatch,
-                                                                               capsys, caplog):
+def test_an_unexpected_exception_is_a_500_with_detail_request_id_and_a_metric(
+    admin, targets, monkeypatch, capsys, caplog
+):
     from parley.logic import conversations
 
     def broken(*args, **kwargs):

@@ -10,9 +10,17 @@ from parley.logic import sweeper
 
 
 def scheduled_event() -> dict:
-    return {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2026-11-23T00:00:00Z", "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/Every5Minutes"], "detail": {}}
+    return {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-23T00:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/Every5Minutes"],
+        "detail": {},
+    }
 
 
 def purge(cloud) -> None:

@@ -66,7 +66,7 @@ class Principal:
         }
 
     @classmethod
-    def from_context(cls, context: dict[str, Any] | None) -> "Principal | None":
+    def from_context(cls, context: dict[str, Any] | None) -> Principal | None:
         if not context or str(context.get("authenticated")) != "true":
             return None
         try:

@@ -12,13 +12,15 @@ no tokenizer.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from parley.engine import Turn
 
-__all__ = ["Prompt", "BASE_SYSTEM_PROMPT", "estimate_tokens", "build", "usable_turns", "turn_note"]
+__all__ = ["BASE_SYSTEM_PROMPT", "Prompt", "build", "estimate_tokens", "turn_note", "usable_turns"]
 
 BASE_SYSTEM_PROMPT = (
     "You answer questions from customers about a company's products and documents.\n"
@@ -55,8 +57,11 @@ def usable_turns(history: Iterable[Turn]) -> list[tuple[Turn, Turn]]:
     user / assistant, as the Converse API requires.
     """
     turns = list(history or [])
-    return [(current, following) for current, following in zip(turns, turns[1:])
-            if current.role == "user" and following.role == "agent" and current.text and following.text]
+    return [
+        (current, following)
+        for current, following in itertools.pairwise(turns)
+        if current.role == "user" and following.role == "agent" and current.text and following.text
+    ]
 
 
 def turn_note(answer: Turn) -> str:
@@ -74,8 +79,9 @@ def turn_note(answer: Turn) -> str:
     return f"[{'; '.join(parts)}]" if parts else ""
 
 
-def build(question: str, history: Iterable[Turn], system_prompt: str | None = None,
-          history_budget: int = HISTORY_TOKEN_BUDGET) -> Prompt:
+def build(
+    question: str, history: Iterable[Turn], system_prompt: str | None = None, history_budget: int = HISTORY_TOKEN_BUDGET
+) -> Prompt:
     """The prompt for `question`, given the earlier turns (oldest first)."""
     system = BASE_SYSTEM_PROMPT
     if system_prompt and system_prompt.strip():

@@ -23,22 +23,22 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate
-from collections.abc import Sequence
-from typing import Iterable, Mapping
+from itertools import accumulate, pairwise
+from typing import Any, overload
 
-__all__ = ["Record", "SearchIndex", "tokenize", "render_product", "chunk_text"]
+__all__ = ["Record", "SearchIndex", "chunk_text", "render_product", "tokenize"]
 
 K1 = 1.2
 B = 0.75
-NAME_BOOST = 3          # product name tokens count this many times
-TITLE_BOOST = 2         # document title tokens count this many times per chunk
-CHUNK_WORDS = 100       # target words per document chunk
+NAME_BOOST = 3  # product name tokens count this many times
+TITLE_BOOST = 2  # document title tokens count this many times per chunk
+CHUNK_WORDS = 100  # target words per document chunk
 CHUNK_OVERLAP_SENTENCES = 1
 SNAPSHOT_FORMAT = "parley.bm25/3"
-LEGACY_SNAPSHOT_FORMAT = "parley.bm25/2"   # gzip'd JSON; still loaded
-_U32 = "I" if array("I").itemsize == 4 else "L"   # 32-bit unsigned everywhere
+LEGACY_SNAPSHOT_FORMAT = "parley.bm25/2"  # gzip'd JSON; still loaded
+_U32 = "I" if array("I").itemsize == 4 else "L"  # 32-bit unsigned everywhere
 _I32 = "i" if array("i").itemsize == 4 else "l"
 
 # ---------------------------------------------------------------- tokenizer
@@ -56,7 +56,7 @@ _STOPWORDS = frozenset(
 )
 
 # numbers (with decimals kept together: "99.9", "34.95") or unicode words.
-_PRICE_WORDS: list[str] = []          # filled below, once tokenize exists
+_PRICE_WORDS: list[str] = []  # filled below, once tokenize exists
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _VOWELS = frozenset("aeiouy")
 _STEM_CACHE: dict[str, str] = {}
@@ -76,9 +76,7 @@ def _stem(word: str) -> str:
     # plurals / third person
     if w.endswith("ies") and len(w) > 4:
         w = w[:-3] + "y"
-    elif w.endswith("sses"):
-        w = w[:-2]
-    elif w.endswith(("ches", "shes", "xes", "zes")):
+    elif w.endswith("sses") or w.endswith(("ches", "shes", "xes", "zes")):
         w = w[:-2]
     elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
@@ -89,9 +87,9 @@ def _stem(word: str) -> str:
             if len(stem) >= 4 and any(c in _VOWELS for c in stem):
                 w = stem
             break
-    while len(w) > 4 and w.endswith("e"):      # guarantee / guaranteed -> guarant
+    while len(w) > 4 and w.endswith("e"):  # guarantee / guaranteed -> guarant
         w = w[:-1]
-    if len(w) > 6 and w.endswith("at"):       # relocat(e/ion) -> reloc
+    if len(w) > 6 and w.endswith("at"):  # relocat(e/ion) -> reloc
         w = w[:-2]
     if len(w) > 4 and w[-1] == w[-2] and w[-1] not in _VOWELS and w[-1] != "s":
         w = w[:-1]
@@ -136,11 +134,11 @@ _PRICE_WORDS.extend(tokenize("cost"))
 class Record:
     """One searchable unit: a product, or one chunk of a document."""
 
-    type: str            # "product" | "document"
-    id: str              # product sku, or document key
-    title: str           # product name or document title
+    type: str  # "product" | "document"
+    id: str  # product sku, or document key
+    title: str  # product name or document title
     url: str | None
-    text: str            # readable passage text
+    text: str  # readable passage text
 
 
 def _fmt_value(value: object) -> str:
@@ -162,7 +160,7 @@ def format_price(price: float | int | None, unit: str | None = None) -> str | No
     return f"{float(price):.2f} {unit}".strip() if unit else f"{float(price):.2f}"
 
 
-def render_product(product: Mapping) -> str:
+def render_product(product: Mapping[str, Any]) -> str:
     """A readable, line-based rendering of every field of a product.
 
     Layout (the engine relies on it)::
@@ -186,9 +184,12 @@ def render_product(product: Mapping) -> str:
     if cats:
         lines.append("Categories: " + ", ".join(cats))
     try:
-        unit = (product.get("properties") or {}).get("price_unit") if isinstance(
-            product.get("properties"), Mapping) else None
-        unit = unit or product.get("currency")   # "EUR per month" says more than "EUR"
+        unit = (
+            (product.get("properties") or {}).get("price_unit")
+            if isinstance(product.get("properties"), Mapping)
+            else None
+        )
+        unit = unit or product.get("currency")  # "EUR per month" says more than "EUR"
         price = format_price(product.get("price"), str(unit) if unit else None)
     except (TypeError, ValueError):
         price = str(product.get("price"))
@@ -209,19 +210,18 @@ _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9\u00C0-\u024F])")
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences; blank lines / line breaks also end one."""
     sentences: list[str] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*[-*\u2022]\s)", text or ""):
-        block = " ".join(block.split())
+    for raw_block in re.split(r"\n\s*\n|\n(?=\s*[-*\u2022]\s)", text or ""):
+        block = " ".join(raw_block.split())
         if not block:
             continue
-        for sent in _SENTENCE_RE.split(block):
-            sent = sent.strip()
+        for raw in _SENTENCE_RE.split(block):
+            sent = raw.strip()
             if sent:
                 sentences.append(sent)
     return sentences
 
 
-def chunk_text(text: str, target_words: int = CHUNK_WORDS,
-               overlap: int = CHUNK_OVERLAP_SENTENCES) -> list[str]:
+def chunk_text(text: str, target_words: int = CHUNK_WORDS, overlap: int = CHUNK_OVERLAP_SENTENCES) -> list[str]:
     """Group sentences into chunks of about ``target_words`` words.
 
     Consecutive chunks share ``overlap`` sentences so that a fact straddling a
@@ -248,19 +248,19 @@ def chunk_text(text: str, target_words: int = CHUNK_WORDS,
     return chunks
 
 
-def _product_record(product: Mapping) -> tuple[Record, list[str]]:
+def _product_record(product: Mapping[str, Any]) -> tuple[Record, list[str]]:
     text = render_product(product)
     name = str(product.get("name") or "")
     tokens = tokenize(text)
     tokens.extend(tokenize(name) * (NAME_BOOST - 1))
     if product.get("price") is not None:
-        tokens.extend(_PRICE_WORDS)      # so "how much does X cost" finds X
+        tokens.extend(_PRICE_WORDS)  # so "how much does X cost" finds X
     sku = str(product.get("sku") or "")
     rec = Record("product", sku, name, None, text)
     return rec, tokens
 
 
-def _document_records(doc: Mapping) -> list[tuple[Record, list[str]]]:
+def _document_records(doc: Mapping[str, Any]) -> list[tuple[Record, list[str]]]:
     title = str(doc.get("title") or "")
     url = doc.get("url") or None
     key = str(doc.get("key") or url or title)
@@ -287,24 +287,24 @@ def _document_records(doc: Mapping) -> list[tuple[Record, list[str]]]:
 # per term, record-id gaps at the narrowest width that fits (1, 2 or 4
 # bytes), turned into an id array the first time the term is searched.
 
-_MAGIC = b"\x89PBM25\r\n"         # not text, not gzip: a snapshot is recognised by it
-RECORDS_PER_BLOCK = 64            # ~40 KB of text per block: zlib's window, so no ratio lost
+_MAGIC = b"\x89PBM25\r\n"  # not text, not gzip: a snapshot is recognised by it
+RECORDS_PER_BLOCK = 64  # ~40 KB of text per block: zlib's window, so no ratio lost
 _ZLEVEL = 6
 _WIDTH_CODES = {1: "B", 2: "H", 4: _U32}
 
 
-def _uint32_array(values: Iterable[int] = ()) -> array:
+def _uint32_array(values: Iterable[int] = ()) -> array[int]:
     return array(_U32, values)
 
 
-def _le_bytes(arr: array) -> bytes:
+def _le_bytes(arr: array[Any]) -> bytes:
     if sys.byteorder != "little" and arr.itemsize > 1:
         arr = array(arr.typecode, arr)
         arr.byteswap()
     return arr.tobytes()
 
 
-def _from_le(typecode: str, raw: bytes | memoryview) -> array:
+def _from_le(typecode: str, raw: bytes | memoryview) -> array[Any]:
     arr = array(typecode)
     if len(raw) % arr.itemsize:
         raise ValueError("packed array has a bad length")
@@ -321,16 +321,16 @@ def _narrowest(top: int) -> str:
 class _PackedPostings:
     """Every term's record ids as gap-encoded bytes, plus one flat tf array."""
 
-    __slots__ = ("offsets", "id_offsets", "id_bytes", "tfs")
+    __slots__ = ("id_bytes", "id_offsets", "offsets", "tfs")
 
-    def __init__(self, offsets: array, id_offsets: array, id_bytes: bytes, tfs: array) -> None:
-        self.offsets = offsets        # term number -> first posting (len = terms + 1)
+    def __init__(self, offsets: array[int], id_offsets: array[int], id_bytes: bytes, tfs: array[int]) -> None:
+        self.offsets = offsets  # term number -> first posting (len = terms + 1)
         self.id_offsets = id_offsets  # term number -> first byte in id_bytes (len = terms + 1)
         self.id_bytes = id_bytes
         self.tfs = tfs
 
     @classmethod
-    def encode(cls, per_term: Iterable[tuple[list[int], list[int]]]) -> "_PackedPostings":
+    def encode(cls, per_term: Iterable[tuple[list[int], list[int]]]) -> _PackedPostings:
         offsets = _uint32_array([0])
         id_offsets = _uint32_array([0])
         chunks: list[bytes] = []
@@ -338,7 +338,7 @@ class _PackedPostings:
         all_tfs: list[int] = []
         for ids, tfs in per_term:
             gaps = [ids[0]]
-            gaps.extend(b - a for a, b in zip(ids, ids[1:]))
+            gaps.extend(b - a for a, b in pairwise(ids))
             packed = _le_bytes(array(_narrowest(max(gaps)), gaps))
             chunks.append(packed)
             size += len(packed)
@@ -353,12 +353,18 @@ class _PackedPostings:
         """The totals; each term's own ranges are checked when it is decoded
         (checking 100k+ terms here would be most of the load time)."""
         offsets, id_offsets = self.offsets, self.id_offsets
-        if (len(offsets) != len(id_offsets) or not offsets or offsets[0] != 0 or id_offsets[0] != 0
-                or offsets[-1] != len(self.tfs) or id_offsets[-1] != len(self.id_bytes)
-                or (records == 0 and len(offsets) > 1)):
+        if (
+            len(offsets) != len(id_offsets)
+            or not offsets
+            or offsets[0] != 0
+            or id_offsets[0] != 0
+            or offsets[-1] != len(self.tfs)
+            or id_offsets[-1] != len(self.id_bytes)
+            or (records == 0 and len(offsets) > 1)
+        ):
             raise ValueError("corrupt search index snapshot: inconsistent postings")
 
-    def ids(self, tid: int, records: int) -> array:
+    def ids(self, tid: int, records: int) -> array[int]:
         lo, hi = self.offsets[tid], self.offsets[tid + 1]
         blo, bhi = self.id_offsets[tid], self.id_offsets[tid + 1]
         count = hi - lo
@@ -375,11 +381,10 @@ class _PackedPostings:
         return ids
 
 
-class _RecordBlocks(Sequence):
+class _RecordBlocks(Sequence[Record]):
     """The records of a loaded snapshot, decompressed a block at a time on first access."""
 
-    def __init__(self, count: int, block_offsets: array, data: bytes,
-                 block_size: int = RECORDS_PER_BLOCK) -> None:
+    def __init__(self, count: int, block_offsets: array[int], data: bytes, block_size: int = RECORDS_PER_BLOCK) -> None:
         self._count = count
         self._offsets = block_offsets
         self._data = data
@@ -398,7 +403,13 @@ class _RecordBlocks(Sequence):
             self._blocks[number] = block
         return block
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._count))]
         if index < 0:
@@ -407,7 +418,7 @@ class _RecordBlocks(Sequence):
             raise IndexError("record index out of range")
         return self._block(index // self._block_size)[index % self._block_size]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Record]:
         for number in range(len(self._offsets) - 1):
             yield from self._block(number)
 
@@ -422,14 +433,13 @@ class _RecordBlocks(Sequence):
         return f"<{self._count} records>"
 
 
-def _encode_record_blocks(records: Sequence[Record]) -> tuple[array, bytes]:
+def _encode_record_blocks(records: Sequence[Record]) -> tuple[array[int], bytes]:
     offsets = _uint32_array([0])
     chunks: list[bytes] = []
     size = 0
     for start in range(0, len(records), RECORDS_PER_BLOCK):
-        rows = [[r.type, r.id, r.title, r.url, r.text] for r in records[start:start + RECORDS_PER_BLOCK]]
-        chunk = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                              _ZLEVEL)
+        rows = [[r.type, r.id, r.title, r.url, r.text] for r in records[start : start + RECORDS_PER_BLOCK]]
+        chunk = zlib.compress(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), _ZLEVEL)
         chunks.append(chunk)
         size += len(chunk)
         offsets.append(size)
@@ -441,10 +451,26 @@ def _decode_record_block(chunk: bytes, count: int) -> list[Record]:
         rows = json.loads(zlib.decompress(chunk).decode("utf-8"))
         if not isinstance(rows, list) or len(rows) != count:
             raise ValueError("wrong record count")
-        return [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
-                for t, i, ti, u, tx in rows]
+        return [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx)) for t, i, ti, u, tx in rows]
     except (zlib.error, ValueError, TypeError) as exc:
         raise ValueError(f"corrupt search index snapshot: {exc}") from exc
+
+
+_EPS = 1e-9  # float slack in the max-score pruning comparisons
+
+
+def _prune(scores: dict[int, float], k: int, still_to_add: float, update_only: bool) -> tuple[dict[int, float], bool]:
+    """Max-score pruning step: once the k-th best score exceeds what the remaining terms could add
+    (``still_to_add``), records not seen yet cannot reach the top ``k``, so only the current candidates
+    are updated from then on (``update_only``), and those that cannot catch up any more are dropped."""
+    theta = heapq.nlargest(k, scores.values())[-1]
+    if theta > still_to_add + _EPS:
+        update_only = True
+    if update_only:
+        keep_from = theta - still_to_add - _EPS
+        if keep_from > 0:
+            scores = {d: s for d, s in scores.items() if s >= keep_from}
+    return scores, update_only
 
 
 class SearchIndex:
@@ -455,12 +481,19 @@ class SearchIndex:
     little more than decompressing it.
     """
 
-    def __init__(self, records: Sequence[Record], doc_lens: Iterable[int], terms: dict[str, int],
-                 postings: _PackedPostings, k1: float = K1, b: float = B,
-                 max_weights: array | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[Record],
+        doc_lens: Iterable[int],
+        terms: dict[str, int],
+        postings: _PackedPostings,
+        k1: float = K1,
+        b: float = B,
+        max_weights: array[float] | None = None,
+    ) -> None:
         self.records = records
         self.doc_lens = doc_lens if isinstance(doc_lens, array) else _uint32_array(doc_lens)
-        self._terms = terms            # term -> term number
+        self._terms = terms  # term -> term number
         self._postings = postings
         self._offsets = postings.offsets
         self._tfs = postings.tfs
@@ -475,15 +508,15 @@ class SearchIndex:
             self._norm = [k1b + k1b_avg * dl for dl in self.doc_lens]
         else:
             self._norm = [k1] * n
-        self._ids: dict[int, array] = {}              # decoded lazily per term
-        self._weights: dict[int, list[float]] = {}    # lazily cached per term
+        self._ids: dict[int, array[int]] = {}  # decoded lazily per term
+        self._weights: dict[int, list[float]] = {}  # lazily cached per term
         self._cached_postings = 0
         self._tf1: list[float] | None = None
         if max_weights is None:
             max_weights = self._compute_max_weights()
         self._max_weights = max_weights
 
-    def _compute_max_weights(self) -> array:
+    def _compute_max_weights(self) -> array[float]:
         """Each term's largest tf part, as float32 rounded up (so still a bound):
         the pruning in :meth:`score_terms` needs it before touching postings.
         Only for a new index (or an old snapshot), whose decoded ids stay cached."""
@@ -492,15 +525,19 @@ class SearchIndex:
         out = array("f")
         for tid in range(len(self._terms)):
             lo = offsets[tid]
-            top = max([tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
-                       for d, tf in zip(self._ids_of(tid), tfs[lo:offsets[tid + 1]])])
-            out.append(top * (1.0 + 2.0 ** -20))   # float32 keeps 24 bits: this rounds up
+            top = max(
+                [
+                    tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
+                    for d, tf in zip(self._ids_of(tid), tfs[lo : offsets[tid + 1]])
+                ]
+            )
+            out.append(top * (1.0 + 2.0**-20))  # float32 keeps 24 bits: this rounds up
         return out
 
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def build(cls, products: list[dict], documents: list[dict]) -> "SearchIndex":
+    def build(cls, products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> SearchIndex:
         items: list[tuple[Record, list[str]]] = []
         for product in products or []:
             items.append(_product_record(product))
@@ -509,7 +546,7 @@ class SearchIndex:
         return cls._from_items(items)
 
     @classmethod
-    def _from_items(cls, items: Iterable[tuple[Record, list[str]]]) -> "SearchIndex":
+    def _from_items(cls, items: Iterable[tuple[Record, list[str]]]) -> SearchIndex:
         records: list[Record] = []
         doc_lens: list[int] = []
         post_ids: dict[str, list[int]] = {}
@@ -528,7 +565,7 @@ class SearchIndex:
                 else:
                     lst.append(idx)
                     post_tfs[term].append(count)
-        order = sorted(post_ids)               # stable layout -> stable snapshots
+        order = sorted(post_ids)  # stable layout -> stable snapshots
         terms = {term: number for number, term in enumerate(order)}
         postings = _PackedPostings.encode((post_ids[t], post_tfs[t]) for t in order)
         return cls(records, doc_lens, terms, postings)
@@ -553,7 +590,7 @@ class SearchIndex:
         df = self.df(term)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def postings(self, term: str) -> tuple[array, array]:
+    def postings(self, term: str) -> tuple[array[int], array[int]]:
         """``(record ids, term frequencies)`` of ``term`` (empty if unknown)."""
         tid = self._terms.get(term)
         if tid is None:
@@ -561,12 +598,12 @@ class SearchIndex:
         lo, hi = self._offsets[tid], self._offsets[tid + 1]
         return _uint32_array(self._ids_of(tid)), _uint32_array(self._tfs[lo:hi])
 
-    def record_ids(self, term: str) -> array:
+    def record_ids(self, term: str) -> array[int]:
         """Record numbers containing ``term`` (ascending; the cached array, not a copy)."""
         tid = self._terms.get(term)
         return _uint32_array() if tid is None else self._ids_of(tid)
 
-    def _ids_of(self, tid: int) -> array:
+    def _ids_of(self, tid: int) -> array[int]:
         ids = self._ids.get(tid)
         if ids is None:
             ids = self._ids[tid] = self._postings.ids(tid, len(self.records))
@@ -589,8 +626,9 @@ class SearchIndex:
             k1p = self.k1 + 1.0
             tf1 = self._tf1_weights()
             # most postings have tf 1: a table lookup gives the very same float
-            cached = [tf1[d] if tf == 1 else tf * k1p / (tf + norm[d])
-                      for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])]
+            cached = [
+                tf1[d] if tf == 1 else tf * k1p / (tf + norm[d]) for d, tf in zip(self._ids_of(tid), self._tfs[lo:hi])
+            ]
             if self._cached_postings > 4_000_000:
                 self._weights.clear()
                 self._cached_postings = 0
@@ -607,8 +645,7 @@ class SearchIndex:
             weights[term] = weights.get(term, 0.0) + 1.0
         return self.search_terms(weights, k)
 
-    def search_terms(self, term_weights: Mapping[str, float],
-                     k: int = 5) -> list[tuple[Record, float]]:
+    def search_terms(self, term_weights: Mapping[str, float], k: int = 5) -> list[tuple[Record, float]]:
         """Like :meth:`search` for already tokenized, weighted query terms.
 
         A term's weight multiplies its BM25 contribution (a query term that
@@ -617,8 +654,7 @@ class SearchIndex:
         records = self.records
         return [(records[i], s) for i, s in self.score_terms(term_weights, k)]
 
-    def score_terms(self, term_weights: Mapping[str, float],
-                    k: int = 5) -> list[tuple[int, float]]:
+    def score_terms(self, term_weights: Mapping[str, float], k: int = 5) -> list[tuple[int, float]]:
         """Top ``k`` ``(record number, score)`` pairs.
 
         Exact BM25 with "max-score" pruning: terms are scored from the one
@@ -633,6 +669,33 @@ class SearchIndex:
         """
         if k <= 0 or not self.records:
             return []
+        plan = self._score_plan(term_weights)
+        if not plan:
+            return []
+        # suffix[i]: the most that terms i, i+1, ... can still add to one record
+        suffix = [0.0] * (len(plan) + 1)
+        for i in range(len(plan) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] + plan[i][0]
+        scores: dict[int, float] = {}
+        update_only = False
+        for i, (_, _, tid, factor) in enumerate(plan):
+            # the k-th best score can only pass what is left to add once the
+            # terms scored so far could add more than that
+            if len(scores) >= k and (update_only or suffix[0] - suffix[i] > suffix[i] + _EPS):
+                scores, update_only = _prune(scores, k, suffix[i], update_only)
+            if update_only:
+                self._update_candidates(scores, tid, factor)
+            else:
+                self._add_term(scores, tid, factor)
+        if not scores:
+            return []
+        # deterministic: higher score first, then lower record number
+        best = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(i, s) for i, s in best if s > 0]
+
+    def _score_plan(self, term_weights: Mapping[str, float]) -> list[tuple[float, str, int, float]]:
+        """``(bound, term, term id, factor)`` per known query term, the term that can add most first;
+        ``factor`` is the query weight times idf, ``bound`` the most the term adds to one record."""
         plan = []
         max_weights = self._max_weights
         for term in sorted(term_weights):
@@ -642,75 +705,52 @@ class SearchIndex:
                 continue
             factor = qw * self.idf(term)
             plan.append((factor * max_weights[tid], term, tid, factor))
-        if not plan:
-            return []
         plan.sort(key=lambda p: (-p[0], p[1]))
-        suffix = [0.0] * (len(plan) + 1)
-        for i in range(len(plan) - 1, -1, -1):
-            suffix[i] = suffix[i + 1] + plan[i][0]
+        return plan
 
-        eps = 1e-9
-        k1p = self.k1 + 1.0
-        scores: dict[int, float] = {}
-        update_only = False
-        offsets, all_tfs, norm = self._offsets, self._tfs, self._norm
-        for i, (_, _, tid, factor) in enumerate(plan):
-            lo, hi = offsets[tid], offsets[tid + 1]
-            ids = self._ids_of(tid)
-            # the k-th best score can only pass what is left to add once the
-            # terms scored so far could add more than that
-            if len(scores) >= k and (update_only or suffix[0] - suffix[i] > suffix[i] + eps):
-                theta = heapq.nlargest(k, scores.values())[-1]
-                if not update_only and theta > suffix[i] + eps:
-                    update_only = True
-                if update_only:
-                    keep_from = theta - suffix[i] - eps
-                    if keep_from > 0:
-                        scores = {d: s for d, s in scores.items() if s >= keep_from}
-            if not update_only:
-                ws = self._term_weights(tid)
-                if not scores:
-                    scores = dict(zip(ids, [factor * w for w in ws]))
-                else:
-                    get = scores.get
-                    for d, w in zip(ids, ws):
-                        scores[d] = get(d, 0.0) + factor * w
-                continue
-            # update-only: touch the candidates that contain this term
-            if len(scores) * 16 < hi - lo:
-                pos = 0
-                end = hi - lo
-                for d in sorted(scores):
-                    pos = bisect_left(ids, d, pos, end)
-                    if pos >= end:
-                        break
-                    if ids[pos] == d:
-                        tf = all_tfs[lo + pos]
-                        scores[d] += factor * (tf * k1p / (tf + norm[d]))
-            else:
-                ws = self._term_weights(tid)
-                for d, w in zip(ids, ws):
-                    if d in scores:
-                        scores[d] += factor * w
+    def _add_term(self, scores: dict[int, float], tid: int, factor: float) -> None:
+        """Add term ``tid``'s contribution to every record that contains it (new records included)."""
+        ids, ws = self._ids_of(tid), self._term_weights(tid)
         if not scores:
-            return []
-        # deterministic: higher score first, then lower record number
-        best = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(i, s) for i, s in best if s > 0]
+            scores.update(zip(ids, [factor * w for w in ws]))
+            return
+        get = scores.get
+        for d, w in zip(ids, ws):
+            scores[d] = get(d, 0.0) + factor * w
+
+    def _update_candidates(self, scores: dict[int, float], tid: int, factor: float) -> None:
+        """Add term ``tid``'s contribution to the current candidates only."""
+        lo, hi = self._offsets[tid], self._offsets[tid + 1]
+        ids = self._ids_of(tid)
+        if len(scores) * 16 >= hi - lo:  # few postings: walk them
+            for d, w in zip(ids, self._term_weights(tid)):
+                if d in scores:
+                    scores[d] += factor * w
+            return
+        # a long posting list: look each candidate up by binary search
+        all_tfs, norm, k1p = self._tfs, self._norm, self.k1 + 1.0
+        pos, end = 0, hi - lo
+        for d in sorted(scores):
+            pos = bisect_left(ids, d, pos, end)
+            if pos >= end:
+                break
+            if ids[pos] == d:
+                tf = all_tfs[lo + pos]
+                scores[d] += factor * (tf * k1p / (tf + norm[d]))
 
     # -- snapshots ------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
         """A format-3 snapshot (see the storage notes above): no pickle, no code."""
         records = self.records
-        if isinstance(records, _RecordBlocks):        # loaded: its blocks are already encoded
+        if isinstance(records, _RecordBlocks):  # loaded: its blocks are already encoded
             block_offsets, block_data = records._offsets, records._data
         else:
             block_offsets, block_data = _encode_record_blocks(records)
         postings = self._postings
-        if any("\n" in term for term in self._terms):   # never from tokenize(); the separator below
+        if any("\n" in term for term in self._terms):  # never from tokenize(); the separator below
             raise ValueError("a term contains a line break")
-        terms_text = "\n".join(self._terms)           # in term-number order
+        terms_text = "\n".join(self._terms)  # in term-number order
         sections = [
             ("doc_lens", zlib.compress(_le_bytes(self.doc_lens), _ZLEVEL)),
             ("terms", zlib.compress(terms_text.encode("utf-8"), _ZLEVEL)),
@@ -726,15 +766,24 @@ class SearchIndex:
         for name, blob in sections:
             layout[name] = [start, len(blob)]
             start += len(blob)
-        header = json.dumps({
-            "format": SNAPSHOT_FORMAT, "k1": self.k1, "b": self.b, "records": len(records),
-            "terms": len(self._terms), "tf_type": postings.tfs.typecode if postings.tfs.itemsize != 4 else "I",
-            "records_per_block": RECORDS_PER_BLOCK, "sections": layout,
-        }, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        header = json.dumps(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "k1": self.k1,
+                "b": self.b,
+                "records": len(records),
+                "terms": len(self._terms),
+                "tf_type": postings.tfs.typecode if postings.tfs.itemsize != 4 else "I",
+                "records_per_block": RECORDS_PER_BLOCK,
+                "sections": layout,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode("utf-8")
         return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(blob for _, blob in sections)])
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "SearchIndex":
+    def from_bytes(cls, data: bytes) -> SearchIndex:
         """Load a :meth:`to_bytes` snapshot (validated; nothing is executed).
 
         Format-2 snapshots (gzip'd JSON, written before format 3) still load.
@@ -742,11 +791,11 @@ class SearchIndex:
         data = bytes(data)
         if data[:2] == b"\x1f\x8b":
             return cls._from_legacy(data)
-        if data[:len(_MAGIC)] != _MAGIC:
+        if data[: len(_MAGIC)] != _MAGIC:
             raise ValueError("not a search index snapshot")
         try:
             start = len(_MAGIC) + 4
-            end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+            end = start + int.from_bytes(data[len(_MAGIC) : start], "little")
             header = json.loads(data[start:end].decode("utf-8"))
             if not isinstance(header, dict) or header.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError("unknown format")
@@ -754,10 +803,15 @@ class SearchIndex:
 
             def section(name: str) -> bytes:
                 lo, size = layout[name]
-                if not (isinstance(lo, int) and isinstance(size, int) and 0 <= lo and 0 <= size
-                        and end + lo + size <= len(data)):
+                if not (
+                    isinstance(lo, int)
+                    and isinstance(size, int)
+                    and lo >= 0
+                    and size >= 0
+                    and end + lo + size <= len(data)
+                ):
                     raise ValueError(f"bad section {name}")
-                return data[end + lo:end + lo + size]
+                return data[end + lo : end + lo + size]
 
             count = header["records"]
             term_count = header["terms"]
@@ -770,19 +824,29 @@ class SearchIndex:
                 _from_le(_U32, zlib.decompress(section("offsets"))),
                 _from_le(_U32, zlib.decompress(section("id_offsets"))),
                 zlib.decompress(section("ids")),
-                _from_le(tf_type, zlib.decompress(section("tfs"))))
+                _from_le(tf_type, zlib.decompress(section("tfs"))),
+            )
             max_weights = _from_le("f", zlib.decompress(section("max_weights")))
             block_offsets = _from_le(_U32, zlib.decompress(section("record_blocks")))
             records_data = section("records")
             k1 = float(header["k1"])
             b = float(header["b"])
-            if not (isinstance(count, int) and isinstance(per_block, int) and per_block > 0
-                    and 0 < k1 < 100 and 0 <= b <= 1
-                    and count >= 0 and len(doc_lens) == count and len(term_list) == term_count
-                    and len(postings.offsets) == term_count + 1 and len(max_weights) == term_count
-                    and len(block_offsets) == -(-count // per_block) + 1 and block_offsets[0] == 0
-                    and block_offsets[-1] == len(records_data)
-                    and all(a <= b_ for a, b_ in zip(block_offsets, block_offsets[1:]))):
+            if not (
+                isinstance(count, int)
+                and isinstance(per_block, int)
+                and per_block > 0
+                and 0 < k1 < 100
+                and 0 <= b <= 1
+                and count >= 0
+                and len(doc_lens) == count
+                and len(term_list) == term_count
+                and len(postings.offsets) == term_count + 1
+                and len(max_weights) == term_count
+                and len(block_offsets) == -(-count // per_block) + 1
+                and block_offsets[0] == 0
+                and block_offsets[-1] == len(records_data)
+                and all(a <= b_ for a, b_ in pairwise(block_offsets))
+            ):
                 raise ValueError("inconsistent sections")
             postings.validate(count)
         except (KeyError, TypeError, ValueError, IndexError, OverflowError, zlib.error) as exc:
@@ -794,7 +858,7 @@ class SearchIndex:
         return cls(records, doc_lens, terms, postings, k1=k1, b=b, max_weights=max_weights)
 
     @classmethod
-    def _from_legacy(cls, data: bytes) -> "SearchIndex":
+    def _from_legacy(cls, data: bytes) -> SearchIndex:
         """Format 2: gzip'd JSON with base64 arrays and delta-coded ids across all terms."""
         try:
             payload = json.loads(gzip.decompress(data).decode("utf-8"))
@@ -803,8 +867,10 @@ class SearchIndex:
         if not isinstance(payload, dict) or payload.get("format") != LEGACY_SNAPSHOT_FORMAT:
             raise ValueError("not a search index snapshot (unknown format)")
         try:
-            records = [Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
-                       for t, i, ti, u, tx in payload["records"]]
+            records = [
+                Record(str(t), str(i), str(ti), None if u is None else str(u), str(tx))
+                for t, i, ti, u, tx in payload["records"]
+            ]
             doc_lens = _from_le(_U32, base64.b64decode(payload["doc_lens"], validate=True))
             term_list = payload["terms"]
             offsets = _from_le(_U32, base64.b64decode(payload["offsets"], validate=True))
@@ -813,15 +879,21 @@ class SearchIndex:
             k1 = float(payload.get("k1", K1))
             b = float(payload.get("b", B))
             n = len(records)
-            if (len(doc_lens) != n or not isinstance(term_list, list)
-                    or len(offsets) != len(term_list) + 1 or len(ids) != len(tfs)
-                    or offsets[0] != 0 or offsets[-1] != len(ids)
-                    or any(a >= b_ for a, b_ in zip(offsets, offsets[1:]))
-                    or (ids and max(ids) >= n)
-                    or not all(isinstance(t, str) for t in term_list)):
+            if (
+                len(doc_lens) != n
+                or not isinstance(term_list, list)
+                or len(offsets) != len(term_list) + 1
+                or len(ids) != len(tfs)
+                or offsets[0] != 0
+                or offsets[-1] != len(ids)
+                or any(a >= b_ for a, b_ in pairwise(offsets))
+                or (ids and max(ids) >= n)
+                or not all(isinstance(t, str) for t in term_list)
+            ):
                 raise ValueError("inconsistent postings")
             postings = _PackedPostings.encode(
-                (ids[lo:hi].tolist(), tfs[lo:hi].tolist()) for lo, hi in zip(offsets, offsets[1:]))
+                (ids[lo:hi].tolist(), tfs[lo:hi].tolist()) for lo, hi in pairwise(offsets)
+            )
         except (KeyError, TypeError, ValueError, OverflowError, binascii.Error) as exc:
             raise ValueError(f"corrupt search index snapshot: {exc}") from exc
         terms = {t: i for i, t in enumerate(term_list)}

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
 
 from parley.agent.contracts import Knowledge
 from parley.agent.knowledge import empty, unpack
 from parley.config import settings
 from parley.dal import blobs
+from parley.dal.entities import DataSet
 
 _lock = threading.Lock()
 _cache: OrderedDict[int, tuple[int, int, Knowledge]] = OrderedDict()   # id -> (version, cost, knowledge)
@@ -21,7 +21,7 @@ def budget_bytes() -> int:
     return settings().knowledge_cache_bytes
 
 
-def knowledge_for(data_set: dict[str, Any]) -> Knowledge:
+def knowledge_for(data_set: DataSet) -> Knowledge:
     data_set_id, version = data_set["id"], data_set.get("index_version", 0)
     with _lock:
         cached = _cache.get(data_set_id)
