@@ -106,7 +106,7 @@ def seed(dev_token: str | None) -> dict[str, Any]:
     restart on kept data changes nothing. Returns the dev account with its token."""
     from parley.dal.data_sets import DataSetRepository
     from parley.logic import data_sets
-    from parley.sample import load_sample
+    from parley_local.samples import load_sample
 
     repo = DataSetRepository()
     data_set = repo.get(1)
@@ -125,6 +125,7 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
     from parley.auth import hash_token, hashes_match, parse_authorization
     from parley.dal.accounts import AccountRepository
     from parley.logic import accounts
+    from parley.logic.access import OPERATOR
 
     if token is not None:
         parsed = parse_authorization(f"Token {token}")
@@ -140,7 +141,7 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
                 existing = repo.update(parsed[0], {"token_hash": hash_token(token), "is_active": True,
                                                    "is_admin": True})
             return {**accounts.view(existing), "token": token}
-    return accounts.create("dev", [data_set_id], is_admin=True, token=token)
+    return accounts.create(OPERATOR, "dev", [data_set_id], is_admin=True, token=token)
 
 
 def republish_missing_indexes() -> list[int]:

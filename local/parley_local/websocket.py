@@ -399,11 +399,9 @@ def attach(local: Any, host: str, port: int) -> WebSocketApi:
     import os
 
     from parley import config
-    from parley.dal.connections import reset_management_client
 
     api = WebSocketApi(local.stack, lambda name, event: local.gateway.pools[name].invoke(event), host, port).start()
     local._servers.append(api)
     os.environ["WEBSOCKET_ENDPOINT"] = api.management_url
-    config.reset()
-    reset_management_client()
+    config.reset()  # the worker's @connections client follows the endpoint (aws.client keys on it)
     return api

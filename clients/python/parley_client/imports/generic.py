@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterator
 
-from parley.imports.text import CellError, Table, count, flag, number
+from parley_client.imports.text import CellError, Table, count, flag, number
 
 PRODUCT_COLUMNS = ("sku", "name", "description", "price", "categories")
 DOCUMENT_COLUMNS = ("title", "content", "url")
