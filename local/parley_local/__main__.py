@@ -15,11 +15,9 @@ import os
 import signal
 import sys
 import threading
-
 from pathlib import Path
 
-from parley_local import stack as local_stack
-from parley_local import websocket
+from parley_local import stack as local_stack, websocket
 from parley_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 from parley_local.runtime import DEFAULT_CONCURRENCY, DEFAULT_IDLE_SECONDS
 from parley_local.server import make_server
@@ -31,30 +29,55 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="parley-dev", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
-    parser.add_argument("--ws-port", type=int, default=int(os.environ.get("WS_PORT", "0")),
-                        help="port of the WebSocket (streaming) API (default: a free one)")
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=int(os.environ.get("WS_PORT", "0")),
+        help="port of the WebSocket (streaming) API (default: a free one)",
+    )
     parser.add_argument("--pump-threads", type=int, default=2, help="parallel queue pollers (default 2)")
     backend = parser.add_mutually_exclusive_group()
-    backend.add_argument("--in-memory", action="store_true",
-                         help="DynamoDB Local without files: start clean, keep nothing")
-    backend.add_argument("--moto", action="store_true",
-                         help="emulate DynamoDB with moto too (no Java; fast; keeps nothing)")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PARLEY_DATA_DIR") or DEFAULT_DATA_DIR),
-                        help=f"where DynamoDB Local keeps its data and the generated dev token "
-                             f"(default {DEFAULT_DATA_DIR.relative_to(local_stack.ROOT)})")
-    parser.add_argument("--in-process", action="store_true",
-                        help="run every function in this one process (threads), to debug with a debugger; "
-                             "by default each function runs in environment processes of its own, as on Lambda")
-    parser.add_argument("--default-concurrency", type=int, default=DEFAULT_CONCURRENCY,
-                        help=f"environments per function where template.yaml sets no ReservedConcurrentExecutions "
-                             f"(default {DEFAULT_CONCURRENCY})")
-    parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS,
-                        help=f"stop an environment process idle this long (default {DEFAULT_IDLE_SECONDS:g})")
-    parser.add_argument("--no-worker", action="store_true",
-                        help="do not run the queue consumer: questions stay PENDING (for debugging and tests)")
+    backend.add_argument(
+        "--in-memory", action="store_true", help="DynamoDB Local without files: start clean, keep nothing"
+    )
+    backend.add_argument(
+        "--moto", action="store_true", help="emulate DynamoDB with moto too (no Java; fast; keeps nothing)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("PARLEY_DATA_DIR") or DEFAULT_DATA_DIR),
+        help=f"where DynamoDB Local keeps its data and the generated dev token "
+        f"(default {DEFAULT_DATA_DIR.relative_to(local_stack.ROOT)})",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every function in this one process (threads), to debug with a debugger; "
+        "by default each function runs in environment processes of its own, as on Lambda",
+    )
+    parser.add_argument(
+        "--default-concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"environments per function where template.yaml sets no ReservedConcurrentExecutions "
+        f"(default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=DEFAULT_IDLE_SECONDS,
+        help=f"stop an environment process idle this long (default {DEFAULT_IDLE_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run the queue consumer: questions stay PENDING (for debugging and tests)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("PARLEY_DEV_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("PARLEY_DEV_LOG_LEVEL", "WARNING"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("PARLEY_DEV_LOG_LEVEL", "WARNING"))
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     # Locally an OpenAI-compatible provider's key comes from the environment variable its settings name.
@@ -69,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         server = make_server(args.host, args.port)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(f"port {args.port} on {args.host} is already in use; stop the other server or set PORT=...",
-                  file=sys.stderr)
+            print(
+                f"port {args.port} on {args.host} is already in use; stop the other server or set PORT=...",
+                file=sys.stderr,
+            )
             return 2
         raise
 
@@ -87,11 +112,16 @@ def main(argv: list[str] | None = None) -> int:
             if not local_stack.lock_data_dir(data_dir):
                 server.server_close()
                 emulation.stop()
-                print(f"{data_dir} is in use by another running stack; stop it or pass another --data-dir",
-                      file=sys.stderr)
+                print(
+                    f"{data_dir} is in use by another running stack; stop it or pass another --data-dir",
+                    file=sys.stderr,
+                )
                 return 2
-        dynamodb = DynamoDBLocal(local_stack.free_port(), data_dir / "dynamodb" if persistent else None,
-                                 log_path=(data_dir if persistent else local_stack.STATE_DIR) / "dynamodb-local.log")
+        dynamodb = DynamoDBLocal(
+            local_stack.free_port(),
+            data_dir / "dynamodb" if persistent else None,
+            log_path=(data_dir if persistent else local_stack.STATE_DIR) / "dynamodb-local.log",
+        )
         try:
             dynamodb.log_path.parent.mkdir(parents=True, exist_ok=True)
             dynamodb.spawn()  # before any thread exists: the child is forked from a single-threaded process
@@ -122,14 +152,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cannot start DynamoDB Local: {exc}", file=sys.stderr)
             return 3
     local_stack.use_emulated_aws(endpoint, dynamodb.endpoint_url if dynamodb else None)
-    local = local_stack.build(endpoint, pump_threads=args.pump_threads, start_pump=False,
-                              in_process=args.in_process, default_concurrency=args.default_concurrency,
-                              idle_seconds=args.idle_seconds)
+    local = local_stack.build(
+        endpoint,
+        pump_threads=args.pump_threads,
+        start_pump=False,
+        in_process=args.in_process,
+        default_concurrency=args.default_concurrency,
+        idle_seconds=args.idle_seconds,
+    )
     local._servers.append(emulation)
     if dynamodb:
         local._servers.append(dynamodb)
     try:
-        dev_token = os.environ.get("PARLEY_DEV_TOKEN") or (local_stack.stored_dev_token(data_dir) if persistent else None)
+        dev_token = os.environ.get("PARLEY_DEV_TOKEN") or (
+            local_stack.stored_dev_token(data_dir) if persistent else None
+        )
         account = local_stack.seed(dev_token)
         if persistent and not os.environ.get("PARLEY_DEV_TOKEN"):
             local_stack.store_dev_token(data_dir, account["token"])
@@ -167,19 +204,35 @@ def main(argv: list[str] | None = None) -> int:
     if rebuilt:
         print(f"rebuilt the search index of data sets {', '.join(map(str, rebuilt))}", flush=True)
     if requeued["requeued"] or requeued["failed"]:
-        print(f"queued again {requeued['requeued']} unfinished task(s) from the previous run"
-              + (f"; {requeued['failed']} load(s) lost their payload and were marked FAILURE"
-                 if requeued["failed"] else ""), flush=True)
-    print("functions: " + ("in this process (--in-process), one HTTP invocation at a time" if args.in_process else
-                           f"in environment processes started on demand (up to {args.default_concurrency} per "
-                           f"function unless template.yaml reserves otherwise), stopped after "
-                           f"{args.idle_seconds:g} s idle"), flush=True)
+        print(
+            f"queued again {requeued['requeued']} unfinished task(s) from the previous run"
+            + (
+                f"; {requeued['failed']} load(s) lost their payload and were marked FAILURE"
+                if requeued["failed"]
+                else ""
+            ),
+            flush=True,
+        )
+    print(
+        "functions: "
+        + (
+            "in this process (--in-process), one HTTP invocation at a time"
+            if args.in_process
+            else f"in environment processes started on demand (up to {args.default_concurrency} per "
+            f"function unless template.yaml reserves otherwise), stopped after "
+            f"{args.idle_seconds:g} s idle"
+        ),
+        flush=True,
+    )
     if args.no_worker:
         print("worker: off (--no-worker): tasks stay PENDING", flush=True)
     print(f"sample data set: 1 (FiberUP); dev account {account['id']} (admin)", flush=True)
     print(f"dev token: {token}", flush=True)
-    print(f'try: curl -s -X POST {api_url}/api/conversations -H "Authorization: Token {token}" '
-          f'-H "Content-Type: application/json" -d \'{{"data_set_id": 1}}\'', flush=True)
+    print(
+        f'try: curl -s -X POST {api_url}/api/conversations -H "Authorization: Token {token}" '
+        f'-H "Content-Type: application/json" -d \'{{"data_set_id": 1}}\'',
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -49,8 +49,9 @@ class Report:
             self.problems.append(text)
 
 
-def run_conversation(url: str, token: str, data_set_id: int, count: int, poll: float, deadline: float,
-                     report: Report) -> None:
+def run_conversation(
+    url: str, token: str, data_set_id: int, count: int, poll: float, deadline: float, report: Report
+) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         conversation = client.post("/api/conversations", json={"data_set_id": data_set_id}).json()["id"]
@@ -113,18 +114,26 @@ def queue_depths(state_file: Path) -> dict[str, int]:
     import boto3
 
     state = json.loads(state_file.read_text())
-    sqs = boto3.client("sqs", endpoint_url=state["aws_endpoint_url"], region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     queue_url = state["environment"]["JOBS_QUEUE_URL"]
-    redrive = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
-                         ["Attributes"]["RedrivePolicy"])
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
     dlq_name = redrive["deadLetterTargetArn"].rsplit(":", 1)[1]
     depths = {}
     for name, url in (("queue", queue_url), ("dead-letter queue", sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"])):
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"])
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
     return depths
 
 
@@ -133,14 +142,25 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def run(url: str, token: str, state_file: Path, conversations: int, questions: int, concurrency: int,
-        data_set_id: int = 1, poll: float = 0.05, timeout: float = 300) -> Report:
+def run(
+    url: str,
+    token: str,
+    state_file: Path,
+    conversations: int,
+    questions: int,
+    concurrency: int,
+    data_set_id: int = 1,
+    poll: float = 0.05,
+    timeout: float = 300,
+) -> Report:
     report = Report()
     started = time.monotonic()
     deadline = started + timeout
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(run_conversation, url, token, data_set_id, questions, poll, deadline, report)
-                   for _ in range(conversations)]
+        futures = [
+            pool.submit(run_conversation, url, token, data_set_id, questions, poll, deadline, report)
+            for _ in range(conversations)
+        ]
         for future in futures:
             try:
                 future.result()
@@ -163,21 +183,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--state-file", type=Path, default=None,
-                        help="the running stack's local.json (default: .parley-data/local.json)")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="the running stack's local.json (default: .parley-data/local.json)",
+    )
     args = parser.parse_args(argv)
     state_file = args.state_file or local_state_path()
     if not state_file.exists():
         print(f"no running local stack: {state_file} is missing (start `make dev` first)", file=sys.stderr)
         return 2
     state = json.loads(state_file.read_text())
-    report = run(state["api_url"], state["token"], state_file, args.conversations, args.questions,
-                 args.concurrency, timeout=args.timeout)
+    report = run(
+        state["api_url"],
+        state["token"],
+        state_file,
+        args.conversations,
+        args.questions,
+        args.concurrency,
+        timeout=args.timeout,
+    )
     turns = report.succeeded
-    print(f"conversations {report.conversations}, questions {report.questions}, succeeded {report.succeeded}, "
-          f"single answers {report.answers_ok}, conversations in order {report.in_order}")
-    print(f"throughput {turns / report.elapsed:.1f} turns/s over {report.elapsed:.1f} s; send-to-answer "
-          f"p50 {percentile(report.latencies, 0.5) * 1000:.0f} ms, p95 {percentile(report.latencies, 0.95) * 1000:.0f} ms")
+    print(
+        f"conversations {report.conversations}, questions {report.questions}, succeeded {report.succeeded}, "
+        f"single answers {report.answers_ok}, conversations in order {report.in_order}"
+    )
+    print(
+        f"throughput {turns / report.elapsed:.1f} turns/s over {report.elapsed:.1f} s; send-to-answer "
+        f"p50 {percentile(report.latencies, 0.5) * 1000:.0f} ms, p95 {percentile(report.latencies, 0.95) * 1000:.0f} ms"
+    )
     for problem in report.problems[:20]:
         print(f"FAIL {problem}")
     print("load check: " + ("passed" if not report.problems else f"{len(report.problems)} problem(s)"))

@@ -39,16 +39,16 @@ TOKEN_SCHEME = {
     "in": "header",
     "name": "Authorization",
     "description": "Token prl_...: send `Authorization: Token <your token>`. Every route but the "
-                   "documentation needs it; an admin creates service accounts and their tokens.",
+    "documentation needs it; an admin creates service accounts and their tokens.",
 }
 # Powertools' own error schemas, replaced by ErrorResponse (what parley.api answers).
 POWERTOOLS_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
 
 ERRORS = {
     400: "Malformed request: the body is not JSON or not an object, a field contradicts the resource, or a "
-         "query parameter is invalid.",
+    "query parameter is invalid.",
     401: "Missing, malformed, unknown or disabled token. Without an Authorization header at all, API Gateway "
-         "answers `{\"message\": \"Unauthorized\"}` itself.",
+    'answers `{"message": "Unauthorized"}` itself.',
     403: "This account may not do this: not an admin, or no access to the data set.",
     404: "Not found, or not visible to this account.",
     413: "The body is larger than the API accepts.",
@@ -64,8 +64,14 @@ TAGS = {
     "service accounts": "Accounts and their tokens (admin only).",
     "documentation": "This document and Swagger UI (no token needed).",
 }
-TAG_OF_SEGMENT = {"conversations": "conversations", "task_status": "tasks", "data_sets": "data sets",
-                  "service_accounts": "service accounts", "openapi.json": "documentation", "docs": "documentation"}
+TAG_OF_SEGMENT = {
+    "conversations": "conversations",
+    "task_status": "tasks",
+    "data_sets": "data sets",
+    "service_accounts": "service accounts",
+    "openapi.json": "documentation",
+    "docs": "documentation",
+}
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,11 @@ class Operation:
 
     summary: str
     status: int
-    success: str                                   # description of the success response
-    model: type[BaseModel] | None = None           # JSON success body; None with content_types
-    errors: tuple[int, ...] = ()                   # besides 401, and the body errors of routes with a body
-    query: tuple[dict[str, Any], ...] = ()         # parameters handlers read by hand (query and headers)
-    content_types: tuple[str, ...] = ()            # non-JSON success bodies
+    success: str  # description of the success response
+    model: type[BaseModel] | None = None  # JSON success body; None with content_types
+    errors: tuple[int, ...] = ()  # besides 401, and the body errors of routes with a body
+    query: tuple[dict[str, Any], ...] = ()  # parameters handlers read by hand (query and headers)
+    content_types: tuple[str, ...] = ()  # non-JSON success bodies
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -90,71 +96,128 @@ def _limit(default: int) -> dict[str, Any]:
 
 
 IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
     "description": "Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
-                   "request within 24 hours, it gets the first response and nothing is done twice; with another "
-                   "request (method, path or body), a 422. Keys are per account.",
+    "request within 24 hours, it gets the first response and nothing is done twice; with another "
+    "request (method, path or body), a 422. Keys are per account.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
 }
 
 OPERATIONS: dict[str, Operation] = {
     "POST /api/conversations": Operation(
-        "Start a conversation on a data set", 201, "The new conversation.", r.ConversationCreated, (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,)),
+        "Start a conversation on a data set",
+        201,
+        "The new conversation.",
+        r.ConversationCreated,
+        (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,),
+    ),
     "GET /api/conversations": Operation(
-        "List your conversations, newest first", 200, "A page of your conversations.", r.ConversationPage, (400,),
-        query=(_limit(20), _query("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
-               _query("data_set_id", "Only conversations on this data set.", {"type": "integer", "minimum": 1}))),
+        "List your conversations, newest first",
+        200,
+        "A page of your conversations.",
+        r.ConversationPage,
+        (400,),
+        query=(
+            _limit(20),
+            _query("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
+            _query("data_set_id", "Only conversations on this data set.", {"type": "integer", "minimum": 1}),
+        ),
+    ),
     "GET /api/conversations/{conversation_id}": Operation(
-        "Read a conversation with its history", 200,
+        "Read a conversation with its history",
+        200,
         "The conversation and its messages, oldest first: all of them, or a page of about 1 MB when the history "
-        "is longer (then `history_next_cursor` is set).", r.Conversation, (400, 404),
-        query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),)),
+        "is longer (then `history_next_cursor` is set).",
+        r.Conversation,
+        (400, 404),
+        query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),),
+    ),
     "DELETE /api/conversations/{conversation_id}": Operation(
-        "Delete a conversation", 204, "Deleted, with its messages and tasks: they answer 404 from now on.",
-        errors=(404, 503)),
+        "Delete a conversation",
+        204,
+        "Deleted, with its messages and tasks: they answer 404 from now on.",
+        errors=(404, 503),
+    ),
     "POST /api/conversations/{conversation_id}": Operation(
-        "Ask a question in a conversation", 202,
-        "The question is stored; the answer is produced asynchronously: poll the task.", r.TaskAccepted,
-        (403, 404, 503), query=(IDEMPOTENCY_KEY,)),
+        "Ask a question in a conversation",
+        202,
+        "The question is stored; the answer is produced asynchronously: poll the task.",
+        r.TaskAccepted,
+        (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,),
+    ),
     "GET /api/task_status/{task_id}": Operation(
-        "Poll a task", 200, "The task's state (PENDING until it has finished).", r.TaskStatus, (404,)),
+        "Poll a task", 200, "The task's state (PENDING until it has finished).", r.TaskStatus, (404,)
+    ),
     "GET /api/data_sets": Operation(
-        "List the data sets you can use", 200, "Every data set this account may use.", r.DataSetList),
-    "POST /api/data_sets": Operation(
-        "Create a data set (admin)", 201, "The new, empty data set.", r.DataSet, (403,)),
-    "GET /api/data_sets/{data_set_id}": Operation(
-        "Read a data set", 200, "The data set.", r.DataSet, (403, 404)),
+        "List the data sets you can use", 200, "Every data set this account may use.", r.DataSetList
+    ),
+    "POST /api/data_sets": Operation("Create a data set (admin)", 201, "The new, empty data set.", r.DataSet, (403,)),
+    "GET /api/data_sets/{data_set_id}": Operation("Read a data set", 200, "The data set.", r.DataSet, (403, 404)),
     "PATCH /api/data_sets/{data_set_id}/settings": Operation(
-        "Replace a data set's answer settings (admin)", 200, "The data set with its new settings.", r.DataSet,
-        (403, 404)),
+        "Replace a data set's answer settings (admin)",
+        200,
+        "The data set with its new settings.",
+        r.DataSet,
+        (403, 404),
+    ),
     "POST /api/data_sets/{data_set_id}/products": Operation(
-        "Load products into a data set (admin)", 202,
-        "The products are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,)),
+        "Load products into a data set (admin)",
+        202,
+        "The products are indexed asynchronously: poll the task.",
+        r.TaskAccepted,
+        (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,),
+    ),
     "POST /api/data_sets/{data_set_id}/documents": Operation(
-        "Load documents into a data set (admin)", 202,
-        "The documents are indexed asynchronously: poll the task.", r.TaskAccepted, (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,)),
+        "Load documents into a data set (admin)",
+        202,
+        "The documents are indexed asynchronously: poll the task.",
+        r.TaskAccepted,
+        (403, 404, 503),
+        query=(IDEMPOTENCY_KEY,),
+    ),
     "POST /api/service_accounts": Operation(
-        "Create a service account (admin)", 201, "The new account with its token (shown only now).",
-        r.ServiceAccountWithToken, (403,)),
+        "Create a service account (admin)",
+        201,
+        "The new account with its token (shown only now).",
+        r.ServiceAccountWithToken,
+        (403,),
+    ),
     "GET /api/service_accounts": Operation(
-        "List service accounts (admin)", 200, "A page of accounts, by id.", r.ServiceAccountPage, (400, 403),
-        query=(_limit(50), _query("cursor", "`next_cursor` of the previous page.",
-                                  {"type": "integer", "minimum": 1}))),
+        "List service accounts (admin)",
+        200,
+        "A page of accounts, by id.",
+        r.ServiceAccountPage,
+        (400, 403),
+        query=(_limit(50), _query("cursor", "`next_cursor` of the previous page.", {"type": "integer", "minimum": 1})),
+    ),
     "PATCH /api/service_accounts/{account_id}": Operation(
-        "Update a service account (admin)", 200, "The updated account.", r.ServiceAccount, (403, 404)),
+        "Update a service account (admin)", 200, "The updated account.", r.ServiceAccount, (403, 404)
+    ),
     "POST /api/service_accounts/{account_id}/reset_token": Operation(
-        "Replace a service account's token (admin)", 200,
-        "The account with its new token; the old token stops working.", r.ServiceAccountWithToken, (403, 404)),
+        "Replace a service account's token (admin)",
+        200,
+        "The account with its new token; the old token stops working.",
+        r.ServiceAccountWithToken,
+        (403, 404),
+    ),
     "GET /api/openapi.json": Operation(
-        "This OpenAPI document", 200, "The OpenAPI 3.1 document.", content_types=(JSON,)),
+        "This OpenAPI document", 200, "The OpenAPI 3.1 document.", content_types=(JSON,)
+    ),
     "GET /api/docs": Operation(
-        "Swagger UI", 200, "An HTML page that reads /api/openapi.json.", content_types=("text/html",)),
+        "Swagger UI", 200, "An HTML page that reads /api/openapi.json.", content_types=("text/html",)
+    ),
     "GET /api/docs/{asset}": Operation(
-        "Swagger UI's scripts and styles", 200, "The file.", errors=(404,),
-        content_types=("text/css", "text/javascript")),
+        "Swagger UI's scripts and styles",
+        200,
+        "The file.",
+        errors=(404,),
+        content_types=("text/css", "text/javascript"),
+    ),
 }
 
 
@@ -170,8 +233,10 @@ def _resolver_schema(code_dir: Path, logical_id: str) -> tuple[dict[str, Any], d
     spec.loader.exec_module(module)
     app = module.app
     document = json.loads(app.get_openapi_json_schema(title="parley", version=_version()))
-    names = {f"{route.method} {route.openapi_path}": route.func.__name__
-             for route in app._static_routes + app._dynamic_routes}  # noqa: SLF001 - no public listing
+    names = {
+        f"{route.method} {route.openapi_path}": route.func.__name__
+        for route in app._static_routes + app._dynamic_routes
+    }
     return document, names
 
 
@@ -200,8 +265,10 @@ def _operation(route: Route, generated: dict[str, Any], handler: str, described:
     if described.model is not None:
         content = {JSON: {"schema": {"$ref": SCHEMA_REF.format(model=described.model.__name__)}}}
     else:
-        content = {media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}
-                   for media in described.content_types}
+        content = {
+            media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}
+            for media in described.content_types
+        }
     success: dict[str, Any] = {"description": described.success}
     if content:  # a 204 has no body
         success["content"] = content
@@ -268,13 +335,15 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
                 raise LookupError(f"template.yaml routes {route.route_key} to {logical_id}, which does not handle it")
             operation = generated["paths"][route.path][route.method.lower()]
             paths.setdefault(route.path, {})[route.method.lower()] = _operation(
-                route, operation, handlers[route.route_key], OPERATIONS[route.route_key])
+                route, operation, handlers[route.route_key], OPERATIONS[route.route_key]
+            )
         found = generated.get("components", {}).get("schemas", {})
         _add_schemas(schemas, {k: v for k, v in found.items() if k not in POWERTOOLS_SCHEMAS}, logical_id)
 
     models = {r.ErrorResponse, r.GatewayError} | {o.model for o in OPERATIONS.values() if o.model is not None}
-    _, response_schemas = models_json_schema([(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
-                                             ref_template=SCHEMA_REF)
+    _, response_schemas = models_json_schema(
+        [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)], ref_template=SCHEMA_REF
+    )
     # Powertools leaves out `"default": null` (it dumps without None); so must these, for shared models to match.
     _add_schemas(schemas, _without_null_defaults(response_schemas.get("$defs", {})), "parley.responses")
 
@@ -284,7 +353,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
             "title": "parley",
             "version": _version(),
             "description": "A conversation API for agents that answer questions about a company's own data. "
-                           "Generated from template.yaml and the handlers by `make openapi`.",
+            "Generated from template.yaml and the handlers by `make openapi`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"Token": []}],
@@ -307,8 +376,9 @@ def stale_outputs(text: str) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parley_local.openapi", description=__doc__.split("\n")[0])
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help="write " + " and ".join(
-        str(p.relative_to(ROOT)) for p in OUTPUTS))
+    action.add_argument(
+        "--write", action="store_true", help="write " + " and ".join(str(p.relative_to(ROOT)) for p in OUTPUTS)
+    )
     action.add_argument("--check", action="store_true", help="exit 1 when a written copy is stale")
     args = parser.parse_args(argv)
     text = render(build())
