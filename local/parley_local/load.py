@@ -49,34 +49,58 @@ class Report:
             self.problems.append(text)
 
 
+# (task id, question, monotonic time it was sent)
+SentQuestion = tuple[str, str, float]
+
+
 def run_conversation(
     url: str, token: str, data_set_id: int, count: int, poll: float, deadline: float, report: Report
 ) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         conversation = client.post("/api/conversations", json={"data_set_id": data_set_id}).json()["id"]
-        sent: list[tuple[str, str, float]] = []
-        for i in range(count):
-            question = f"{QUESTIONS[i % len(QUESTIONS)]} (#{i + 1})"
-            response = client.post(f"/api/conversations/{conversation}", json={"question_message": question})
-            if response.status_code != 202:
-                report.problem(f"send {conversation}#{i}: {response.status_code} {response.text}")
-                continue
-            sent.append((response.json()["task_id"], question, time.monotonic()))
-        pending = list(sent)
-        finished: dict[str, tuple[str, float]] = {}
-        while pending and time.monotonic() < deadline:
-            still = []
-            for task_id, question, started in pending:
-                state = client.get(f"/api/task_status/{task_id}").json()["state"]
-                if state == "PENDING":
-                    still.append((task_id, question, started))
-                else:
-                    finished[task_id] = (state, time.monotonic() - started)
-            pending = still
-            if pending:
-                time.sleep(poll)
+        sent = _send_questions(client, conversation, count, report)
+        pending, finished = _await_tasks(client, sent, poll, deadline)
         history = client.get(f"/api/conversations/{conversation}").json()["history"]
+    _record_tasks(report, sent, pending, finished)
+    _check_history(report, conversation, history, sent)
+
+
+def _send_questions(client: httpx.Client, conversation: int, count: int, report: Report) -> list[SentQuestion]:
+    sent: list[SentQuestion] = []
+    for i in range(count):
+        question = f"{QUESTIONS[i % len(QUESTIONS)]} (#{i + 1})"
+        response = client.post(f"/api/conversations/{conversation}", json={"question_message": question})
+        if response.status_code != 202:
+            report.problem(f"send {conversation}#{i}: {response.status_code} {response.text}")
+            continue
+        sent.append((response.json()["task_id"], question, time.monotonic()))
+    return sent
+
+
+def _await_tasks(
+    client: httpx.Client, sent: list[SentQuestion], poll: float, deadline: float
+) -> tuple[list[SentQuestion], dict[str, tuple[str, float]]]:
+    """Poll each task until it leaves PENDING or the deadline passes: (still pending, {task: (state, latency)})."""
+    pending = list(sent)
+    finished: dict[str, tuple[str, float]] = {}
+    while pending and time.monotonic() < deadline:
+        still = []
+        for task_id, question, started in pending:
+            state = client.get(f"/api/task_status/{task_id}").json()["state"]
+            if state == "PENDING":
+                still.append((task_id, question, started))
+            else:
+                finished[task_id] = (state, time.monotonic() - started)
+        pending = still
+        if pending:
+            time.sleep(poll)
+    return pending, finished
+
+
+def _record_tasks(
+    report: Report, sent: list[SentQuestion], pending: list[SentQuestion], finished: dict[str, tuple[str, float]]
+) -> None:
     with report.lock:
         report.conversations += 1
         report.questions += len(sent)
@@ -89,6 +113,10 @@ def run_conversation(
         with report.lock:
             report.succeeded += 1
             report.latencies.append(latency)
+
+
+def _check_history(report: Report, conversation: int, history: list[dict], sent: list[SentQuestion]) -> None:
+    """The stored history holds the questions in send order, each followed by exactly one answer."""
     users = [m for m in history if m["role"] == "user"]
     if [m["text"] for m in users] != [q for _, q, _ in sent]:
         report.problem(f"conversation {conversation}: questions stored out of send order")
@@ -139,7 +167,7 @@ def queue_depths(state_file: Path) -> dict[str, int]:
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def run(
