@@ -76,7 +76,7 @@ def _fill(schema: dict[str, Any], question: str) -> Any:
     kind = kind[0] if isinstance(kind, list) else kind
     if "enum" in schema:
         return schema["enum"][0]
-    if kind == "integer" or kind == "number":
+    if kind in {"integer", "number"}:
         return schema.get("minimum", 1)
     if kind == "boolean":
         return True
@@ -398,116 +398,120 @@ class ScriptedModel:
         return decision, number, _tokens(body), reply_size
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        scripted = self
+        server_model = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def send(
-                self,
-                status: int,
-                body: bytes,
-                content_type: str = "application/json",
-                headers: dict[str, str] | None = None,
-            ) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def stream(self, content_type: str, pieces: list[bytes]) -> None:
-                self.send_response(200)  # no length: the body ends when the connection closes
-                self.send_header("content-type", content_type)
-                self.send_header("connection", "close")
-                self.end_headers()
-                for piece in pieces:
-                    self.wfile.write(piece)
-                    self.wfile.flush()
-                self.close_connection = True
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    self.send(400, b'{"error": {"message": "the body is not JSON"}}')
-                    return
-                if self.path.rstrip("/").endswith("/chat/completions"):
-                    self.openai(body)
-                    return
-                match = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream)", self.path)
-                if match:
-                    self.bedrock(unquote(match.group(1)), match.group(2) == "converse-stream", body)
-                    return
-                self.send(404, b'{"error": {"message": "not found"}}')
-
-            def openai(self, body: dict[str, Any]) -> None:
-                model = str(body.get("model") or "")
-                decision, number, tokens_in, tokens_out = scripted._decide(
-                    "openai", self.path, body, model, openai_exchange(body)
-                )
-                if decision.failure:
-                    status = 400 if decision.failure == "final" else 503
-                    self.send(status, json.dumps({"error": {"message": "scripted failure"}}).encode())
-                    return
-                usage = {
-                    "prompt_tokens": tokens_in,
-                    "completion_tokens": tokens_out,
-                    "total_tokens": tokens_in + tokens_out,
-                }
-                if body.get("stream"):
-                    chunks = openai_chunks(decision, number, usage, model)
-                    self.stream(
-                        "text/event-stream",
-                        [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + [b"data: [DONE]\n\n"],
-                    )
-                    return
-                reply = {
-                    "id": f"chatcmpl-{number}",
-                    "object": "chat.completion",
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": openai_message(decision, number),
-                            "finish_reason": "tool_calls" if decision.calls else "stop",
-                        }
-                    ],
-                    "usage": usage,
-                }
-                self.send(200, json.dumps(reply).encode())
-
-            def bedrock(self, model: str, streaming: bool, body: dict[str, Any]) -> None:
-                decision, number, tokens_in, tokens_out = scripted._decide(
-                    "bedrock", self.path, body, model, bedrock_exchange(body)
-                )
-                if decision.failure:
-                    status, code = (
-                        (424, "ModelErrorException")
-                        if decision.failure == "final"
-                        else (503, "ServiceUnavailableException")
-                    )
-                    self.send(
-                        status, json.dumps({"message": "scripted failure"}).encode(), headers={"x-amzn-errortype": code}
-                    )
-                    return
-                usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out}
-                if streaming:
-                    self.stream("application/vnd.amazon.eventstream", bedrock_events(decision, number, usage))
-                    return
-                reply = {
-                    "output": {"message": {"role": "assistant", "content": bedrock_content(decision, number)}},
-                    "stopReason": "tool_use" if decision.calls else "end_turn",
-                    "usage": usage,
-                    "metrics": {"latencyMs": 1},
-                }
-                self.send(200, json.dumps(reply).encode())
+        class Handler(ModelRequestHandler):
+            scripted = server_model
 
         return Handler
+
+
+class ModelRequestHandler(BaseHTTPRequestHandler):
+    """One request to the scripted model: routed to the OpenAI or Bedrock wire format; `scripted` decides."""
+
+    scripted: ScriptedModel
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def stream(self, content_type: str, pieces: list[bytes]) -> None:
+        self.send_response(200)  # no length: the body ends when the connection closes
+        self.send_header("content-type", content_type)
+        self.send_header("connection", "close")
+        self.end_headers()
+        for piece in pieces:
+            self.wfile.write(piece)
+            self.wfile.flush()
+        self.close_connection = True
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self.send(400, b'{"error": {"message": "the body is not JSON"}}')
+            return
+        if self.path.rstrip("/").endswith("/chat/completions"):
+            self.openai(body)
+            return
+        match = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream)", self.path)
+        if match:
+            self.bedrock(unquote(match.group(1)), match.group(2) == "converse-stream", body)
+            return
+        self.send(404, b'{"error": {"message": "not found"}}')
+
+    def openai(self, body: dict[str, Any]) -> None:
+        model = str(body.get("model") or "")
+        decision, number, tokens_in, tokens_out = self.scripted._decide(
+            "openai", self.path, body, model, openai_exchange(body)
+        )
+        if decision.failure:
+            status = 400 if decision.failure == "final" else 503
+            self.send(status, json.dumps({"error": {"message": "scripted failure"}}).encode())
+            return
+        usage = {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        }
+        if body.get("stream"):
+            chunks = openai_chunks(decision, number, usage, model)
+            self.stream(
+                "text/event-stream",
+                [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + [b"data: [DONE]\n\n"],
+            )
+            return
+        reply = {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": openai_message(decision, number),
+                    "finish_reason": "tool_calls" if decision.calls else "stop",
+                }
+            ],
+            "usage": usage,
+        }
+        self.send(200, json.dumps(reply).encode())
+
+    def bedrock(self, model: str, streaming: bool, body: dict[str, Any]) -> None:
+        decision, number, tokens_in, tokens_out = self.scripted._decide(
+            "bedrock", self.path, body, model, bedrock_exchange(body)
+        )
+        if decision.failure:
+            status, code = (
+                (424, "ModelErrorException") if decision.failure == "final" else (503, "ServiceUnavailableException")
+            )
+            self.send(status, json.dumps({"message": "scripted failure"}).encode(), headers={"x-amzn-errortype": code})
+            return
+        usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out}
+        if streaming:
+            self.stream("application/vnd.amazon.eventstream", bedrock_events(decision, number, usage))
+            return
+        reply = {
+            "output": {"message": {"role": "assistant", "content": bedrock_content(decision, number)}},
+            "stopReason": "tool_use" if decision.calls else "end_turn",
+            "usage": usage,
+            "metrics": {"latencyMs": 1},
+        }
+        self.send(200, json.dumps(reply).encode())
 
 
 def main(argv: list[str] | None = None) -> None:
