@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from parley_local.resources import ACCOUNT, REGION
 from parley_local.template import Stack
@@ -384,65 +384,71 @@ def _iso(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class ManagementRequestHandler(BaseHTTPRequestHandler):
+    """A request to the @connections management API (post to, describe or close a connection) of `api`."""
+
+    protocol_version = "HTTP/1.1"
+    api: WebSocketApi
+    connection_path: re.Pattern[str]  # matches /@connections/{id}, with or without the stage
+
+    def _reply(self, status: int, body: dict[str, Any] | None = None, error: str | None = None) -> None:
+        raw = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        if error:
+            self.send_header("x-amzn-ErrorType", error)
+        if raw:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _target(self) -> str | None:
+        found = self.connection_path.match(self.path)
+        return unquote(found.group(1)) if found else None
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        connection_id = self._target()
+        if connection_id is None:
+            return self._reply(404, {"message": "Not Found"})
+        status = self.api.post(connection_id, data)
+        if status == 410:
+            return self._reply(410, {"message": None}, "GoneException")
+        if status == 413:
+            return self._reply(413, {"message": "Message too long"}, "PayloadTooLargeException")
+        self._reply(200)
+
+    def do_GET(self) -> None:
+        connection_id = self._target()
+        with self.api._lock:
+            connection = self.api.connections.get(connection_id or "")
+        if connection is None:
+            return self._reply(410, {"message": None}, "GoneException")
+        self._reply(
+            200,
+            {
+                "connectedAt": _iso(connection.connected_at),
+                "lastActiveAt": _iso(connection.last_active_at),
+                "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+            },
+        )
+
+    def do_DELETE(self) -> None:
+        status = self.api.close(self._target() or "")
+        if status == 410:
+            return self._reply(410, {"message": None}, "GoneException")
+        self._reply(204)
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+
 def _management_server(api: WebSocketApi, host: str, port: int) -> ThreadingHTTPServer:
-    pattern = re.compile(rf"^(?:/{re.escape(api.routes.stage)})?/@connections/([^/?]+)$")
+    class Handler(ManagementRequestHandler):
+        pass
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _reply(self, status: int, body: dict[str, Any] | None = None, error: str | None = None) -> None:
-            raw = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            if error:
-                self.send_header("x-amzn-ErrorType", error)
-            if raw:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def _target(self) -> str | None:
-            from urllib.parse import unquote
-
-            found = pattern.match(self.path)
-            return unquote(found.group(1)) if found else None
-
-        def do_POST(self) -> None:
-            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            connection_id = self._target()
-            if connection_id is None:
-                return self._reply(404, {"message": "Not Found"})
-            status = api.post(connection_id, data)
-            if status == 410:
-                return self._reply(410, {"message": None}, "GoneException")
-            if status == 413:
-                return self._reply(413, {"message": "Message too long"}, "PayloadTooLargeException")
-            self._reply(200)
-
-        def do_GET(self) -> None:
-            connection_id = self._target()
-            with api._lock:
-                connection = api.connections.get(connection_id or "")
-            if connection is None:
-                return self._reply(410, {"message": None}, "GoneException")
-            self._reply(
-                200,
-                {
-                    "connectedAt": _iso(connection.connected_at),
-                    "lastActiveAt": _iso(connection.last_active_at),
-                    "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
-                },
-            )
-
-        def do_DELETE(self) -> None:
-            status = api.close(self._target() or "")
-            if status == 410:
-                return self._reply(410, {"message": None}, "GoneException")
-            self._reply(204)
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), fmt % args)
-
+    Handler.api = api
+    Handler.connection_path = re.compile(rf"^(?:/{re.escape(api.routes.stage)})?/@connections/([^/?]+)$")
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
