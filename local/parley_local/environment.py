@@ -1,7 +1,7 @@
 """One Lambda execution environment: a process that imports a function's handler once (its cold start) and then
 serves one invocation at a time, keeping its module state between invocations.
 
-`Environment` is the stack's side, `main()` the process's (`python -m parley_local.environment`). They talk over
+`Environment` is the stack's side, `main()` the process's (`PROCESS_COMMAND`). They talk over
 two pipes of their own (the handler's stdout and stderr stay the stack's log), in frames of a 4-byte length and
 that many bytes:
 - stack -> environment: a header (JSON: request id, time limit), then the event (JSON);
@@ -29,6 +29,13 @@ _LENGTH = struct.Struct("!I")
 READY, RESULT, ERROR = b"I", b"R", b"E"
 # A variable naming a module the environment imports before the handler (the bench's timing hooks).
 PRELOAD_VARIABLE = "PARLEY_LOCAL_ENV_PRELOAD"
+# The environment process imports this module and runs its main(); not `python -m`, which would run a second copy
+# named __main__, where a preloaded hook that wraps parley_local.environment.run_handler would not take effect.
+PROCESS_COMMAND = [
+    sys.executable,
+    "-c",
+    "import sys; from parley_local.environment import main; sys.exit(main(sys.argv[1:]))",
+]
 
 
 class EnvironmentFailed(Exception):
@@ -109,7 +116,7 @@ class Environment:
         try:
             # a session of its own: a terminal's Ctrl-C reaches the stack, which then stops its environments
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "parley_local.environment", json.dumps(spec), str(child_in), str(child_out)],
+                [*PROCESS_COMMAND, json.dumps(spec), str(child_in), str(child_out)],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(child_in, child_out),
                 env=env,
@@ -206,10 +213,3 @@ def main(argv: list[str]) -> int:
             traceback.print_exc()
             reply = ERROR + error_payload(exc)
         _write_frame(fd_out, reply)
-
-
-if __name__ == "__main__":
-    # run the imported module's main, so that a preloaded hook that wraps its run_handler takes effect
-    from parley_local import environment
-
-    sys.exit(environment.main(sys.argv[1:]))
