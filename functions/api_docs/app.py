@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from parley.api import responses
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 JAVASCRIPT = "text/javascript; charset=utf-8"
@@ -63,7 +65,9 @@ def _read(folder: Path, name: str) -> str | None:
     return _cache.get(path)
 
 
-@app.get("/api/openapi.json", compress=True, cache_control="no-cache")
+@app.get("/api/openapi.json", compress=True, cache_control="no-cache", summary="This OpenAPI document",
+         tags=["documentation"], operation_id="openapi_document",
+         responses=responses(200, "The OpenAPI 3.1 document.", media=(content_types.APPLICATION_JSON,), public=True))
 def openapi_document():
     document = _read(HERE, "openapi.json")
     if document is None:
@@ -71,7 +75,9 @@ def openapi_document():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-@app.get("/api/docs", cache_control="no-cache")
+@app.get("/api/docs", cache_control="no-cache", summary="Swagger UI", tags=["documentation"],
+         operation_id="swagger_ui",
+         responses=responses(200, "An HTML page that reads /api/openapi.json.", media=("text/html",), public=True))
 def swagger_ui():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=PAGE, headers=SECURITY_HEADERS)
 
@@ -87,7 +93,9 @@ def _gzipped(folder: Path, name: str, text: str) -> bytes:
 _zipped: dict[Path, bytes] = {}
 
 
-@app.get("/api/docs/<asset>", cache_control="public, max-age=3600")
+@app.get("/api/docs/<asset>", cache_control="public, max-age=3600", summary="Swagger UI's scripts and styles",
+         tags=["documentation"], operation_id="swagger_asset",
+         responses=responses(200, "The file.", media=("text/css", "text/javascript"), errors=(404,), public=True))
 def swagger_asset(asset: str):
     if asset not in ASSETS:
         return _detail(404, "Not found.")

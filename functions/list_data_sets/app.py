@@ -1,17 +1,25 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, principal
+from parley.api import create_app, principal, responses
 from parley.log import logger
 from parley.logic import data_sets
 
 app = create_app()
 
 
-@app.get("/api/data_sets")
+@app.get(
+    "/api/data_sets",
+    summary="List the data sets you can use",
+    tags=["data sets"],
+    operation_id="list_data_sets",
+    responses=responses(200, "Every data set this account may use.", "DataSetList",
+                        {"results": [{"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
+                                      "created_at": "2026-11-27T15:04:05Z",
+                                      "answer_settings": {"provider": "extractive"}}]}),
+)
 def list_data_sets():
     return data_sets.list_visible(principal(app))
-
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

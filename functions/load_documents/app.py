@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, idempotency_key, path_id, principal
+from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, responses
+from parley.api_params import DataSetId, IdempotencyKeyHeader
 from parley.log import logger
 from parley.logic import data_sets
 from parley.models import DocumentsRequest
@@ -9,12 +10,20 @@ from parley.models import DocumentsRequest
 app = create_app()
 
 
-@app.post("/api/data_sets/<data_set_id>/documents")
-def load_documents(data_set_id: str, request: DocumentsRequest):
+@app.post(
+    "/api/data_sets/<data_set_id>/documents",
+    summary="Load documents into a data set (admin)",
+    description="A document with the key (url, else title) of one already loaded replaces it.",
+    tags=["data sets"],
+    operation_id="load_documents",
+    responses=responses(202, "The documents are indexed asynchronously: poll the task.", "TaskAccepted",
+                        {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"}, (403, 404, 503, *BODY_ERRORS)),
+)
+def load_documents(data_set_id: DataSetId, request: DocumentsRequest,
+                   idempotency: IdempotencyKeyHeader = None):
     items = [d.model_dump() for d in request.documents]
-    return data_sets.request_load(principal(app), path_id(data_set_id, "data set"), data_sets.DOCUMENTS, items,
-                                  idempotency_key(app)), 202
-
+    return data_sets.request_load(principal(app), data_set_id, data_sets.DOCUMENTS, items,
+                                  idempotency_key(app, idempotency)), 202
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, idempotency_key, path_id, principal
+from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, responses
+from parley.api_params import ConversationId, IdempotencyKeyHeader
 from parley.log import logger
 from parley.logic import conversations
 from parley.models import SendMessageRequest
@@ -9,12 +10,20 @@ from parley.models import SendMessageRequest
 app = create_app()
 
 
-@app.post("/api/conversations/<conversation_id>")
-def send_message(conversation_id: str, request: SendMessageRequest):
-    conversation = path_id(conversation_id, "conversation")
-    return conversations.send(principal(app), conversation, request.question_message, request.data_set_id,
-                              idempotency_key(app)), 202
-
+@app.post(
+    "/api/conversations/<conversation_id>",
+    summary="Ask a question in a conversation",
+    description="The question is stored at once; the worker answers it from the conversation's data set.",
+    tags=["conversations"],
+    operation_id="send_message",
+    responses=responses(202, "The question is stored; the answer is produced asynchronously: poll the task.",
+                        "TaskAccepted", {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"},
+                        (403, 404, 503, *BODY_ERRORS)),
+)
+def send_message(conversation_id: ConversationId, request: SendMessageRequest,
+                 idempotency: IdempotencyKeyHeader = None):
+    return conversations.send(principal(app), conversation_id, request.question_message, request.data_set_id,
+                              idempotency_key(app, idempotency)), 202
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, path_id, principal
+from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api_params import DataSetId
 from parley.dal.data_sets import DataSetRepository
 from parley.errors import Forbidden, NotFound
 from parley.log import logger
@@ -11,11 +12,20 @@ from parley.models import AnswerSettings
 app = create_app()
 
 
-@app.patch("/api/data_sets/<data_set_id>/settings")
-def update_data_set_settings(data_set_id: str, request: AnswerSettings):
+@app.patch(
+    "/api/data_sets/<data_set_id>/settings",
+    summary="Replace a data set's answer settings (admin)",
+    tags=["data sets"],
+    operation_id="update_data_set_settings",
+    responses=responses(200, "The data set with its new settings.", "DataSet",
+                        {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
+                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
+                        (403, 404, *BODY_ERRORS)),
+)
+def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
     if not principal(app).is_admin:
         raise Forbidden("Only admin accounts may manage data sets.")
-    updated = DataSetRepository().set_settings(path_id(data_set_id, "data set"), request.model_dump(exclude_none=True))
+    updated = DataSetRepository().set_settings(data_set_id, request.model_dump(exclude_none=True))
     if updated is None:
         raise NotFound("data set not found")
     return view(updated, principal(app))

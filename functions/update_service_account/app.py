@@ -1,7 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from parley.api import create_app, path_id, principal
+from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api_params import AccountId
 from parley.log import logger
 from parley.logic import accounts
 from parley.models import UpdateServiceAccountRequest
@@ -9,12 +10,21 @@ from parley.models import UpdateServiceAccountRequest
 app = create_app()
 
 
-@app.patch("/api/service_accounts/<account_id>")
-def update_service_account(account_id: str, request: UpdateServiceAccountRequest):
+@app.patch(
+    "/api/service_accounts/<account_id>",
+    summary="Update a service account (admin)",
+    description="Only the fields sent change; `is_active: false` disables the account's token.",
+    tags=["service accounts"],
+    operation_id="update_service_account",
+    responses=responses(200, "The updated account.", "ServiceAccount",
+                        {"id": 3, "name": "robot", "is_admin": False, "is_active": True, "data_set_ids": [1],
+                         "created_at": "2026-11-27T15:04:05Z"},
+                        (403, 404, *BODY_ERRORS)),
+)
+def update_service_account(account_id: AccountId, request: UpdateServiceAccountRequest):
     accounts.require_admin(principal(app))
     changes = request.model_dump(exclude_none=True)
-    return accounts.update(path_id(account_id, "service account"), changes)
-
+    return accounts.update(account_id, changes)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -1,10 +1,10 @@
-"""Generates the API's OpenAPI 3.1 document from template.yaml and the handlers themselves.
+"""The API's OpenAPI 3.1 document: each function's own Powertools document, merged into one.
 
-Routes and methods come from template.yaml; for each one the function's own Powertools resolver describes
-its path parameters and request body (from the pydantic models it validates with), and the table below adds
-what a resolver cannot know: the summary, the success status and its model (parley.responses), the errors
-the handler answers, and query parameters that handlers read by hand. A template route without an entry,
-or an entry without a route, stops the generator, so the document cannot drift from the template.
+Every API function declares its route with its contract (Path/Query/Body types) and its OpenAPI metadata
+(summary, description, tags, responses with examples), so Powertools describes each operation. This merges
+them: paths, component schemas (and the response models of parley.responses the operations name), the
+`Authorization: Token` security scheme, and checks that each function handles exactly the routes template.yaml
+gives it, so the document cannot drift from the template.
 
 This imports every API function module, which is why it lives in the local tooling and not in the layer:
 the api_docs function serves the generated copy instead (functions/api_docs/openapi.json).
@@ -19,21 +19,19 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from parley import responses as r
+from parley import responses as response_models
+from parley.api import SCHEMA_REF
 from parley_local.template import ROOT, Route, Stack
 
 OUTPUTS = (ROOT / "docs" / "openapi.json", ROOT / "functions" / "api_docs" / "openapi.json")
-SCHEMA_REF = "#/components/schemas/{model}"
-JSON = "application/json"
 TOKEN_SCHEME = {
     "type": "apiKey",
     "in": "header",
@@ -41,183 +39,14 @@ TOKEN_SCHEME = {
     "description": "Token prl_...: send `Authorization: Token <your token>`. Every route but the "
     "documentation needs it; an admin creates service accounts and their tokens.",
 }
-# Powertools' own error schemas, replaced by ErrorResponse (what parley.api answers).
+# Powertools' own error schemas: parley.api answers ErrorResponse instead (and path or query errors as 404/400).
 POWERTOOLS_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
-
-ERRORS = {
-    400: "Malformed request: the body is not JSON or not an object, a field contradicts the resource, or a "
-    "query parameter is invalid.",
-    401: "Missing, malformed, unknown or disabled token. Without an Authorization header at all, API Gateway "
-    'answers `{"message": "Unauthorized"}` itself.',
-    403: "This account may not do this: not an admin, or no access to the data set.",
-    404: "Not found, or not visible to this account.",
-    413: "The body is larger than the API accepts.",
-    415: "The body is not sent as Content-Type: application/json.",
-    422: "A field of the body is invalid: `detail` has one entry per problem.",
-    503: "Busy or temporarily unavailable: retry after the seconds in Retry-After.",
-}
-BODY_ERRORS = (400, 413, 415, 422)
 TAGS = {
     "conversations": "Conversations and their messages: ask a question, then poll its task.",
     "tasks": "Asynchronous work (answers, data loads): poll until SUCCESS or FAILURE.",
     "data sets": "The products and documents that answers come from.",
     "service accounts": "Accounts and their tokens (admin only).",
     "documentation": "This document and Swagger UI (no token needed).",
-}
-TAG_OF_SEGMENT = {
-    "conversations": "conversations",
-    "task_status": "tasks",
-    "data_sets": "data sets",
-    "service_accounts": "service accounts",
-    "openapi.json": "documentation",
-    "docs": "documentation",
-}
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What the generator adds to a route's operation."""
-
-    summary: str
-    status: int
-    success: str  # description of the success response
-    model: type[BaseModel] | None = None  # JSON success body; None with content_types
-    errors: tuple[int, ...] = ()  # besides 401, and the body errors of routes with a body
-    query: tuple[dict[str, Any], ...] = ()  # parameters handlers read by hand (query and headers)
-    content_types: tuple[str, ...] = ()  # non-JSON success bodies
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
-
-
-def _limit(default: int) -> dict[str, Any]:
-    return _query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 100, "default": default})
-
-
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Any 1 to 255 visible ASCII characters, unique per request, e.g. a UUID. Sent again with the same "
-    "request within 24 hours, it gets the first response and nothing is done twice; with another "
-    "request (method, path or body), a 422. Keys are per account.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
-}
-
-OPERATIONS: dict[str, Operation] = {
-    "POST /api/conversations": Operation(
-        "Start a conversation on a data set",
-        201,
-        "The new conversation.",
-        r.ConversationCreated,
-        (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,),
-    ),
-    "GET /api/conversations": Operation(
-        "List your conversations, newest first",
-        200,
-        "A page of your conversations.",
-        r.ConversationPage,
-        (400,),
-        query=(
-            _limit(20),
-            _query("cursor", "`next_cursor` of the previous page.", {"type": "string"}),
-            _query("data_set_id", "Only conversations on this data set.", {"type": "integer", "minimum": 1}),
-        ),
-    ),
-    "GET /api/conversations/{conversation_id}": Operation(
-        "Read a conversation with its history",
-        200,
-        "The conversation and its messages, oldest first: all of them, or a page of about 1 MB when the history "
-        "is longer (then `history_next_cursor` is set).",
-        r.Conversation,
-        (400, 404),
-        query=(_query("cursor", "`history_next_cursor` of the previous page.", {"type": "string"}),),
-    ),
-    "DELETE /api/conversations/{conversation_id}": Operation(
-        "Delete a conversation",
-        204,
-        "Deleted, with its messages and tasks: they answer 404 from now on.",
-        errors=(404, 503),
-    ),
-    "POST /api/conversations/{conversation_id}": Operation(
-        "Ask a question in a conversation",
-        202,
-        "The question is stored; the answer is produced asynchronously: poll the task.",
-        r.TaskAccepted,
-        (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,),
-    ),
-    "GET /api/task_status/{task_id}": Operation(
-        "Poll a task", 200, "The task's state (PENDING until it has finished).", r.TaskStatus, (404,)
-    ),
-    "GET /api/data_sets": Operation(
-        "List the data sets you can use", 200, "Every data set this account may use.", r.DataSetList
-    ),
-    "POST /api/data_sets": Operation("Create a data set (admin)", 201, "The new, empty data set.", r.DataSet, (403,)),
-    "GET /api/data_sets/{data_set_id}": Operation("Read a data set", 200, "The data set.", r.DataSet, (403, 404)),
-    "PATCH /api/data_sets/{data_set_id}/settings": Operation(
-        "Replace a data set's answer settings (admin)",
-        200,
-        "The data set with its new settings.",
-        r.DataSet,
-        (403, 404),
-    ),
-    "POST /api/data_sets/{data_set_id}/products": Operation(
-        "Load products into a data set (admin)",
-        202,
-        "The products are indexed asynchronously: poll the task.",
-        r.TaskAccepted,
-        (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,),
-    ),
-    "POST /api/data_sets/{data_set_id}/documents": Operation(
-        "Load documents into a data set (admin)",
-        202,
-        "The documents are indexed asynchronously: poll the task.",
-        r.TaskAccepted,
-        (403, 404, 503),
-        query=(IDEMPOTENCY_KEY,),
-    ),
-    "POST /api/service_accounts": Operation(
-        "Create a service account (admin)",
-        201,
-        "The new account with its token (shown only now).",
-        r.ServiceAccountWithToken,
-        (403,),
-    ),
-    "GET /api/service_accounts": Operation(
-        "List service accounts (admin)",
-        200,
-        "A page of accounts, by id.",
-        r.ServiceAccountPage,
-        (400, 403),
-        query=(_limit(50), _query("cursor", "`next_cursor` of the previous page.", {"type": "integer", "minimum": 1})),
-    ),
-    "PATCH /api/service_accounts/{account_id}": Operation(
-        "Update a service account (admin)", 200, "The updated account.", r.ServiceAccount, (403, 404)
-    ),
-    "POST /api/service_accounts/{account_id}/reset_token": Operation(
-        "Replace a service account's token (admin)",
-        200,
-        "The account with its new token; the old token stops working.",
-        r.ServiceAccountWithToken,
-        (403, 404),
-    ),
-    "GET /api/openapi.json": Operation(
-        "This OpenAPI document", 200, "The OpenAPI 3.1 document.", content_types=(JSON,)
-    ),
-    "GET /api/docs": Operation(
-        "Swagger UI", 200, "An HTML page that reads /api/openapi.json.", content_types=("text/html",)
-    ),
-    "GET /api/docs/{asset}": Operation(
-        "Swagger UI's scripts and styles",
-        200,
-        "The file.",
-        errors=(404,),
-        content_types=("text/css", "text/javascript"),
-    ),
 }
 
 
@@ -226,62 +55,98 @@ def _version() -> str:
         return tomllib.load(file)["project"]["version"]
 
 
-def _resolver_schema(code_dir: Path, logical_id: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The function's resolver's own OpenAPI document, and its handlers' names by route key."""
+def _resolver_schema(code_dir: Path, logical_id: str) -> tuple[dict[str, Any], set[str]]:
+    """The function's resolver's own OpenAPI document, and the route keys it handles."""
     spec = importlib.util.spec_from_file_location(f"parley_openapi_{logical_id}", code_dir / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     app = module.app
     document = json.loads(app.get_openapi_json_schema(title="parley", version=_version()))
-    names = {
-        f"{route.method} {route.openapi_path}": route.func.__name__
-        for route in app._static_routes + app._dynamic_routes
-    }
-    return document, names
+    # Powertools has no public listing of its routes
+    keys = {f"{route.method} {route.openapi_path}" for route in app._static_routes + app._dynamic_routes}
+    return document, keys
 
 
-def _error(status: int) -> dict[str, Any]:
-    schema: dict[str, Any] = {"$ref": SCHEMA_REF.format(model="ErrorResponse")}
-    if status == 401:
-        schema = {"anyOf": [schema, {"$ref": SCHEMA_REF.format(model="GatewayError")}]}
-    response: dict[str, Any] = {"description": ERRORS[status], "content": {JSON: {"schema": schema}}}
-    if status == 503:
-        response["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
-    return response
-
-
-def _operation(route: Route, generated: dict[str, Any], handler: str, described: Operation) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "operationId": handler,
-        "summary": described.summary,
-        "tags": [TAG_OF_SEGMENT[route.path.split("/")[2]]],
-        "security": [] if route.public else [{"Token": []}],
-    }
-    parameters = [*generated.get("parameters", []), *described.query]
-    if parameters:
-        operation["parameters"] = parameters
-    if "requestBody" in generated:
-        operation["requestBody"] = generated["requestBody"]
-    if described.model is not None:
-        content = {JSON: {"schema": {"$ref": SCHEMA_REF.format(model=described.model.__name__)}}}
-    else:
-        content = {
-            media: {"schema": {"type": "object"} if media == JSON else {"type": "string"}}
-            for media in described.content_types
-        }
-    success: dict[str, Any] = {"description": described.success}
-    if content:  # a 204 has no body
-        success["content"] = content
-    responses: dict[str, Any] = {str(described.status): success}
-    errors = set(described.errors)
-    if not route.public:
-        errors.add(401)
-    if "requestBody" in generated:
-        errors.update(BODY_ERRORS)
-    for status in sorted(errors):
-        responses[str(status)] = _error(status)
+def _operation(route: Route, generated: dict[str, Any]) -> dict[str, Any]:
+    """The function's operation with the document's security, and without the 422 Powertools adds to every
+    validated route: parley.api answers a bad path id 404 and a bad query parameter 400; routes with a body
+    declare their own 422."""
+    operation = dict(generated)
+    responses = dict(operation["responses"])
+    if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+        del responses["422"]
     operation["responses"] = responses
+    if "parameters" in operation:
+        operation["parameters"] = [{**p, "schema": _json_schema_bounds(p["schema"])} for p in operation["parameters"]]
+    operation["security"] = [] if route.public else [{"Token": []}]
     return operation
+
+
+def _json_schema_bounds(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter typed with a validator besides Path/Query (parley.api's canonical-id check) gets its bounds
+    from Powertools as pydantic's `ge`/`le`; JSON Schema names them minimum and maximum."""
+    renamed = {"ge": "minimum", "le": "maximum"}
+    return {renamed.get(k, k): v for k, v in schema.items()}
+
+
+def _add_schemas(schemas: dict[str, Any], found: dict[str, Any], origin: str) -> None:
+    for name, schema in found.items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"two different schemas are named {name} ({origin}); rename one of the models")
+        schemas[name] = schema
+
+
+def _response_schemas(paths: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
+    """The parley.responses models the operations name (by reference) and the function documents lack."""
+    named = set(re.findall(re.escape(SCHEMA_REF) + r'([A-Za-z0-9_]+)"', json.dumps(paths))) - known.keys()
+    models = []
+    for name in sorted(named):
+        model = getattr(response_models, name, None)
+        if model is None:
+            raise LookupError(f"an operation names the response model {name}, which parley.responses lacks")
+        models.append((model, "serialization"))
+    _, found = models_json_schema(models, ref_template=SCHEMA_REF + "{model}")
+    # Powertools leaves out `"default": null` (it dumps without None); so must these, for shared models to match.
+    return _without_null_defaults(found.get("$defs", {}))
+
+
+def build(stack: Stack | None = None) -> dict[str, Any]:
+    stack = stack or Stack()
+    routes = stack.routes()
+    functions = stack.functions()
+    paths: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Any] = {}
+    for logical_id in sorted({route.function for route in routes}):
+        generated, handled = _resolver_schema(functions[logical_id].code_dir, logical_id)
+        own = [route for route in routes if route.function == logical_id]
+        extra = sorted(handled - {route.route_key for route in own})
+        if extra:
+            raise LookupError(f"{logical_id} handles {', '.join(extra)}, which template.yaml does not route to it")
+        for route in own:
+            if route.route_key not in handled:
+                raise LookupError(f"template.yaml routes {route.route_key} to {logical_id}, which does not handle it")
+            paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+                route, generated["paths"][route.path][route.method.lower()]
+            )
+        found = generated.get("components", {}).get("schemas", {})
+        _add_schemas(schemas, {k: v for k, v in found.items() if k not in POWERTOOLS_SCHEMAS}, logical_id)
+    _add_schemas(schemas, _response_schemas(paths, schemas), "parley.responses")
+
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "parley",
+            "version": _version(),
+            "description": "A conversation API for agents that answer questions about a company's own data. "
+            "Generated from the handlers and template.yaml by `make openapi`.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"Token": []}],
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"Token": TOKEN_SCHEME}},
+    }
+    return _integral_floats_as_ints(document)
 
 
 def _integral_floats_as_ints(value: Any) -> Any:
@@ -301,67 +166,6 @@ def _without_null_defaults(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_null_defaults(v) for v in value]
     return value
-
-
-def _add_schemas(schemas: dict[str, Any], found: dict[str, Any], origin: str) -> None:
-    for name, schema in found.items():
-        if name in schemas and schemas[name] != schema:
-            raise ValueError(f"two different schemas are named {name} ({origin}); rename one of the models")
-        schemas[name] = schema
-
-
-def build(stack: Stack | None = None) -> dict[str, Any]:
-    stack = stack or Stack()
-    routes = stack.routes()
-    keys = {route.route_key for route in routes}
-    undescribed = sorted(keys - OPERATIONS.keys())
-    if undescribed:
-        raise LookupError(f"describe {', '.join(undescribed)} in OPERATIONS of {__file__}")
-    unrouted = sorted(OPERATIONS.keys() - keys)
-    if unrouted:
-        raise LookupError(f"OPERATIONS of {__file__} describes routes template.yaml lacks: {', '.join(unrouted)}")
-
-    functions = stack.functions()
-    paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {}
-    for logical_id in sorted({route.function for route in routes}):
-        generated, handlers = _resolver_schema(functions[logical_id].code_dir, logical_id)
-        own = [route for route in routes if route.function == logical_id]
-        extra = sorted(handlers.keys() - {route.route_key for route in own})
-        if extra:
-            raise LookupError(f"{logical_id} handles {', '.join(extra)}, which template.yaml does not route to it")
-        for route in own:
-            if route.route_key not in handlers:
-                raise LookupError(f"template.yaml routes {route.route_key} to {logical_id}, which does not handle it")
-            operation = generated["paths"][route.path][route.method.lower()]
-            paths.setdefault(route.path, {})[route.method.lower()] = _operation(
-                route, operation, handlers[route.route_key], OPERATIONS[route.route_key]
-            )
-        found = generated.get("components", {}).get("schemas", {})
-        _add_schemas(schemas, {k: v for k, v in found.items() if k not in POWERTOOLS_SCHEMAS}, logical_id)
-
-    models = {r.ErrorResponse, r.GatewayError} | {o.model for o in OPERATIONS.values() if o.model is not None}
-    _, response_schemas = models_json_schema(
-        [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)], ref_template=SCHEMA_REF
-    )
-    # Powertools leaves out `"default": null` (it dumps without None); so must these, for shared models to match.
-    _add_schemas(schemas, _without_null_defaults(response_schemas.get("$defs", {})), "parley.responses")
-
-    document = {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "parley",
-            "version": _version(),
-            "description": "A conversation API for agents that answer questions about a company's own data. "
-            "Generated from template.yaml and the handlers by `make openapi`.",
-        },
-        "servers": [{"url": "/"}],
-        "security": [{"Token": []}],
-        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
-        "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"Token": TOKEN_SCHEME}},
-    }
-    return _integral_floats_as_ints(document)
 
 
 def render(document: dict[str, Any]) -> str:

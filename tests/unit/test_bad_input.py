@@ -68,7 +68,9 @@ def test_wrong_content_type_is_415(user, conversation):
 
 
 @pytest.mark.parametrize("raw_id", ["0", "-1", "abc", "1e3", "9007199254740992", "99999999999999999999",
-                                    "..%2F..%2Fetc%2Fpasswd", "1%20OR%201=1", "%7B%22%24ne%22%3A1%7D"])
+                                    "..%2F..%2Fetc%2Fpasswd", "1%20OR%201=1", "%7B%22%24ne%22%3A1%7D",
+                                    # forms pydantic alone would read as 1: only the canonical one names it
+                                    "01", "+1", "1.0", "1_0", "%201"])
 def test_bad_ids_in_paths_are_404(raw_id, user, cloud):
     before = table_items(cloud)
     assert user.get(f"/api/conversations/{raw_id}").status == 404
@@ -78,12 +80,21 @@ def test_bad_ids_in_paths_are_404(raw_id, user, cloud):
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "data_set_id=-3", "data_set_id=x",
-                                   "cursor=%%%", "cursor=bm90LWEtbnVtYmVy"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=5.0", "limit=%2B5", "limit=1_0",
+                                   "data_set_id=-3", "data_set_id=x", "cursor=%%%", "cursor=bm90LWEtbnVtYmVy"])
 def test_bad_list_parameters_are_400(query, user):
     response = user.get(f"/api/conversations?{query}")
     assert response.status == 400, response.body
     assert response.json()["detail"]
+
+
+def test_a_bad_path_id_names_the_resource_and_an_empty_query_parameter_is_its_default(user, admin):
+    assert user.get("/api/conversations/01").json() == {"detail": "conversation not found"}
+    assert user.get("/api/task_status/not-a-uuid").json() == {"detail": "task not found"}
+    assert admin.post("/api/service_accounts/x/reset_token").json() == {"detail": "service account not found"}
+    refused = user.get("/api/conversations?limit=0")
+    assert refused.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert user.get("/api/conversations?limit=&cursor=").status == 200
 
 
 def test_unknown_routes_and_methods_are_404(user):

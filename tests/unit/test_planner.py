@@ -196,10 +196,123 @@ def test_follow_ups_resolve_through_earlier_sources(shop, fiberup):
 
 def test_policy_questions_are_answered_from_documents(shop, fiberup):
     answer = ask(shop, "Can I get a refund on sale items?")
-    assert answer.text.startswith("According to Returns") and "not refunded" in answer.text
+    assert answer.text.startswith("No. According to Returns") and "not refunded" in answer.text
     assert answer.sources[0].id == "https://outfitters.example/returns" and answer.steps[0].tool == "search_documents"
     answer = ask(fiberup, "What is the notice period to cancel my contract?")
     assert "notice period of one month" in answer.text
+
+
+def test_policy_yes_no_questions_lead_with_the_verdict_of_the_matching_sentence(shop, fiberup):
+    assert ask(shop, "Can I return unworn items?").text.startswith("Yes. According to Returns")
+    # a denial just before the question's word ("not refunded") or before a permission ("is not allowed")
+    assert ask(shop, "Can I get a refund on sale items?").text.startswith("No. According to Returns")
+    answer = ask(fiberup, "Can I use a SIM card in a permanently installed router?")
+    assert answer.text.startswith("No. According to Fair use policy") and "not allowed" in answer.text
+    # "free?" answered by a sentence that names a charge
+    answer = ask(fiberup, "Is a paper invoice free?")
+    assert answer.text.startswith("No. According to Billing and payments FAQ") and "1.50 EUR" in answer.text
+    assert ask(fiberup, "Can I pay by bank transfer?").text.startswith("Yes. According to Billing")
+    # a question that is not a yes/no gets the passage alone
+    assert ask(fiberup, "How much is the late payment fee?").text.startswith("According to Billing")
+
+
+def test_a_passage_that_is_not_about_the_named_product_is_not_quoted():
+    documents = [{"title": "Shipping", "key": "shipping", "content": "We do not ship to other countries yet."}]
+    for items, question in (
+            (PRODUCTS, "In which country is the Storm Rain Jacket made?"),
+            (BOOKS, "In which country is Small Hours set?")):
+        answer = ask(knowledge.build(items, documents), question)
+        assert answer.text.startswith("The data set does not say") and not answer.sources
+
+
+def test_questions_about_a_product_in_words_its_data_never_uses_say_so(shop, fiberup):
+    assert ask(shop, "Is the Storm Rain Jacket made in Portugal?").text == \
+        'The data set does not say: nothing it holds on Storm Rain Jacket answers "made portugal".'
+    assert ask(fiberup, "Will FiberUP Home 300 get a sequel?").text.startswith("The data set does not say")
+    assert ask(shop, "Where are the Trail Hiking Boots made?").text.startswith("The data set does not say")
+    # words the product's own text holds are still answered from it, and a request for its summary gets it
+    assert "taped seams" in ask(shop, "Does the Storm Rain Jacket have taped seams?").text
+    assert ask(shop, "Describe the Storm Rain Jacket").text.startswith("Storm Rain Jacket: A waterproof shell")
+    assert ask(fiberup, "Give me details on FiberUP TV Plus").text.startswith("FiberUP TV Plus: Extended TV")
+
+
+def test_when_back_in_stock_asks_for_a_date_the_data_does_not_hold(shop):
+    assert ask(shop, "When will the Summit Down Jacket be back in stock?").text == \
+        "The data set does not say when Summit Down Jacket will be back in stock; it is out of stock now."
+    books = [{**BOOKS[0], "in_stock": False}, {**BOOKS[1], "in_stock": False,
+                                                "properties": {**BOOKS[1]["properties"], "Expected back": "12 May"}}]
+    k = knowledge.build(books, [])
+    assert ask(k, "When is Harbour Lights back in stock?").text.startswith("The data set does not say when Harbour")
+    assert ask(k, "When will The Long Road be available again?").text == "The Long Road: expected back 12 May."
+
+
+def test_can_i_order_it_now_asks_for_its_stock(shop):
+    assert ask(shop, "Tell me about the Summit Down Jacket", "Can I order that one now?").text == \
+        "No, Summit Down Jacket is out of stock."
+    assert ask(shop, "Tell me about the Storm Rain Jacket", "Can I buy it today?").text.startswith(
+        "Yes, Storm Rain Jacket is in stock")
+    books = [{**b, "in_stock": n != 1} for n, b in enumerate(BOOKS)]
+    assert ask(knowledge.build(books, []), "Tell me about The Long Road", "Can I order it now?").text == \
+        "No, The Long Road is out of stock."
+
+
+def test_that_one_names_no_product_whose_name_holds_one():
+    """"Is there an ebook of that one?" is about the earlier product, not a product called "One ..."."""
+    for items, first, earlier in (
+            (BOOKS + [{"sku": "B9", "name": "One Pan Dinners", "price": 15.0}], "Tell me about Small Hours",
+             "Small Hours"),
+            (PRODUCTS + [{"sku": "TN-1", "name": "One Man Tent", "price": 99.0}],
+             "Tell me about the Grid Fleece Pullover", "Grid Fleece Pullover")):
+        answer = ask(knowledge.build(items, []), first, "How much does that one cost?")
+        assert answer.text.startswith(f"{earlier} costs"), answer.text
+
+
+def test_sell_a_thing_for_a_product_searches_for_that_kind_naming_it(fiberup):
+    phones = [{"sku": "PH-1", "name": "Lumen 3", "description": "A 6.1 inch phone.", "price": 299,
+               "properties": {"Screen protector": "Yes"}},
+              {"sku": "PH-2", "name": "Orbit A5", "description": "A 6.5 inch phone.", "price": 349},
+              {"sku": "AC-1", "name": "Fast Charger 30W", "description": "A charger for the Lumen 3 and the Orbit A5.",
+               "price": 25},
+              {"sku": "AC-2", "name": "Lumen 3 Clear Case", "description": "A thin clear case.", "price": 12}]
+    k = knowledge.build(phones, [])
+    assert ask(k, "Do you sell a case for the Lumen 3?").text == "Yes, Lumen 3 Clear Case (12.00)."
+    assert ask(k, "Do you sell a charger for the Orbit A5?").text == "Yes, Fast Charger 30W (25.00)."
+    answer = ask(k, "Do you sell a case for the Orbit A5?")
+    assert answer.text == "No, the catalog has no case for Orbit A5." and not answer.sources
+    # the kind is the product's own attribute: its data answers
+    assert ask(k, "Do you sell a screen protector for the Lumen 3?").text.startswith("Yes, Lumen 3")
+    assert ask(fiberup, "Do you have a router for FiberUP Home 300?").text.startswith("Yes, FiberUP Home 300")
+    shop = knowledge.build(PRODUCTS + [{"sku": "LC-1", "name": "Trail Hiking Boots Laces", "price": 6.0}], [])
+    assert ask(shop, "Do you have laces for the Trail Hiking Boots?").text == "Yes, Trail Hiking Boots Laces (6.00)."
+    assert ask(shop, "Do you have a hood for the Grid Fleece Pullover?").text == \
+        "No, the catalog has no hood for Grid Fleece Pullover."
+
+
+def test_offer_a_service_nothing_mentions_is_not_a_no(shop, fiberup):
+    """A catalog lists what a shop sells, not its services: "sell X" nowhere in the data is No, "offer X" is
+    unknown."""
+    for k in (shop, fiberup):
+        assert ask(k, "Do you offer gift wrapping?").text == \
+            "The data set does not say whether gift wrapping is offered: no product or document mentions it."
+        assert ask(k, "Do you sell gift wrapping?").text == "No, the catalog has no gift wrapping."
+
+
+def test_a_question_on_a_feature_of_a_product_gets_the_feature_s_terms_from_its_document():
+    plans = [{"sku": "P1", "name": "SIM Unlimited", "description": "Unlimited data.", "price": 22,
+              "properties": {"Data": "Unlimited", "EU roaming": "Yes"}},
+             {"sku": "P2", "name": "SIM 10", "price": 10, "properties": {"Data": "10 GB", "EU roaming": "No"}}]
+    documents = [{"title": "Roaming", "key": "roaming", "content": "On unlimited plans, data used in the EU is capped "
+                  "at 20GB a month. EU roaming uses your allowance at home prices."},
+                 {"title": "Billing", "key": "billing", "content": "Invoices are sent monthly."}]
+    answer = ask(knowledge.build(plans, documents), "How much data can I use in the EU on SIM Unlimited?")
+    assert "20GB" in answer.text and [s.id for s in answer.sources] == ["P1", "roaming"]
+    documents = [{"title": "Rainwear", "key": "rainwear", "content": "Our waterproof jackets hold a 10,000 mm "
+                  "column of water."}, *DOCUMENTS]
+    answer = ask(knowledge.build(PRODUCTS, documents), "How waterproof is the Storm Rain Jacket?")
+    assert "10,000 mm" in answer.text and [s.id for s in answer.sources] == ["JK-RAIN", "rainwear"]
+    # a document that does not name the feature is not added
+    answer = ask(knowledge.build(plans, documents[1:]), "How much data can I use in the EU on SIM Unlimited?")
+    assert [s.id for s in answer.sources] == ["P1"]
 
 
 def test_questions_the_data_cannot_answer_say_so(shop, fiberup):

@@ -19,8 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from parley.auth import Principal
 from parley.config import settings
 from parley.dal.idempotency import IdempotencyKey
-from parley.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated
-from parley.ids import MAX_SAFE_INTEGER
+from parley.errors import BadRequest, DomainError, PayloadTooLarge, ServiceUnavailable, Unauthenticated
 from parley.log import logger
 from parley.wire import serialize
 
@@ -33,8 +32,67 @@ _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_INT_RE = re.compile(r"^[1-9][0-9]{0,15}$")
+
+
+# Route metadata for the OpenAPI document (summary, responses with examples, tags). Plain dicts that name the
+# response models of parley.responses by name: a handler never imports pydantic models it does not validate
+# with, which keeps cold starts short; local/parley_local/openapi.py resolves the names when it merges.
+ERRORS = {
+    400: "Malformed request: the body is not JSON or not an object, a field contradicts the resource, or a "
+         "query parameter is invalid.",
+    401: "Missing, malformed, unknown or disabled token. Without an Authorization header at all, API Gateway "
+         "answers `{\"message\": \"Unauthorized\"}` itself.",
+    403: "This account may not do this: not an admin, or no access to the data set.",
+    404: "Not found, or not visible to this account.",
+    413: "The body is larger than the API accepts.",
+    415: "The body is not sent as Content-Type: application/json.",
+    422: "A field of the body is invalid: `detail` has one entry per problem.",
+    503: "Busy or temporarily unavailable: retry after the seconds in Retry-After.",
+}
+_ERROR_EXAMPLES: dict[int, Any] = {
+    400: "Malformed JSON body.",
+    401: "Invalid token.",
+    403: "You do not have access to this data set.",
+    404: "Not found.",
+    413: "request body is larger than 1048576 bytes",
+    415: "Send the body as JSON with Content-Type: application/json.",
+    422: [{"loc": ["body", "question_message"], "msg": "String should have at least 1 character",
+           "type": "string_too_short"}],
+    503: "the job queue is unavailable, please retry",
+}
+BODY_ERRORS = (400, 413, 415, 422)
+SCHEMA_REF = "#/components/schemas/"
+JSON_TYPE = content_types.APPLICATION_JSON
+
+
+def _error_doc(status: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"$ref": SCHEMA_REF + "ErrorResponse"}
+    if status == 401:
+        schema = {"anyOf": [schema, {"$ref": SCHEMA_REF + "GatewayError"}]}
+    doc: dict[str, Any] = {
+        "description": ERRORS[status],
+        "content": {JSON_TYPE: {"schema": schema,
+                                "examples": {"error": {"value": {"detail": _ERROR_EXAMPLES[status]}}}}},
+    }
+    if status == 503:
+        doc["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+    return doc
+
+
+def responses(status: int, description: str, model: str | None = None, example: Any = None,
+              errors: tuple[int, ...] = (), media: tuple[str, ...] = (), public: bool = False) -> dict[int, Any]:
+    """A route's documented responses: its success (a parley.responses model by name, or raw media types) and
+    its errors; every authenticated route may answer 401."""
+    if model is not None:
+        content: dict[str, Any] = {JSON_TYPE: {"schema": {"$ref": SCHEMA_REF + model}}}
+        if example is not None:
+            content[JSON_TYPE]["examples"] = {"example": {"value": example}}
+    else:
+        content = {m: {"schema": {"type": "object"} if m == JSON_TYPE else {"type": "string"}} for m in media}
+    documented: dict[int, Any] = {status: {"description": description, "content": content}}
+    for code in sorted(set(errors) | (set() if public else {401})):
+        documented[code] = _error_doc(code)
+    return documented
 
 
 def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
@@ -51,9 +109,9 @@ def principal(app: APIGatewayHttpResolver) -> Principal:
     return app.context["principal"]
 
 
-def idempotency_key(app: APIGatewayHttpResolver) -> IdempotencyKey | None:
-    """The request's `Idempotency-Key` header, scoped to the caller and tied to this method, path and body."""
-    raw = app.current_event.headers.get("idempotency-key")
+def idempotency_key(app: APIGatewayHttpResolver, raw: str | None) -> IdempotencyKey | None:
+    """The request's `Idempotency-Key` header (declared on the route with parley.api_params.IdempotencyKeyHeader),
+    scoped to the caller and tied to this method, path and body."""
     if raw is None:
         return None
     if not _IDEMPOTENCY_KEY_RE.fullmatch(raw):
@@ -63,38 +121,8 @@ def idempotency_key(app: APIGatewayHttpResolver) -> IdempotencyKey | None:
                                      event.body or "")
 
 
-def path_id(raw: str, what: str) -> int:
-    """A path id, validated before any database call: anything but a positive safe integer is unknown."""
-    if not _INT_RE.match(raw or "") or int(raw) > MAX_SAFE_INTEGER:
-        raise NotFound(f"{what} not found")
-    return int(raw)
-
-
-def path_uuid(raw: str, what: str) -> str:
-    if not _UUID_RE.match((raw or "").lower()):
-        raise NotFound(f"{what} not found")
-    return raw.lower()
-
-
-def query_int(app: APIGatewayHttpResolver, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None or raw == "":
-        return default
-    if not re.fullmatch(r"-?[0-9]{1,17}", raw) or not low <= int(raw) <= high:
-        raise _QueryError(name, f"must be an integer from {low} to {high}")
-    return int(raw)
-
-
 class UnsupportedMediaType(DomainError):
     status_code = 415
-
-
-class _QueryError(DomainError):
-    status_code = 400
-
-    def __init__(self, name: str, message: str):
-        super().__init__(f"query parameter {name} {message}")
-        self.field_detail = [{"loc": ["query", name], "msg": message, "type": "value_error"}]
 
 
 def _check_depth(text: str) -> None:
@@ -204,11 +232,22 @@ def _domain_error(exc: DomainError) -> Response:
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
         logger.warning("service unavailable", extra={"detail": exc.detail, "cause": repr(exc.__cause__)})
-    return error_response(exc.status_code, getattr(exc, "field_detail", None) or exc.detail, headers)
+    return error_response(exc.status_code, exc.detail, headers)
+
+
+# What each path parameter of parley.api_params names, for the 404 a bad value gets (as an unknown id would).
+PATH_NOUNS = {"conversation_id": "conversation", "data_set_id": "data set", "account_id": "service account",
+              "task_id": "task"}
 
 
 def _validation_error(exc: RequestValidationError) -> Response:
+    """Path and query parameters (typed in parley.api_params) and bodies that fail validation: a bad path id is
+    an unknown resource (404), a bad query parameter a bad request (400), a bad body field 422."""
     errors = exc.errors()
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        if location[:1] == ("path",):
+            return error_response(404, f"{PATH_NOUNS.get(str(location[-1]), 'resource')} not found")
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "Malformed JSON body.")
     if any(e.get("type") == "unsupported_content_type" for e in errors):
@@ -217,6 +256,8 @@ def _validation_error(exc: RequestValidationError) -> Response:
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "value_error")}
         for e in errors
     ]
+    if any(tuple(e.get("loc", ()))[:1] == ("query",) for e in errors):
+        return error_response(400, [d for d in detail if d["loc"][:1] == ["query"]])
     # A body that is valid JSON but not an object is a malformed request rather than a field error.
     if any(e.get("loc") == ("body",) and e.get("type") in ("model_attributes_type", "dict_type") for e in errors):
         return error_response(400, "The JSON body must be an object.")

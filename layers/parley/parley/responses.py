@@ -1,8 +1,9 @@
 """The JSON the API returns, as pydantic models: the OpenAPI document's response schemas.
 
 Handlers build plain dicts and never import this module, so describing a response costs an API function
-nothing at cold start (a pydantic class costs about a millisecond to create). The OpenAPI generator
-(local/parley_local/openapi.py) attaches these models to the operations, and tests/unit/test_openapi.py checks
+nothing at cold start (a pydantic class costs about a millisecond to create): a route names its model by name in
+`responses=parley.api.responses(...)`, and the OpenAPI merge (local/parley_local/openapi.py) adds the models the
+operations name to the document's components. tests/unit/test_openapi.py checks
 real responses against the generated document, so a handler that returns something else fails a test.
 """
 

@@ -4,15 +4,16 @@ about one product, a policy) go to the extractive engine over the same index, wh
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from parley.agent import tools
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
-from parley.agent.reading import Reading, read
+from parley.agent.reading import POINTING, QUESTION_WORDS, WORD_RE, Reading, named_products, read
 from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
-from parley.agent.vocabulary import words
+from parley.agent.vocabulary import fold, words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
 
@@ -118,12 +119,22 @@ class PlannerEngine:
         _drop_products_outside_category(reading, catalog)
         if reading.asks_overview:
             return self._overview(catalog, calls)
-        if reading.leftover and not reading.products and _unknown(reading, calls.knowledge.index):
+        index = calls.knowledge.index
+        if reading.leftover and not reading.products and _unknown(reading, index):
             return _absent(reading) if reading.asks_existence else NO_ANSWER_TEXT
         if reading.leftover and reading.asks_existence and not reading.products and not reading.points_back:
             return self._existence(reading, catalog, calls)
-        if reading.leftover and _about_documents(reading, calls.knowledge.index):
+        if reading.leftover and _about_documents(reading, index):
             return self._documents(reading, calls)
+        made_for = _made_for(reading, catalog) if reading.asks_existence and reading.products else None
+        if made_for:
+            return self._search_made_for(*made_for, catalog, calls)
+        if reading.leftover and reading.products and _unsaid(reading, catalog):
+            return _not_said(reading, catalog)
+        return self._plan_on_products(reading, history, catalog, calls)
+
+    def _plan_on_products(self, reading: Reading, history: list[Turn], catalog: Catalog,
+                          calls: _Calls) -> str | None:
         earlier = _earlier_products(history, catalog)
         asks_about_earlier = reading.attributes and not (reading.narrows or reading.lists_many or reading.counts
                                                          or reading.sort)   # "Who is the author?"
@@ -168,6 +179,17 @@ class PlannerEngine:
             return _absent(reading)
         return f"Yes, {_names(catalog, found.content['items'], found.content['total'], [])}."
 
+    def _search_made_for(self, kind: list[str], target: int, catalog: Catalog, calls: _Calls) -> str:
+        """"Do you sell a charger for the Lumen 3?": the products whose text holds the asked kind and the named
+        product's name (a "Lumen 3 Charger", or a charger whose description says it fits the Lumen 3)."""
+        own = [t for t in tokenize(catalog.names[target]) if catalog.vocabulary.distinctive(fold(t))]
+        found = calls("search_products", {"query": " ".join(kind + own), "limit": self.list_limit})
+        items = [i for i in found.content["items"] if i["sku"] != catalog.skus[target]] if found else []
+        calls.sources[:] = [s for s in calls.sources if s.id != catalog.skus[target]]
+        if not items:
+            return f"No, the catalog has no {' '.join(kind)} for {catalog.names[target]}."
+        return f"Yes, {_names(catalog, items, len(items), [])}."
+
     def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
         """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
         found = calls("search_products", self._arguments(reading, 2))
@@ -181,7 +203,11 @@ class PlannerEngine:
         if found is None or not found.count:
             return None
         calls.sources[:] = found.sources[:2]
-        return document_answer(reading, found.content["passages"], calls.knowledge.index)
+        passages, index = found.content["passages"], calls.knowledge.index
+        if reading.products and not _about_the_products(reading, passages, calls.knowledge):
+            calls.sources.clear()
+            return _not_said(reading, calls.knowledge.catalog)
+        return document_answer(reading, passages, index)
 
     def _arguments(self, reading: Reading, limit: int) -> dict[str, Any]:
         args: dict[str, Any] = {"limit": limit}
@@ -230,9 +256,25 @@ class PlannerEngine:
         if not facts:
             calls.sources.clear()
             return None
-        if reading.words[0] in _YES_NO_START and reading.attributes:
+        if reading.asks_yes_no and reading.attributes:
             self._supporting_document(reading, catalog, calls)
-        return " ".join(facts)
+        return " ".join(facts + self._feature_terms(reading, catalog, calls))
+
+    @staticmethod
+    def _feature_terms(reading: Reading, catalog: Catalog, calls: _Calls) -> list[str]:
+        """"How much data can I use in the EU on an unlimited plan?": a question (not a yes/no) that names a yes/no
+        feature of the product (EU roaming) asks for that feature's terms, which the document about it holds."""
+        flags = [a for k in reading.attributes if (a := catalog.attribute(k)) is not None and a.kind == "bool"]
+        if not flags or reading.asks_yes_no:
+            return []
+        found = calls("search_documents", {"query": reading.question, "limit": 3})
+        if not found or not found.count:
+            return []
+        passages = found.content["passages"]
+        about = set(flags[0].name_terms) <= set(tokenize(passages[0]["text"]))
+        unrelated = {(s.type, s.id) for s in found.sources[1 if about else 0:]}
+        calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
+        return [document_answer(reading, passages, calls.knowledge.index)] if about else []
 
     @staticmethod
     def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
@@ -301,25 +343,144 @@ def _unknown(reading: Reading, index: Any) -> bool:
     return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
 
 
+def _question_words(reading: Reading) -> str:
+    """The question's own words for what the catalog does not explain ("gift wrapping")."""
+    return " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
+                    tokenize(w)[0] in reading.leftover)
+
+
+_SERVICE_VERBS = re.compile(r"\b(?:offer|provide)\b", re.I)
+
+
 def _absent(reading: Reading) -> str:
-    words = " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
-                     tokenize(w)[0] in reading.leftover)
-    return f"No, the catalog has no {words or 'such products'}."
+    """"Do you sell X?" with X nowhere in the data: No, the catalog lists what the shop sells. "Do you offer X?"
+    may ask for a service (gift wrapping, installation), which a catalog does not list: the data does not say."""
+    asked = _question_words(reading)
+    if reading.has(_SERVICE_VERBS):
+        return f"The data set does not say whether {asked or 'that'} is offered: no product or document mentions it."
+    return f"No, the catalog has no {asked or 'such products'}."
 
 
 def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any) -> str:
-    """The two sentences of the best passages that hold most of the question's words, with their document."""
-    wanted = set(reading.index_terms)
+    """The two sentences of the best passages that hold most of the question's words, with their document; a
+    yes/no question gets its verdict first when the best sentence settles it."""
     first = passages[0]
-    sentences = []
-    for passage in passages:
-        if passage["id"] == first["id"]:
-            sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
-    scored = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
+    sentences = _passage_sentences(passages)
+    wanted = set(reading.index_terms)
+    ranked = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
         tokenize(sentences[i]))), i))
-    chosen = sorted(scored[:2])
     where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
-    return f"According to {where}: {' '.join(sentences[i] for i in chosen)}"
+    text = f"According to {where}: {' '.join(sentences[i] for i in sorted(ranked[:2]))}"
+    verdict = policy_verdict(reading, sentences[ranked[0]], index) if reading.asks_yes_no else None
+    return f"{verdict}. {text}" if verdict else text
+
+
+def _about_the_products(reading: Reading, passages: list[dict[str, Any]], knowledge: Knowledge) -> bool:
+    """"In which country is the Essential Crew Tee made?" finds a passage on shipping abroad: a passage answers a
+    question naming products only when its best sentence names one of them or holds much of the question."""
+    sentences = _passage_sentences(passages)
+    best = max(sentences, key=lambda s: coverage(reading, s, knowledge.index))
+    named = {t for i in reading.products for t in tokenize(knowledge.catalog.names[i])}
+    return bool(named & set(tokenize(best))) or coverage(reading, best, knowledge.index) >= WEAK_COVERAGE
+
+
+def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
+    """The sentences of the best passage's document among the passages, in their order."""
+    sentences: list[str] = []
+    for passage in passages:
+        if passage["id"] == passages[0]["id"]:
+            sentences.extend(s for s in split_sentences(passage["text"]) if s not in sentences)
+    return sentences
+
+
+_DENIALS = frozenset(("not", "no", "cannot", "can't", "never", "nor", "none", "won't", "isn't", "aren't", "doesn't",
+                      "don't", "excluded"))
+_CHARGES = frozenset(words("cost costs charge charged fee fees price"))
+_PERMISSIONS = frozenset(("allowed", "permitted", "possible", "accepted", "available", "eligible", "included",
+                          "covered"))
+_NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
+
+
+WEAK_COVERAGE = 0.3   # a sentence holding less of the question's weight than this is not about it
+
+
+def coverage(reading: Reading, sentence: str, index: Any) -> float:
+    """The share of the question's words, weighted by rarity, that a sentence holds."""
+    wanted = set(reading.index_terms)
+    weight = sum(index.idf(t) for t in wanted)
+    return sum(index.idf(t) for t in wanted & set(tokenize(sentence))) / weight if weight else 0.0
+
+
+def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
+    """"Yes" or "No" for a yes/no question about a policy, read off the passage sentence that matches it best:
+    a denial just before a word of the question says No ("eBooks cannot be returned"); a question whether something
+    is free answered by a sentence that names a charge and not "free" says No; a sentence holding most of the
+    question's words and no such denial says Yes. None when the sentence holds too little of the question, or
+    the question is itself negated (its yes would read backwards)."""
+    covered = coverage(reading, sentence, index)
+    if _DENIALS & set(reading.words) or covered < WEAK_COVERAGE:
+        return None
+    said = WORD_RE.findall(sentence.lower())
+    if _denied(said, set(reading.index_terms)):
+        return "No"
+    if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
+                                                           or re.search(r"\d", sentence)):
+        return "No"
+    return "Yes" if covered >= 0.5 else None
+
+
+def _denied(said: list[str], wanted: set[str]) -> bool:
+    """A denial in the sentence just before one of the question's words ("eBooks cannot be returned") or before a
+    permission ("... is not allowed")."""
+    matched = [n for n, word in enumerate(said) if set(tokenize(word)) & wanted]
+    return any(word in _DENIALS and (any(n < m <= n + _NEAR for m in matched)
+                                     or (n + 1 < len(said) and said[n + 1] in _PERMISSIONS))
+               for n, word in enumerate(said))
+
+
+# a question for one fact ("in which country", "where"), not for a product's summary ("what is X?", "what can you
+# tell me about X?", "describe X")
+_ASKS_A_FACT = re.compile(r"\b(?:which|where|when|who|whom|whose)\b|\bwhat\b(?!\s+(?:is|are|can)\b|'s)", re.I)
+
+
+def _unsaid(reading: Reading, catalog: Catalog) -> bool:
+    """Whether the question about named products asks in words ("sequel", "country") that appear nowhere in what
+    the data holds on them, and is a yes/no or names nothing else the catalog has (an attribute, a price, stock,
+    a sale): then the data does not say, and a summary of the product would be no answer."""
+    if not reading.asks_yes_no and (not reading.has(_ASKS_A_FACT) or reading.attributes or reading.asks_price
+                                    or reading.in_stock is not None or reading.on_sale is not None):
+        return False   # "Describe X", "What can you tell me about X?": the product's summary answers
+    text: set[str] = set()
+    for product_id in reading.products:
+        text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))
+        for attribute in catalog.attributes.values():
+            raw = attribute.raw_of(product_id)
+            if raw is not None:
+                text.update(tokenize(f"{attribute.label} {raw}"))
+    return not text & set(reading.leftover)
+
+
+def _not_said(reading: Reading, catalog: Catalog) -> str:
+    names = _series([catalog.names[i] for i in reading.products[:3]])
+    return f"The data set does not say: nothing it holds on {names} answers \"{_question_words(reading)}\"."
+
+
+_FOR = re.compile(r"\bfor\b", re.I)
+
+
+def _made_for(reading: Reading, catalog: Catalog) -> tuple[list[str], int] | None:
+    """"Do you sell a case for the Orbit A5?": (the asked kind's words, the product after "for") when the words after
+    "for" name one product and the words before it ask for something else."""
+    match = _FOR.search(reading.question)
+    if match is None:
+        return None
+    targets = named_products(words(reading.question[match.end():]), catalog)
+    kind = [t for t in tokenize(reading.question[:match.start()]) if fold(t) not in QUESTION_WORDS]
+    if len(targets) != 1 or not kind:
+        return None
+    own = {k for t in kind for k in catalog.vocabulary.attribute_terms.get(fold(t), ())
+           if catalog.attributes[k].raw_of(targets[0]) is not None}
+    return None if own else (kind, targets[0])   # "a router for Home 300?" asks about its router_included
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:
@@ -362,9 +523,6 @@ def _plain_label(attribute) -> str:
     return " ".join(words)
 
 
-_YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
-
-
 def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str | None:
     """What the question asks about one product, in a sentence; None for a feature yes/no the typed values do not
     settle (the extractive engine weighs the text then)."""
@@ -388,7 +546,7 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
             return fact
     if reading.asks_price:
         return _price_fact(catalog, detail)
-    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+    if reading.asks_yes_no:
         return None
     return _summary_text(catalog, detail)
 
@@ -430,7 +588,23 @@ def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> s
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
     left = f" ({item['stock_quantity']} left)" if (item.get("stock_quantity") or -1) > 0 else ""
+    if reading.asks_restock:
+        return _restock_text(catalog, detail, name, bool(item["in_stock"]))
     return f"Yes, {name} is in stock{left}." if item["in_stock"] else f"No, {name} is out of stock."
+
+
+_RESTOCK_TERMS = frozenset(words("restock restocked arrival arrive expected due back available availability"))
+
+
+def _restock_text(catalog: Catalog, detail: dict[str, Any], name: str, in_stock: bool) -> str:
+    """"When will it be back in stock?": a property about restocking or availability when the product has one
+    ("Expected back: 12 May"); else what the data says now, and that it holds no date."""
+    for key, raw in detail["properties"].items():
+        attribute = catalog.attribute(key)
+        if attribute is not None and _RESTOCK_TERMS & set(attribute.name_terms) and raw is not None:
+            return f"{name}: {attribute.label.lower()} {raw}."
+    now = "it is in stock now" if in_stock else "it is out of stock now"
+    return f"The data set does not say when {name} will be back in stock; {now}."
 
 
 def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str, str]) -> str:
@@ -471,7 +645,7 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     if raw is None:
         return None
     value = typed(raw, attribute.key)
-    if reading.words[:1] and reading.words[0] in _YES_NO_START:
+    if reading.asks_yes_no:
         return _verdict_text(reading, catalog, detail, attribute, value) if value.kind == "bool" else None
     return f"{name}: {label} {value_text(attribute, raw)}."
 
@@ -585,7 +759,8 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]
-    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)]
+    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)
+           and t not in POINTING]
     if own:  # "and the premium version?": a product sharing a name with the earlier ones and naming the new word
         related = _related_by_name(catalog, earlier, own)
         if related:
@@ -595,9 +770,9 @@ def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -
     return earlier[:1]
 
 
-def _related_by_name(catalog: Catalog, earlier: list[int], words: list[str]) -> list[int]:
+def _related_by_name(catalog: Catalog, earlier: list[int], terms: list[str]) -> list[int]:
     names = catalog.vocabulary.name_ids
-    candidates = set.intersection(*(set(names.get(w, ())) for w in words))
+    candidates = set.intersection(*(set(names.get(w, ())) for w in terms))
     base = set(words(" ".join(catalog.names[i] for i in earlier)))
     ranked = sorted(candidates - set(earlier), key=lambda i: (-len(base & set(words(catalog.names[i]))), i))
     return ranked[:1]

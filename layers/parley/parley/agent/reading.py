@@ -15,7 +15,7 @@ from parley.agent.values import dimension_of, unit_of
 from parley.agent.vocabulary import fold, words
 from parley.retrieval import tokenize
 
-_WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _DESCENDING = frozenset(words("most highest largest biggest longest fastest heaviest maximum max greatest "
                                  "priciest widest tallest deepest thickest strongest more higher larger bigger "
                                  "longer faster heavier wider taller deeper newest latest newer"))
@@ -36,6 +36,11 @@ _LIST_MANY = re.compile(r"^\s*(?:and\s+)?which\b|\b(list|show me|all|any)\b", re
 _ON_SALE = re.compile(r"\b(on sale|discount(?:ed|s)?|reduced|on offer|deals?|markdowns?|clearance)\b", re.I)
 _OUT_OF_STOCK = re.compile(r"\b(out of stock|sold out|unavailable)\b", re.I)
 _IN_STOCK = re.compile(r"\b(in stock|available now|available to buy|ready to ship)\b", re.I)
+# "Can I order it now?" asks whether it is available: its stock
+_ORDER_NOW = re.compile(r"\b(?:order|buy|purchase|get)\b.*\b(?:now|today|right away)\b", re.I)
+# "When will it be back in stock?" asks for a restock date, which a catalog seldom holds
+_RESTOCK = re.compile(r"\b(?:back in stock|in stock again|available again|restock(?:ed|ing)?)\b|"
+                      r"\bwhen\b.*\b(?:in stock|available)\b", re.I)
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _UNIT = r"\s*([a-z%€$£/]+(?:/[a-z]+)?)?"
 _OR_LATER = re.compile(_NUMBER + r"\s*([a-z%]+)?\s*(?:or (?:later|more|newer|above|higher|over)|and (?:up|above|later)|\+)",
@@ -55,6 +60,9 @@ _NEGATION = frozenset("without no not exclude excluding except".split())
 _ANAPHORA = re.compile(r"\b(it|its|it's|that|this|they|them|those|these|the same|either|one|ones|"
                        r"both|the first|the second|the last|the other)\b", re.I)
 _PRICE_WORDS = re.compile(r"\b(price|prices|cost|costs|how much|expensive|cheap|pay|fee)\b", re.I)
+YES_NO_START = ("does", "do", "is", "are", "can", "has", "have", "will", "would")
+# words that point back ("that one") and so name no product on their own, even when one product's name has them
+POINTING = frozenset(words("one ones it this that these those other same"))
 _COLLECTIVE = frozenset(words("product products item items thing things plan plans option options one ones "
                                  "kind kinds type types model models version versions"))
 
@@ -122,10 +130,18 @@ class Reading:
     def asks_price(self) -> bool:
         return self.has(_PRICE_WORDS)
 
+    @property
+    def asks_restock(self) -> bool:
+        return self.has(_RESTOCK)
+
+    @property
+    def asks_yes_no(self) -> bool:
+        return bool(self.words) and self.words[0] in YES_NO_START
+
 
 def read(question: str, catalog: Catalog) -> Reading:
     question = _join_known_compounds(question, catalog)
-    reading = Reading(question, _WORD_RE.findall(question.lower()), words(question), tokenize(question))
+    reading = Reading(question, WORD_RE.findall(question.lower()), words(question), tokenize(question))
     vocabulary = catalog.vocabulary
     reading.products = named_products(reading.terms, catalog, reading.name_spots)
     reading.used |= reading.name_spots
@@ -141,14 +157,15 @@ def read(question: str, catalog: Catalog) -> Reading:
     return reading
 
 
-_QUESTION_WORDS = frozenset(words(
+QUESTION_WORDS = frozenset(words(
     "include includes included come comes with offer offers sell carry stock buy get order cost costs price priced "
     "pay much many cheap expensive tell about compare difference different between available sale anything "
     "something everything thing things product products item items plan plans package packages option options "
     "kind type sort range model models version one ones need want looking show list give me us you do does have "
     "has there shop store catalog right now currently please also still long big heavy fast large wide tall "
     "high far weigh weighs cheaper cheapest faster bigger smaller longer shorter heavier lighter better "
-    "same per use uses used under below over above than between within from least most less more"))
+    "same per use uses used under below over above than between within from least most less more back again "
+    "restock today"))
 
 
 def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
@@ -157,7 +174,7 @@ def _leftover(reading: Reading, catalog: Catalog) -> list[str]:
     vocabulary = catalog.vocabulary
     out = []
     for number, term in enumerate(reading.terms):
-        if number in reading.used or term in _QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
+        if number in reading.used or term in QUESTION_WORDS or term in _DESCENDING or term in _ASCENDING:
             continue
         if term.replace(".", "").isdigit() or vocabulary.name_df(term) or vocabulary.names_a_property(term) \
                 or _time_or_money(reading.index_terms[number]):   # "£15 a month"
@@ -250,8 +267,8 @@ def _mention(product_id: int, matched: set[str], positions: dict[str, list[int]]
     spots = _closest(positions, matched)
     if spots[-1] - spots[0] > len(spots):
         return None
-    if found and all(t.replace(".", "").isdigit() for t in found) and len(matched) < 2:
-        return None   # a bare number ("under 20") names no product
+    if found and all(t.replace(".", "").isdigit() or t in POINTING for t in found) and len(matched) < 2:
+        return None   # a bare number ("under 20") or "that one" names no product
     unique = any(vocabulary.name_df(t) == 1 for t in found)
     coverage = len(found) / max(1, len(specific))
     if unique or (found and coverage >= 0.5 and (len(matched) >= 2 or coverage == 1 and len(own) > 1)):
@@ -389,7 +406,7 @@ def _flags(reading: Reading) -> None:
         reading.on_sale = True
     if reading.has(_OUT_OF_STOCK):
         reading.in_stock = False
-    elif reading.has(_IN_STOCK):
+    elif reading.has(_IN_STOCK) or reading.has(_ORDER_NOW) or reading.has(_RESTOCK):
         reading.in_stock = True
 
 
@@ -463,7 +480,7 @@ def _attributes_of_word(term: str, vocabulary) -> set[str]:
 def named_attributes(reading: Reading, catalog: Catalog) -> list[str]:
     """Attributes whose name words the question holds ("what colors" -> Color), most words matched first."""
     vocabulary = catalog.vocabulary
-    terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots]
+    terms = [t for n, t in enumerate(reading.terms) if n not in reading.name_spots and t not in POINTING]
     scores: dict[str, int] = {}
     for term in dict.fromkeys(terms):
         for key in _attributes_of_word(term, vocabulary):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value, raise_to
+from parley.dal.entities import Account
 from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
 from parley.ids import now_iso
 
@@ -28,8 +29,8 @@ class AccountRepository:
         raise_to(self.table, _COUNTER_KEY, "value", account_id)
 
     def create(self, account_id: int, name: str, is_admin: bool, data_set_ids: list[int],
-               token_hash: str) -> dict[str, Any]:
-        item = {
+               token_hash: str) -> Account:
+        item: Account = {
             "pk": f"ACCOUNT#{account_id}",
             "id": account_id,
             "name": name,
@@ -43,12 +44,12 @@ class AccountRepository:
             ddb().put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
         return item
 
-    def get(self, account_id: int) -> dict[str, Any] | None:
+    def get(self, account_id: int) -> Account | None:
         with aws_errors("storage"):
             response = ddb().get_item(TableName=self.table, Key=_key(account_id), ConsistentRead=True)
-        return from_item(response.get("Item"))
+        return cast("Account | None", from_item(response.get("Item")))
 
-    def list(self, limit: int, after_id: int | None) -> tuple[list[dict[str, Any]], int | None]:
+    def list(self, limit: int, after_id: int | None) -> tuple[list[Account], int | None]:
         """Accounts are few: a paginated Scan (in table order); the cursor is the last account id."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -57,11 +58,11 @@ class AccountRepository:
         }
         if after_id is not None:
             kwargs["ExclusiveStartKey"] = _key(after_id)
-        found: list[dict[str, Any]] = []
+        found: list[Account] = []
         while True:
             with aws_errors("storage"):
                 response = ddb().scan(**kwargs)
-            found.extend(from_item(i) for i in response.get("Items", []))
+            found.extend(cast("Account", from_item(i)) for i in response.get("Items", []))
             last = response.get("LastEvaluatedKey")
             if len(found) >= limit or not last:
                 break
@@ -70,14 +71,14 @@ class AccountRepository:
         more = len(found) > limit or bool(last)
         return page, (page[-1]["id"] if more and page else None)
 
-    def update(self, account_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+    def update(self, account_id: int, changes: dict[str, Any]) -> Account | None:
         """Apply `changes` to an existing account; None when it does not exist."""
         if not changes:
             return self.get(account_id)
         names = {f"#f{i}": name for i, name in enumerate(changes)}
         values = {f":v{i}": to_attr(value) for i, value in enumerate(changes.values())}
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
-        return update_if(
+        return cast("Account | None", update_if(
             TableName=self.table,
             Key=_key(account_id),
             UpdateExpression=update,
@@ -85,4 +86,4 @@ class AccountRepository:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
-        )
+        ))

@@ -8,9 +8,10 @@ Every item expires after API Gateway's 2-hour connection limit, should $disconne
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from parley.config import settings
+from parley.dal.entities import Connection
 from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_item, update_if
 
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
@@ -36,10 +37,10 @@ class ConnectionRepository:
         with aws_errors("storage"):
             ddb().put_item(TableName=self.table, Item=to_item(item))
 
-    def get(self, connection_id: str) -> dict[str, Any] | None:
+    def get(self, connection_id: str) -> Connection | None:
         with aws_errors("storage"):
             response = ddb().get_item(TableName=self.table, Key=_connection_key(connection_id), ConsistentRead=True)
-        return from_item(response.get("Item"))
+        return cast("Connection | None", from_item(response.get("Item")))
 
     def subscribe(self, connection_id: str, conversation_id: int, account_id: int, expires_at: int) -> bool:
         """Record the subscription on the connection (at most MAX_SUBSCRIPTIONS), then its own item. False
@@ -67,16 +68,18 @@ class ConnectionRepository:
                   UpdateExpression="DELETE conversations :one", ConditionExpression="attribute_exists(pk)",
                   ExpressionAttributeValues={":one": {"NS": [str(conversation_id)]}})
 
-    def subscribers(self, conversation_id: int) -> list[dict[str, Any]]:
+    def subscribers(self, conversation_id: int) -> list[Connection]:
         """The connections subscribed to a conversation: one Query (past 1 MB only with thousands)."""
-        return query_all(TableName=self.table, KeyConditionExpression="pk = :pk",
-                         ExpressionAttributeValues={":pk": {"S": f"SUB#{conversation_id}"}})
+        return cast("list[Connection]", query_all(
+            TableName=self.table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"SUB#{conversation_id}"}}))
 
     def remove(self, connection_id: str) -> None:
         """Forget a connection and its subscriptions: one GetItem, one BatchWriteItem (<= 21 deletes)."""
         connection = self.get(connection_id)
         keys = [_connection_key(connection_id)]
-        keys += [_subscription_key(c, connection_id) for c in sorted((connection or {}).get("conversations", ()))]
+        followed = connection.get("conversations", set()) if connection else set()
+        keys += [_subscription_key(c, connection_id) for c in sorted(followed)]
         requests = [{"DeleteRequest": {"Key": key}} for key in keys]
         for _ in range(5):  # unprocessed deletes are retried a few times; TTL removes whatever is left
             if not requests:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, cast
 
 from parley.config import settings
 from parley.dal.dynamo import (aws_errors, batch_write, ddb, error_code, from_item, query_all, to_attr, to_item,
                                update_if)
+from parley.dal.entities import Conversation, Message
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
 
@@ -53,7 +54,7 @@ class ConversationRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().conversations_table
 
-    def new_item(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
+    def new_item(self, owner_id: int, data_set_id: int) -> Conversation:
         conversation_id = time_ordered_id()
         return {
             "pk": f"CONV#{conversation_id}",
@@ -67,11 +68,11 @@ class ConversationRepository:
             "owner_sk": conversation_id,
         }
 
-    def create_op(self, item: dict[str, Any]) -> dict[str, Any]:
+    def create_op(self, item: Conversation) -> dict[str, Any]:
         return {"Put": {"TableName": self.table, "Item": to_item(item),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
-    def create(self, owner_id: int, data_set_id: int) -> dict[str, Any]:
+    def create(self, owner_id: int, data_set_id: int) -> Conversation:
         """One conditional PutItem; a (very unlikely) id collision is retried with a new id."""
         for _ in range(5):
             item = self.new_item(owner_id, data_set_id)
@@ -84,14 +85,14 @@ class ConversationRepository:
                     raise
         raise RuntimeError("could not allocate a conversation id")
 
-    def get_meta(self, conversation_id: int) -> dict[str, Any] | None:
+    def get_meta(self, conversation_id: int) -> Conversation | None:
         with aws_errors("storage"):
             response = ddb().get_item(
                 TableName=self.table, Key=conversation_key(conversation_id), ConsistentRead=True
             )
-        return from_item(response.get("Item"))
+        return cast("Conversation | None", from_item(response.get("Item")))
 
-    def read(self, conversation_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def read(self, conversation_id: int) -> tuple[Conversation | None, list[Message]]:
         """The conversation and its messages, oldest first: one Query (more only past 1 MB of messages)."""
         items = query_all(
             TableName=self.table,
@@ -101,11 +102,11 @@ class ConversationRepository:
         )
         meta = next((i for i in items if i["sk"] == META), None)
         messages = [i for i in items if i["sk"].startswith("MSG#")]
-        return meta, messages
+        return cast("Conversation | None", meta), cast("list[Message]", messages)
 
     def read_page(
         self, conversation_id: int, after_message_id: int | None = None
-    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], bool]:
+    ) -> tuple[Conversation | None, list[Message], bool]:
         """One Query (at most 1 MB, DynamoDB's page): the conversation, unless reading on after a message, and
         its messages oldest first; the flag says more messages follow."""
         request: dict[str, Any] = {
@@ -120,11 +121,12 @@ class ConversationRepository:
             response = ddb().query(**request)
         items = [from_item(i) for i in response.get("Items", [])]
         meta = next((i for i in items if i["sk"] == META), None)
-        return meta, [i for i in items if i["sk"].startswith("MSG#")], "LastEvaluatedKey" in response
+        messages = [i for i in items if i["sk"].startswith("MSG#")]
+        return cast("Conversation | None", meta), cast("list[Message]", messages), "LastEvaluatedKey" in response
 
     def list_for_owner(
         self, owner_id: int, limit: int, cursor: str | None, data_set_id: int | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[Conversation], str | None]:
         """Newest first. With a data set filter, keep reading until a page is full or the index ends."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -145,13 +147,13 @@ class ConversationRepository:
                 "owner_sk": {"N": str(after)},
             }
         # Read one past the page: a next_cursor is given only when another item really follows.
-        found: list[dict[str, Any]] = []
+        found: list[Conversation] = []
         while True:
             kwargs["Limit"] = limit + 1 - len(found) if data_set_id is None else max(limit + 1, 25)
             with aws_errors("storage"):
                 response = ddb().query(**kwargs)
             for raw in response.get("Items", []):
-                found.append(from_item(raw))
+                found.append(cast("Conversation", from_item(raw)))
                 if len(found) > limit:
                     return found[:limit], encode_cursor(found[limit - 1]["id"])
             last = response.get("LastEvaluatedKey")
@@ -198,7 +200,7 @@ class ConversationRepository:
         meta_condition: str,
         condition_values: dict[str, Any],
         conversation_id: int,
-        message: dict[str, Any],
+        message: Message,
         summary: str,
     ) -> list[dict[str, Any]]:
         """Advance the conversation's last message id (guarded by `meta_condition`) and write the question
@@ -223,7 +225,7 @@ class ConversationRepository:
             self.put_message_op(conversation_id, message),
         ]
 
-    def put_message_op(self, conversation_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    def put_message_op(self, conversation_id: int, message: Message) -> dict[str, Any]:
         item = {**message_key(conversation_id, message["id"]), **to_item(message)}
         return {
             "Put": {

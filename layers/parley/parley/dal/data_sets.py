@@ -9,10 +9,11 @@ The sparse index `all_data_sets` (list_pk = "DATASET", id) lists every data set 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value
+from parley.dal.entities import DataSet
 from parley.dal.dynamo import aws_errors, ddb, from_item, query_all, to_attr, to_item, update_if
 from parley.ids import now_iso
 
@@ -36,9 +37,9 @@ class DataSetRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().data_sets_table
 
-    def create(self, name: str, created_by: int) -> dict[str, Any]:
+    def create(self, name: str, created_by: int) -> DataSet:
         data_set_id = next_value(self.table, _COUNTER_KEY, "value")
-        item = {
+        item: DataSet = {
             "pk": f"DS#{data_set_id}",
             "sk": META,
             "list_pk": "DATASET",
@@ -54,31 +55,31 @@ class DataSetRepository:
             ddb().put_item(TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)")
         return item
 
-    def get(self, data_set_id: int) -> dict[str, Any] | None:
+    def get(self, data_set_id: int) -> DataSet | None:
         with aws_errors("storage"):
             response = ddb().get_item(TableName=self.table, Key=_key(data_set_id))
-        return from_item(response.get("Item"))
+        return cast("DataSet | None", from_item(response.get("Item")))
 
-    def get_many(self, data_set_ids: Iterable[int]) -> list[dict[str, Any]]:
+    def get_many(self, data_set_ids: Iterable[int]) -> list[DataSet]:
         ids = sorted(set(data_set_ids))
-        found: list[dict[str, Any]] = []
+        found: list[DataSet] = []
         for start in range(0, len(ids), 100):
             keys = [_key(i) for i in ids[start : start + 100]]
             request: dict[str, Any] = {self.table: {"Keys": keys}}
             while request:
                 with aws_errors("storage"):
                     response = ddb().batch_get_item(RequestItems=request)
-                found.extend(from_item(i) for i in response.get("Responses", {}).get(self.table, []))
+                found.extend(cast("DataSet", from_item(i)) for i in response.get("Responses", {}).get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
         return sorted(found, key=lambda item: item["id"])
 
-    def list_all(self) -> list[dict[str, Any]]:
-        return query_all(
+    def list_all(self) -> list[DataSet]:
+        return cast("list[DataSet]", query_all(
             TableName=self.table,
             IndexName="all_data_sets",
             KeyConditionExpression="list_pk = :p",
             ExpressionAttributeValues={":p": {"S": "DATASET"}},
-        )
+        ))
 
     def upsert(self, data_set_id: int, sk_and_items: list[tuple[str, dict[str, Any]]]) -> None:
         """BatchWriteItem in chunks of 25; a later duplicate key in one call wins."""
@@ -129,9 +130,9 @@ class DataSetRepository:
                 },
             )
 
-    def set_settings(self, data_set_id: int, answer_settings: dict[str, Any]) -> dict[str, Any] | None:
+    def set_settings(self, data_set_id: int, answer_settings: dict[str, Any]) -> DataSet | None:
         """Replace the data set's answer settings; returns the updated item, or None if there is no such data set."""
-        return update_if(
+        return cast("DataSet | None", update_if(
             TableName=self.table,
             Key=_key(data_set_id),
             UpdateExpression="SET answer_settings = :s, updated_at = :now",
@@ -141,4 +142,4 @@ class DataSetRepository:
                 ":now": to_attr(now_iso()),
             },
             ReturnValues="ALL_NEW",
-        )
+        ))

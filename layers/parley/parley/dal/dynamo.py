@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from parley import aws
 from parley.errors import ServiceUnavailable
@@ -67,7 +67,7 @@ def from_attr(attr: dict[str, Any]) -> Any:
     raise TypeError(f"unsupported DynamoDB type {kind}")
 
 
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in values.items() if v is not None}
 
 

@@ -11,9 +11,10 @@ import json
 from parley import aws
 from parley.config import settings
 from parley.dal.dynamo import aws_errors
+from parley.dal.entities import Task
 
 
-def group_for(task: dict) -> str:
+def group_for(task: Task) -> str:
     """The FIFO group of a task's job: its conversation for answers, its data set for loads."""
     if task["kind"] == "answer":
         return f"conversation-{task['conversation_id']}"

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 from parley.config import settings
 from parley.dal.dynamo import aws_errors, batch_write, ddb, from_item, query_all, to_attr, to_item, update_if
+from parley.dal.entities import Task
 from parley.ids import now_iso
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
@@ -29,9 +30,9 @@ class TaskRepository:
     def __init__(self, table: str | None = None):
         self.table = table or settings().tasks_table
 
-    def new_task(self, task_id: str, kind: str, owner_id: int, **fields: Any) -> dict[str, Any]:
+    def new_task(self, task_id: str, kind: str, owner_id: int, **fields: Any) -> Task:
         now = int(time.time())
-        return {
+        task: Task = {
             "task_id": task_id,
             "kind": kind,
             "owner_id": owner_id,
@@ -41,10 +42,10 @@ class TaskRepository:
             "attempts": 0,
             "open_pk": f"OPEN#{secrets.randbelow(OPEN_SHARDS)}",
             "created_epoch": now,
-            **fields,
         }
+        return cast("Task", {**task, **fields})
 
-    def put_op(self, task: dict[str, Any]) -> dict[str, Any]:
+    def put_op(self, task: Task) -> dict[str, Any]:
         return {
             "Put": {
                 "TableName": self.table,
@@ -53,18 +54,18 @@ class TaskRepository:
             }
         }
 
-    def put(self, task: dict[str, Any]) -> None:
+    def put(self, task: Task) -> None:
         with aws_errors("storage"):
             ddb().put_item(**self.put_op(task)["Put"])
 
-    def get(self, task_id: str) -> dict[str, Any] | None:
+    def get(self, task_id: str) -> Task | None:
         with aws_errors("storage"):
             response = ddb().get_item(TableName=self.table, Key=_key(task_id))
-        return from_item(response.get("Item"))
+        return cast("Task | None", from_item(response.get("Item")))
 
-    def start(self, task_id: str) -> dict[str, Any] | None:
+    def start(self, task_id: str) -> Task | None:
         """PENDING or RUNNING (a redelivery after a crash) -> RUNNING. None when finished or unknown."""
-        return update_if(
+        return cast("Task | None", update_if(
             TableName=self.table,
             Key=_key(task_id),
             UpdateExpression="SET #s = :running, attempts = if_not_exists(attempts, :zero) + :one, started_at = :now",
@@ -78,7 +79,7 @@ class TaskRepository:
                 ":now": {"S": now_iso()},
             },
             ReturnValues="ALL_NEW",
-        )
+        ))
 
     def finish_op(
         self, task_id: str, state: str, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
@@ -116,16 +117,16 @@ class TaskRepository:
     def delete_many(self, task_ids: list[str]) -> None:
         batch_write(self.table, [{"DeleteRequest": {"Key": _key(task_id)}} for task_id in task_ids])
 
-    def open_before(self, created_before: int) -> list[dict[str, Any]]:
+    def open_before(self, created_before: int) -> list[Task]:
         """Unfinished tasks created before an epoch second, from every shard of `open_tasks`."""
-        found: list[dict[str, Any]] = []
+        found: list[Task] = []
         for shard in range(OPEN_SHARDS):
-            found.extend(query_all(
+            found.extend(cast("list[Task]", query_all(
                 TableName=self.table,
                 IndexName="open_tasks",
                 KeyConditionExpression="open_pk = :shard AND created_epoch < :before",
                 ExpressionAttributeValues={":shard": {"S": f"OPEN#{shard}"}, ":before": to_attr(created_before)},
-            ))
+            )))
         return found
 
     def mark_requeued(self, task_id: str) -> bool:

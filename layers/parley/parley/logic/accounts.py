@@ -7,10 +7,11 @@ from typing import Any
 from parley.auth import Principal, hash_token, hashes_match, new_token, parse_authorization
 from parley.dal.accounts import AccountRepository
 from parley.dal.data_sets import DataSetRepository
+from parley.dal.entities import Account
 from parley.errors import Forbidden, NotFound, Unprocessable
 
 
-def view(item: dict[str, Any]) -> dict[str, Any]:
+def view(item: Account) -> dict[str, Any]:
     return {
         "id": item["id"],
         "name": item["name"],

@@ -10,6 +10,7 @@ from parley.dal.conversations import ConversationRepository, decode_cursor, enco
 from parley.dal.data_sets import DataSetRepository
 from parley.dal import idempotency
 from parley.dal.dynamo import TransactionCancelled, transact
+from parley.dal.entities import Conversation, Message
 from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
@@ -24,7 +25,7 @@ SUMMARY_CHARS = 200
 HISTORY_PAGE_BYTES = 1_000_000
 
 
-def _created_view(item: dict[str, Any]) -> dict[str, Any]:
+def _created_view(item: Conversation) -> dict[str, Any]:
     return {"id": item["id"], "started_at": item["started_at"], "data_set_id": item["data_set_id"]}
 
 
@@ -48,7 +49,7 @@ def create(caller: Principal, data_set_id: int, key: IdempotencyKey | None = Non
     raise ServiceUnavailable("could not create the conversation, please retry")
 
 
-def _owned(caller: Principal, meta: dict[str, Any] | None) -> dict[str, Any]:
+def _owned(caller: Principal, meta: Conversation | None) -> Conversation:
     # Another account's conversation answers exactly like a missing one: existence does not leak.
     if meta is None or meta.get("owner_id") != caller.account_id or meta.get("deleting"):
         raise NotFound("conversation not found")
@@ -68,7 +69,7 @@ def delete(caller: Principal, conversation_id: int) -> None:
     conversations.delete_meta(conversation_id)
 
 
-def message_view(message: dict[str, Any]) -> dict[str, Any]:
+def message_view(message: Message) -> dict[str, Any]:
     view = {
         "id": message["id"],
         "text": message["text"],
@@ -88,7 +89,7 @@ def shorten(text: str | None) -> str | None:
     return text[:SUMMARY_CHARS - 1] + "\u2026"
 
 
-def summary_view(meta: dict[str, Any]) -> dict[str, Any]:
+def summary_view(meta: Conversation) -> dict[str, Any]:
     return {
         "id": meta["id"],
         "started_at": meta["started_at"],
@@ -167,7 +168,7 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
     task_id = new_task_id()
     message_id = user_message_id()
     for _ in range(5):
-        message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
+        message: Message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
         task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
                               message_id=message_id)
         ops = conversations.record_question_ops(condition, values, conversation_id, message, shorten(question))
@@ -199,7 +200,7 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
 
 def fail_answer(conversation_id: int, message_id: int, task_id: str, code: str, message: str) -> None:
     """Finish a question's task as FAILURE and leave a `system` notice in the reply's place, atomically."""
-    notice = {
+    notice: Message = {
         "id": message_id + 1,
         "role": "system",
         "text": message,

@@ -17,6 +17,7 @@ from parley.dal import blobs
 from parley.dal import idempotency
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
 from parley.dal.dynamo import TransactionCancelled
+from parley.dal.entities import DataSet
 from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
@@ -31,7 +32,7 @@ PRODUCTS, DOCUMENTS = "products", "documents"
 _PUBLIC_SETTINGS = ("provider", "model")
 
 
-def view(item: dict[str, Any], caller: Principal) -> dict[str, Any]:
+def view(item: DataSet, caller: Principal) -> dict[str, Any]:
     # settings hold only the name of the API key's secret, never the key
     settings = item.get("answer_settings") or {"provider": "extractive"}
     if not caller.is_admin:

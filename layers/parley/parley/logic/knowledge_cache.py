@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Any
 
 from parley.agent.contracts import Knowledge
 from parley.agent.knowledge import empty, unpack
 from parley.dal import blobs
+from parley.dal.entities import DataSet
 
 DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
@@ -26,7 +26,7 @@ def budget_bytes() -> int:
         return DEFAULT_BUDGET_BYTES
 
 
-def knowledge_for(data_set: dict[str, Any]) -> Knowledge:
+def knowledge_for(data_set: DataSet) -> Knowledge:
     data_set_id, version = data_set["id"], data_set.get("index_version", 0)
     with _lock:
         cached = _cache.get(data_set_id)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from parley.dal import jobs
+from parley.dal.entities import Task
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.log import logger
 from parley.logic.conversations import fail_answer
@@ -42,7 +42,7 @@ def sweep(now: float | None = None) -> dict[str, int]:
     return counts
 
 
-def _time_out(tasks: TaskRepository, task: dict[str, Any]) -> None:
+def _time_out(tasks: TaskRepository, task: Task) -> None:
     if task["kind"] == "answer":
         fail_answer(task["conversation_id"], task["message_id"], task["task_id"], "timeout", TIMEOUT_MESSAGE)
     else:

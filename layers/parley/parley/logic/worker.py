@@ -15,6 +15,7 @@ from parley.dal import blobs
 from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
+from parley.dal.entities import DataSet, Message, Task
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
 from parley.engine import Source, Turn
 from parley.ids import now_iso
@@ -42,7 +43,7 @@ class JobError(Exception):
 WRITE_RESERVE_SECONDS = 5.0
 
 
-def engine_for(data_set: dict[str, Any], not_after: float | None = None):
+def engine_for(data_set: DataSet, not_after: float | None = None):
     """The data set's answer engine: the offline one unless its settings name a language-model provider.
     `not_after` (monotonic seconds) is when a model answer must be done by."""
     settings = data_set.get("answer_settings") or {}
@@ -72,7 +73,7 @@ class _ProviderFailuresAsJobErrors:
             raise JobError(exc.code, exc.message, retryable=False) from exc
 
 
-def record_usage(data_set: dict[str, Any], input_tokens: int, output_tokens: int) -> None:
+def record_usage(data_set: DataSet, input_tokens: int, output_tokens: int) -> None:
     """Token metrics per data set and model (EMF, one flush per answer since the dimensions differ)."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
@@ -130,20 +131,20 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after
         raise
 
 
-def turn_of(message: dict[str, Any]) -> Turn:
+def turn_of(message: Message) -> Turn:
     """An earlier message as engines see it: its text, and for an answer the sources and steps it showed."""
     sources = [Source(str(s.get("type")), str(s.get("id")), str(s.get("title")), s.get("url"))
                for s in message.get("sources") or [] if isinstance(s, dict)]
     return Turn(role=message["role"], text=message["text"], sources=sources, steps=list(message.get("steps") or []))
 
 
-def answer(task: dict[str, Any], not_after: float | None = None) -> None:
+def answer(task: Task, not_after: float | None = None) -> None:
     """Answer a question, streaming the turn's events to the owner's subscribed connections."""
     with AnswerStream(task["conversation_id"], task["task_id"], task["owner_id"]) as stream:
         answer_streamed(task, stream, not_after)
 
 
-def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float | None = None) -> None:
+def answer_streamed(task: Task, stream: AnswerStream, not_after: float | None = None) -> None:
     conversation_id, question_id = task["conversation_id"], task["message_id"]
     conversations, tasks = ConversationRepository(), TaskRepository()
     meta, messages = conversations.read(conversation_id)
@@ -164,7 +165,7 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float
     engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
     result = engine.answer(question["text"], history, knowledge_for(data_set), stream)
     record_usage(data_set, result.input_tokens, result.output_tokens)
-    reply = {
+    reply: Message = {
         "id": question_id + 1,
         "role": "agent",
         "text": result.text,
@@ -185,7 +186,7 @@ def answer_streamed(task: dict[str, Any], stream: AnswerStream, not_after: float
     stream.completed(message_view(reply))  # after the write: a client told "completed" can read it back
 
 
-def load(task: dict[str, Any]) -> None:
+def load(task: Task) -> None:
     payload = json.loads(blobs.get(task["payload_key"]))
     result = data_set_logic.load(task["data_set_id"], payload.get("products", []), payload.get("documents", []))
     TaskRepository().finish(task["task_id"], SUCCESS, result=result)
