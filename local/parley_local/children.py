@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +28,8 @@ def dying_with_parent(command: list[str]) -> list[str]:
     """`command` made to get SIGTERM when this process dies, even by SIGKILL (Linux only; elsewhere as is)."""
     if not sys.platform.startswith("linux"):
         return command
+    if shutil.which(command[0]) is None:  # fail here, as Popen would, rather than in the wrapper
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command[0])
     return [sys.executable, "-I", "-S", "-c", _EXEC_DYING_WITH_PARENT, str(os.getpid()), *command]
 
 
