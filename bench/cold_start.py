@@ -31,6 +31,12 @@ PROBE = ROOT / "bench" / "_cold_probe.py"
 API_TARGET_RATIO = 1.5
 LAMBDA_VENV = ROOT / ".parley-data" / "bench-lambda-venv"
 LAYER_DIR = ROOT / "layers" / "parley"
+TRACING_REQUIREMENTS = ROOT / "layers" / "tracing" / "requirements.txt"
+TRACED = ("TaskStatusFunction", "SendMessageFunction", "WorkerFunction")  # EnableTracing=true vs false
+# What Lambda sets for a sampled invocation of a function with active tracing (X-Ray sends to a UDP daemon).
+TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": str(ROOT),
+              "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+              "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
 
 
 def _python313() -> str | None:
@@ -46,7 +52,8 @@ def lambda_venv() -> dict[str, Any]:
     """The Lambda-like venv (built once, rebuilt when the layer's requirements or the interpreter change):
     {"python": path, "version": "3.13.x", "packages": {...}, "awscrt": False}."""
     base = _python313() or sys.executable
-    requirements = (LAYER_DIR / "requirements.txt").read_text()
+    # the tracing layer's X-Ray SDK too, for the tracing-on rows (it is imported only when tracing is on)
+    requirements = (LAYER_DIR / "requirements.txt").read_text() + TRACING_REQUIREMENTS.read_text()
     wanted = hashlib.sha256(f"{base}\n{requirements}\nboto3".encode()).hexdigest()
     python = LAMBDA_VENV / "bin" / "python"
     stamp = LAMBDA_VENV / ".bench-stamp"
@@ -54,7 +61,8 @@ def lambda_venv() -> dict[str, Any]:
         shutil.rmtree(LAMBDA_VENV, ignore_errors=True)
         subprocess.run([base, "-m", "venv", str(LAMBDA_VENV)], check=True, capture_output=True)
         done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                               "-r", str(LAYER_DIR / "requirements.txt"), "boto3"], capture_output=True, text=True)
+                               "-r", str(LAYER_DIR / "requirements.txt"), "-r", str(TRACING_REQUIREMENTS), "boto3"],
+                capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"building {LAMBDA_VENV} failed:\n{done.stderr[-2000:]}")
         stamp.write_text(wanted)
@@ -207,6 +215,8 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
         imports: dict[str, list[float]] = defaultdict(list)
         invocations: dict[str, list[list[float]]] = defaultdict(list)
         statuses: dict[str, set] = defaultdict(set)
+        traced_imports: dict[str, list[float]] = defaultdict(list)
+        traced_invocations: dict[str, list[list[float]]] = defaultdict(list)
         base_env = lambda_environment(stack_env, "bench", 256)
         for r in range(rounds):
             result, _ = _probe({"module": "boto3"}, base_env)
@@ -221,6 +231,11 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
                 if result.get("invocations_s"):
                     invocations[name].append(result["invocations_s"])
                     statuses[name].update(str(s) for s in result.get("statuses", []))
+                if name in TRACED:
+                    traced, _ = _probe(job, {**lambda_environment(stack_env, name, fn.memory_mb), **TRACING_ON})
+                    traced_imports[name].append(traced["import_s"])
+                    if traced.get("invocations_s"):
+                        traced_invocations[name].append(traced["invocations_s"])
         profiles = {}
         for name, fn in functions.items():
             module, attr = fn.handler.rsplit(".", 1)
@@ -249,6 +264,15 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
             "statuses": sorted(statuses[name]),
             "is_api": name in api_functions,
         }
+    out["tracing"] = {}
+    for name in TRACED:
+        if name in functions and traced_imports[name]:
+            first = [i[0] for i in traced_invocations[name]]
+            out["tracing"][name] = {
+                "import_off_s": median(imports[name]), "import_on_s": median(traced_imports[name]),
+                "first_invocation_off_s": out["functions"][name]["first_invocation_s"],
+                "first_invocation_on_s": median(first) if first else None,
+            }
     return out
 
 

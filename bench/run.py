@@ -251,6 +251,10 @@ def cold_start_section(cold: dict[str, Any], md: list[str], row: Row, failed: Fa
                 not missed)
             if missed:
                 row("1 cold start", "API handlers over 1.5x", ", ".join(m.replace("Function", "") for m in missed))
+        for name, traced in (cold.get("tracing") or {}).items():
+            row("1 cold start", f"{name.replace('Function', '')} import / first invocation, tracing off -> on",
+                f"{f_ms(traced['import_off_s'])} -> {f_ms(traced['import_on_s'])} / "
+                f"{f_ms(traced['first_invocation_off_s'])} -> {f_ms(traced['first_invocation_on_s'])}")
         send = cold["functions"].get("SendMessageFunction")
         if send:
             row("1 cold start", "send_message import / first invocation",

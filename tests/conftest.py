@@ -16,8 +16,13 @@ from parley.logic import accounts  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
 from parley_local.emulated import Api, emulated_cloud  # noqa: E402, F401 (Api: the tests' client)
 from parley_local.emulated import drain as drain_queue  # noqa: E402
+from parley_local.iam import IamEmulation  # noqa: E402
 from parley_local.runtime import Gateway  # noqa: E402
 from parley_local.template import Stack  # noqa: E402
+
+
+IAM = IamEmulation()
+IAM.install()  # every AWS call a function makes is checked against its template policy, as on AWS
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +79,30 @@ def drain(cloud):
         return drain_queue(cloud, max_batches)
 
     return run
+
+
+def _ran_every_unit_test(session: pytest.Session) -> bool:
+    """True when this run collected every unit test file, unfiltered (only then is an unused grant news)."""
+    from pathlib import Path
+
+    options = session.config.option
+    if options.keyword or options.markexpr or getattr(options, "lf", False) or options.deselect:
+        return False
+    collected = {Path(str(item.path)) for item in session.items}
+    unit = Path(__file__).parent / "unit"
+    return all(path in collected for path in unit.glob("test_*.py") if path.name != "__init__.py")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a whole-suite run, a grant that no function call needed fails the run (least privilege)."""
+    if os.environ.get("PARLEY_IAM_REPORT"):  # the unused grants of any run, for a look (never fails it)
+        for function, grants in IAM.unused().items():
+            session.config.get_terminal_writer().line(f"unused by this run: {function}: {grants}")
+    if exitstatus != 0 or not _ran_every_unit_test(session):
+        return
+    unused = IAM.unused()
+    if unused:
+        lines = [f"  {fn}: {action} on {resource}" for fn, grants in unused.items() for action, resource in grants]
+        session.config.get_terminal_writer().line(
+            "template.yaml grants what no call in the suite needed:\n" + "\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

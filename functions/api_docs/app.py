@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+from parley import tracing
 from parley.api import responses
 
 HERE = Path(__file__).resolve().parent
@@ -116,5 +117,6 @@ def not_found(_):
     return _detail(404, "Not found.")
 
 
+@tracing.handler
 def lambda_handler(event: dict, context) -> dict:
     return app.resolve(event, context)

@@ -7,12 +7,14 @@ API layer (parley.api) answers 401 before any route code runs. Results are cache
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.log import logger
 from parley.logic.accounts import authenticate
 
 UNAUTHENTICATED = {"isAuthorized": True, "context": {"authenticated": "false"}}
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     caller = authenticate((event.get("headers") or {}).get("authorization"))

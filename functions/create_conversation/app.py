@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, responses
 from parley.api_params import IdempotencyKeyHeader
 from parley.log import logger
@@ -23,6 +24,7 @@ app = create_app()
 def create_conversation(request: CreateConversationRequest, idempotency: IdempotencyKeyHeader = None):
     return conversations.create(principal(app), request.data_set_id, idempotency_key(app, idempotency)), 201
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.log import logger
 from parley.logic import accounts
@@ -24,6 +25,8 @@ def create_service_account(request: CreateServiceAccountRequest):
     accounts.require_admin(principal(app))
     return accounts.create(request.name.strip(), request.data_set_ids, request.is_admin), 201
 
+
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -2,6 +2,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, responses
 from parley.api_params import ConversationId
 from parley.log import logger
@@ -24,6 +25,7 @@ def delete_conversation(conversation_id: ConversationId):
     return Response(status_code=204)
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, responses
 from parley.api_params import ConversationId, HistoryCursor
 from parley.log import logger
@@ -26,6 +27,7 @@ app = create_app()
 def get_conversation(conversation_id: ConversationId, cursor: HistoryCursor = None):
     return conversations.read(principal(app), conversation_id, cursor or None)
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, responses
 from parley.api_params import DataSetId
 from parley.log import logger
@@ -22,6 +23,7 @@ app = create_app()
 def get_data_set(data_set_id: DataSetId):
     return data_sets.get_visible(principal(app), data_set_id)
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

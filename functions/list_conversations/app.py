@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, responses
 from parley.api_params import DataSetFilter, PageCursor, PageSize
 from parley.log import logger
@@ -23,6 +24,7 @@ app = create_app()
 def list_conversations(limit: PageSize = 20, cursor: PageCursor = None, data_set_id: DataSetFilter = None):
     return conversations.list_own(principal(app), limit, cursor or None, data_set_id)
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import create_app, principal, responses
 from parley.api_params import AccountCursor, PageSize
 from parley.log import logger
@@ -24,6 +25,8 @@ def list_service_accounts(limit: PageSize = 50, cursor: AccountCursor = None):
     accounts.require_admin(principal(app))
     return accounts.list_page(limit, cursor)
 
+
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

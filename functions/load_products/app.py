@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, responses
 from parley.api_params import DataSetId, IdempotencyKeyHeader
 from parley.log import logger
@@ -25,6 +26,7 @@ def load_products(data_set_id: DataSetId, request: ProductsRequest,
     return data_sets.request_load(principal(app), data_set_id, data_sets.PRODUCTS, items,
                                   idempotency_key(app, idempotency)), 202
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, responses
 from parley.api_params import ConversationId, IdempotencyKeyHeader
 from parley.log import logger
@@ -25,6 +26,7 @@ def send_message(conversation_id: ConversationId, request: SendMessageRequest,
     return conversations.send(principal(app), conversation_id, request.question_message, request.data_set_id,
                               idempotency_key(app, idempotency)), 202
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

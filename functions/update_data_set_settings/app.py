@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.api_params import DataSetId
 from parley.dal.data_sets import DataSetRepository
@@ -31,6 +32,7 @@ def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
     return view(updated, principal(app))
 
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

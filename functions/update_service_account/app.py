@@ -1,6 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.api_params import AccountId
 from parley.log import logger
@@ -26,6 +27,7 @@ def update_service_account(account_id: AccountId, request: UpdateServiceAccountR
     changes = request.model_dump(exclude_none=True)
     return accounts.update(account_id, changes)
 
+@tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -10,10 +10,13 @@ import time
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.batch import process_fifo_batch
 from parley.config import settings
+from parley.dal import jobs
 from parley.log import logger
 from parley.logic import worker
+
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     try:
@@ -21,14 +24,14 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     except ValueError:
         logger.error("dropping a job that is not JSON", extra={"message_id": record.message_id})
         return
-    receive_count = int(record.attributes.approximate_receive_count or 1)
     # the invocation's end, so a model answer (which may take many model calls) stops in time
     not_after = None
     if lambda_context is not None:
         not_after = time.monotonic() + lambda_context.get_remaining_time_in_millis() / 1000
-    worker.handle(job if isinstance(job, dict) else {}, receive_count, settings().max_receive_count, not_after)
+    worker.handle(job if isinstance(job, dict) else {}, settings().max_tries, not_after)
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_fifo_batch(event, record_handler, context)
+    return process_fifo_batch(event, record_handler, context, delay=jobs.retry_after)

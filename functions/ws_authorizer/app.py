@@ -6,6 +6,7 @@ The token comes from the `token` query parameter or the `Authorization: Token ..
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.log import logger
 from parley.logic.streaming import authenticate_connection
 
@@ -15,6 +16,7 @@ def _policy(principal_id: str, effect: str, method_arn: str) -> dict:
         {"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn}]}}
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     caller = authenticate_connection(event.get("headers"), event.get("queryStringParameters"))

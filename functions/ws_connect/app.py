@@ -2,11 +2,13 @@
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.auth import Principal
 from parley.log import logger
 from parley.logic import streaming
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = event["requestContext"]

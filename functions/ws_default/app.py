@@ -5,10 +5,12 @@ import json
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from parley import tracing
 from parley.log import logger
 from parley.logic import streaming
 
 
+@tracing.handler
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     reply = streaming.handle_message(event["requestContext"]["connectionId"], event.get("body"))

@@ -17,6 +17,8 @@ STATE_DIR = ROOT / ".parley-data"
 
 # Locally a failed job is retried after seconds, not the deployed queue's 180 s visibility timeout.
 LOCAL_QUEUE_OVERRIDES = {"JobsQueue": {"VisibilityTimeout": "5"}}
+# Locally a model server on the developer's machine (Ollama, the tests' scripted server) is reachable over http.
+LOCAL_ENVIRONMENT = {"PROVIDER_HTTP_HOSTS": "localhost,127.0.0.1,::1"}
 
 
 def free_port() -> int:
@@ -56,7 +58,7 @@ class LocalStack:
     _servers: list[Any] = field(default_factory=list)
 
     def environment(self) -> dict[str, str]:
-        return self.stack.environment(self.physical)
+        return {**self.stack.environment(self.physical), **LOCAL_ENVIRONMENT}
 
     def stop(self) -> None:
         if self.pump:
@@ -95,7 +97,7 @@ def build(
     stack = Stack()
     session = aws.session()
     physical = create_resources(stack, session, None, LOCAL_QUEUE_OVERRIDES, existing_ok=True)
-    os.environ.update(stack.environment(physical))
+    os.environ.update({**stack.environment(physical), **LOCAL_ENVIRONMENT})
     config.reset()
     aws.reset_clients()
     gateway = Gateway(stack, in_process, default_concurrency, idle_seconds)

@@ -94,6 +94,11 @@ class Function:
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: the most environments at once
 
 
+# CloudFormation's pseudo parameters as the local stack sees them (the stack name of samconfig.toml).
+PSEUDO_PARAMETERS = {"AWS::StackName": "parley", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+                     "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
 def _route_regex(path: str) -> re.Pattern:
     pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
     return re.compile(f"^{pattern}$")
@@ -165,13 +170,16 @@ class Stack:
             if key == "Ref":
                 if arg in physical:
                     return physical[arg]["Ref"]
+                if arg in PSEUDO_PARAMETERS:
+                    return PSEUDO_PARAMETERS[arg]
                 return self.parameter_default(arg)
             if key == "Fn::GetAtt":
                 return physical[arg[0]][arg[1]]
             if key == "Fn::Sub":
                 return re.sub(
                     r"\$\{([A-Za-z0-9:]+)(?:\.([A-Za-z]+))?\}",
-                    lambda m: physical[m.group(1)][m.group(2) or "Ref"] if m.group(1) in physical else m.group(0),
+                    lambda m: physical[m.group(1)][m.group(2) or "Ref"] if m.group(1) in physical
+                    else PSEUDO_PARAMETERS.get(m.group(1), m.group(0)),
                     arg,
                 )
         if isinstance(value, dict):

@@ -167,7 +167,7 @@ def test_a_crash_mid_loop_then_redelivery_gives_exactly_one_agent_message(cloud,
 def test_the_lambda_contexts_remaining_time_bounds_the_answer(admin, drain, fake_openai, monkeypatch):
     from parley_local.runtime import LambdaContext
 
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")
     config.reset()
     fake_openai.replies = [("hang", 8)]  # past the remaining time, inside the answer budget and read timeout
     left = (worker_logic.WRITE_RESERVE_SECONDS + 0.5) * 1000

@@ -137,7 +137,7 @@ def test_switching_to_a_provider_and_back_answers_correctly_each_time(admin, dra
 ])
 def test_a_final_provider_failure_fails_the_task_and_leaves_a_system_notice(
         admin, drain, fake_openai, monkeypatch, reply, code):
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")          # the first failure is the last try
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")          # the first failure is the last try
     monkeypatch.setenv("WORKER_ANSWER_BUDGET_SECONDS", "1")
     config.reset()
     fake_openai.replies = [reply]
@@ -153,7 +153,7 @@ def test_a_final_provider_failure_fails_the_task_and_leaves_a_system_notice(
 
 
 def test_a_missing_local_key_is_a_provider_error_not_a_crash(admin, drain, fake_openai, monkeypatch):
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")
     monkeypatch.delenv("TEST_OPENAI_KEY")
     config.reset()
     assert admin.patch(SETTINGS, openai_settings(fake_openai)).status == 200

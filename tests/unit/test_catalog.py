@@ -12,16 +12,19 @@ from parley.sample import load_sample
 from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
 
 
-@pytest.mark.parametrize("raw, key, kind, number, unit", [
-    ("24 Months", "", "number", 24, "months"),
-    ("10Mb/s", "", "number", 10, "mbps"),
-    ("99.99%", "", "number", 99.99, "%"),
-    ("1.5 lbs", "", "number", 1.5, "lbs"),
-    ("up to 400", "download_mbps", "number", 400, "mbps"),
-    (300, "download_mbps", "number", 300, "mbps"),
-    (36, "contract_term_months", "number", 36, "months"),
-    ("2 Gbit/s", "", "number", 2, "gbps"),
-])
+@pytest.mark.parametrize(
+    "raw, key, kind, number, unit",
+    [
+        ("24 Months", "", "number", 24, "months"),
+        ("10Mb/s", "", "number", 10, "mbps"),
+        ("99.99%", "", "number", 99.99, "%"),
+        ("1.5 lbs", "", "number", 1.5, "lbs"),
+        ("up to 400", "download_mbps", "number", 400, "mbps"),
+        (300, "download_mbps", "number", 300, "mbps"),
+        (36, "contract_term_months", "number", 36, "months"),
+        ("2 Gbit/s", "", "number", 2, "gbps"),
+    ],
+)
 def test_numbers_with_units(raw, key, kind, number, unit):
     value = typed(raw, key)
     assert (value.kind, value.number, value.unit) == (kind, number, unit)
@@ -45,7 +48,7 @@ def shop() -> Catalog:
 
 
 def test_variants_are_grouped_under_their_product(shop):
-    assert len(shop) == 5          # 7 rows: two are variants of the rain jacket
+    assert len(shop) == 5  # 7 rows: two are variants of the rain jacket
     jacket, variant = shop.find_sku("JK-RAIN-RED-L")
     assert shop.names[jacket] == "Storm Rain Jacket" and variant == 1
     assert shop.options_of(jacket) == {"Color": ["Blue", "Red"], "Size": ["M", "L"]}
@@ -58,11 +61,11 @@ def test_variants_are_grouped_under_their_product(shop):
 def test_prices_sale_and_stock(shop):
     jacket = shop.find_sku("JK-RAIN")[0]
     assert shop.on_sale[jacket] and shop.price(jacket) == 90.0 and shop.regular_prices[jacket] == 120.0
-    assert shop.in_stock[jacket] == 1 and shop.stock_quantity[jacket] == 4      # from its variants
+    assert shop.in_stock[jacket] == 1 and shop.stock_quantity[jacket] == 4  # from its variants
     down = shop.find_sku("JK-DOWN")[0]
     assert shop.in_stock[down] == 0 and not shop.on_sale[down]
     fleece = shop.find_sku("FL-GRID")[0]
-    assert shop.in_stock[fleece] == 1                                          # quantity 12, no flag given
+    assert shop.in_stock[fleece] == 1  # quantity 12, no flag given
 
 
 def test_category_paths_put_a_product_in_every_level(shop):
@@ -73,7 +76,7 @@ def test_category_paths_put_a_product_in_every_level(shop):
 def test_attribute_columns_are_typed(shop):
     weight = shop.attribute("weight")
     assert weight.numeric and weight.unit == "lbs"
-    assert shop.attribute("Colors") is shop.attribute("color")      # one attribute, whatever the form
+    assert shop.attribute("Colors") is shop.attribute("color")  # one attribute, whatever the form
     assert shop.attribute("waterproof").kind == "bool"
 
 
@@ -95,7 +98,7 @@ def test_a_corrupt_snapshot_is_refused(shop):
 
 def test_an_old_index_only_snapshot_still_loads_with_a_catalog():
     products, documents = load_sample()
-    old = SearchIndex.build(products, documents).to_bytes()      # what loads wrote before catalogs existed
+    old = SearchIndex.build(products, documents).to_bytes()  # what loads wrote before catalogs existed
     loaded = knowledge.unpack(old)
     duplex = loaded.catalog.find_sku("FU-BIZ-DUPLEX")[0]
     assert loaded.catalog.price(duplex) == 149.0
@@ -117,10 +120,10 @@ def test_knowledge_cache_is_bounded_by_bytes(cloud, monkeypatch):
     data = knowledge.pack(knowledge.build(PRODUCTS, DOCUMENTS))
     for number in (1, 2, 3):
         blobs.put(f"index/{number}/1.knowledge", data)
-    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))   # room for two
+    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))  # room for two
     for number in (1, 2, 3):
         knowledge_cache.knowledge_for({"id": number, "index_version": 1, "index_key": f"index/{number}/1.knowledge"})
     assert knowledge_cache.cached_ids() == [2, 3]
     knowledge_cache.knowledge_for({"id": 2, "index_version": 1, "index_key": "index/2/1.knowledge"})
     knowledge_cache.knowledge_for({"id": 1, "index_version": 1, "index_key": "index/1/1.knowledge"})
-    assert knowledge_cache.cached_ids() == [2, 1]          # 3 was the least recently used
+    assert knowledge_cache.cached_ids() == [2, 1]  # 3 was the least recently used

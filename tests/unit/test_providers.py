@@ -93,6 +93,7 @@ class FakeOpenAI:
 def fake_openai(monkeypatch):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
     monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-do-not-log-4711")
+    monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "127.0.0.1")  # as the local stack allows loopback over http
     server = FakeOpenAI()
     yield server
     server.close()

@@ -161,7 +161,7 @@ def test_a_broken_management_endpoint_never_costs_the_answer(ws, user, drain, mo
 
 
 def test_a_failed_turn_streams_task_failed(ws, user, drain, monkeypatch):
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")
     config.reset()
 
     class BrokenEngine:

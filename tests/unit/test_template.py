@@ -15,84 +15,9 @@ from parley_local.template import ROOT, Stack
 STACK = Stack()
 BIN = Path(sys.executable).parent
 
-# What each function's code calls, and so all its policy may grant: (action, resource logical id[/suffix]).
-NEEDED = {
-    "AuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
-    "CreateConversationFunction": {("dynamodb:PutItem", "ConversationsTable"), ("dynamodb:GetItem", "DataSetsTable"),
-                                   ("dynamodb:PutItem", "TasksTable")},
-    "ListConversationsFunction": {("dynamodb:Query", "ConversationsTable/index/by_owner")},
-    "GetConversationFunction": {("dynamodb:Query", "ConversationsTable"), ("dynamodb:GetItem", "ConversationsTable")},
-    "DeleteConversationFunction": {
-        ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:Query", "ConversationsTable"),
-        ("dynamodb:BatchWriteItem", "ConversationsTable"), ("dynamodb:DeleteItem", "ConversationsTable"),
-        ("dynamodb:BatchWriteItem", "TasksTable"),
-    },
-    "SendMessageFunction": {
-        ("dynamodb:UpdateItem", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
-        ("dynamodb:GetItem", "ConversationsTable"), ("dynamodb:PutItem", "TasksTable"),
-        ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:DeleteItem", "TasksTable"), ("sqs:SendMessage", "JobsQueue"),
-    },
-    "TaskStatusFunction": {("dynamodb:GetItem", "TasksTable")},
-    "ListDataSetsFunction": {("dynamodb:Query", "DataSetsTable/index/all_data_sets"),
-                             ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "GetDataSetFunction": {("dynamodb:GetItem", "DataSetsTable")},
-    "UpdateDataSetSettingsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable")},
-    "CreateDataSetFunction": {("dynamodb:UpdateItem", "DataSetsTable"), ("dynamodb:PutItem", "DataSetsTable")},
-    "LoadProductsFunction": {("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:PutItem", "TasksTable"),
-                             ("dynamodb:UpdateItem", "TasksTable"), ("dynamodb:DeleteItem", "TasksTable"),
-                             ("s3:PutObject", "IndexBucket/ingest/*"),
-                             ("sqs:SendMessage", "JobsQueue")},
-    "CreateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"), ("dynamodb:PutItem", "AccountsTable"),
-                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "ListServiceAccountsFunction": {("dynamodb:Scan", "AccountsTable")},
-    "UpdateServiceAccountFunction": {("dynamodb:UpdateItem", "AccountsTable"),
-                                     ("dynamodb:BatchGetItem", "DataSetsTable")},
-    "ResetServiceAccountTokenFunction": {("dynamodb:UpdateItem", "AccountsTable")},
-    "WorkerFunction": {
-        ("dynamodb:UpdateItem", "TasksTable"),
-        ("dynamodb:Query", "ConversationsTable"), ("dynamodb:PutItem", "ConversationsTable"),
-        ("dynamodb:GetItem", "DataSetsTable"), ("dynamodb:Query", "DataSetsTable"),
-        ("dynamodb:BatchWriteItem", "DataSetsTable"), ("dynamodb:UpdateItem", "DataSetsTable"),
-        ("s3:GetObject", "IndexBucket/ingest/*"), ("s3:DeleteObject", "IndexBucket/ingest/*"),
-        ("s3:GetObject", "IndexBucket/index/*"), ("s3:PutObject", "IndexBucket/index/*"),
-        ("bedrock:InvokeModel", "foundation-model/<BedrockModelIds>"),
-        ("bedrock:InvokeModelWithResponseStream", "foundation-model/<BedrockModelIds>"),  # ConverseStream
-        ("secretsmanager:GetSecretValue", "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
-                                          ":secret:parley/*"),
-        ("dynamodb:Query", "ConnectionsTable"), ("dynamodb:GetItem", "ConnectionsTable"),
-        ("dynamodb:BatchWriteItem", "ConnectionsTable"),
-        ("execute-api:ManageConnections", "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
-                                          ":${WebSocketApi}/${WebSocketStage}/POST/@connections/*"),
-    },
-    "WsAuthorizerFunction": {("dynamodb:GetItem", "AccountsTable")},
-    "WsConnectFunction": {("dynamodb:PutItem", "ConnectionsTable")},
-    "WsDisconnectFunction": {("dynamodb:GetItem", "ConnectionsTable"), ("dynamodb:BatchWriteItem", "ConnectionsTable")},
-    "WsDefaultFunction": {("dynamodb:GetItem", "ConnectionsTable"), ("dynamodb:UpdateItem", "ConnectionsTable"),
-                          ("dynamodb:PutItem", "ConnectionsTable"), ("dynamodb:DeleteItem", "ConnectionsTable"),
-                          ("dynamodb:GetItem", "ConversationsTable")},
-}
-NEEDED["ApiDocsFunction"] = set()
-NEEDED["SweeperFunction"] = {
-    ("dynamodb:Query", "TasksTable/index/open_tasks"), ("dynamodb:UpdateItem", "TasksTable"),
-    ("dynamodb:PutItem", "ConversationsTable"), ("sqs:SendMessage", "JobsQueue"),
-}
-NEEDED["LoadDocumentsFunction"] = NEEDED["LoadProductsFunction"]
-
-
-def resource_name(resource) -> str:
-    """`!GetAtt X.Arn` -> X; `!Sub "${X.Arn}/index/y"` -> X/index/y; a foundation-model ARN built from the
-    BedrockModelIds parameter -> foundation-model/<BedrockModelIds>; anything else is returned as text."""
-    text = json.dumps(resource)
-    if "foundation-model/${Id}" in text and "BedrockModelIds" in text:
-        return "foundation-model/<BedrockModelIds>"
-    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-        return resource["Fn::GetAtt"][0]
-    if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
-        text = resource["Fn::Sub"]
-        if text.startswith("${") and ".Arn}" in text:
-            return text[2:text.index(".Arn}")] + text[text.index(".Arn}") + 5:]
-        return text
-    return str(resource)
+# What each policy may grant is not listed here: the IAM emulation (local/parley_local/iam.py, installed by
+# tests/conftest.py) refuses every call a function's policy does not allow, and a whole-suite run fails on any
+# grant that no call needed. Here: the policies' form.
 
 
 def granted(function: str) -> set[tuple[str, str]]:
@@ -105,7 +30,7 @@ def granted(function: str) -> set[tuple[str, str]]:
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             for action in actions:
                 for resource in resources:
-                    pairs.add((action, resource_name(resource)))
+                    pairs.add((action, json.dumps(resource)))
     return pairs
 
 
@@ -128,15 +53,7 @@ def test_cfn_lint():
 def test_no_wildcards_in_any_policy(function):
     for action, resource in granted(function):
         assert "*" not in action, f"{function}: wildcard action {action}"
-        assert resource != "*" and not resource.endswith(":*"), f"{function}: wildcard resource {resource}"
-
-
-@pytest.mark.parametrize("function", sorted(STACK.functions()))
-def test_each_policy_grants_only_what_the_code_calls(function):
-    if function not in NEEDED:
-        pytest.fail(f"{function} is new: add what its code calls to NEEDED in this test")
-    extra = granted(function) - NEEDED[function]
-    assert not extra, f"{function} grants more than its code needs: {sorted(extra)}"
+        assert resource != '"*"' and not resource.endswith(':*"'), f"{function}: wildcard resource {resource}"
 
 
 def test_every_route_has_a_handler_module_and_runtime_settings():
@@ -155,3 +72,79 @@ def test_queue_is_fifo_with_dead_letters_and_long_enough_visibility():
     _, event = STACK.sqs_consumer()
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert STACK.resources["TasksTable"]["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_dead_letter_backstop_leaves_room_for_records_received_behind_failed_ones():
+    """A record can be received with each try of the (up to BatchSize - 1) records ahead of it in its group."""
+    _, event = STACK.sqs_consumer()
+    receives = int(STACK.parameter_default("JobMaxReceiveCount"))
+    assert receives >= int(event["BatchSize"]) * int(STACK.parameter_default("JobMaxTries"))
+
+
+# ------------------------------------------------------------------ operations
+
+
+def test_the_api_throttles_each_route_by_parameters_and_writes_access_logs():
+    props = STACK.resources["HttpApi"]["Properties"]
+    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+                                             "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+    logs = props["AccessLogSettings"]
+    assert logs["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
+    assert "$context.status" in logs["Format"] and "authorization" not in logs["Format"].lower().replace(
+        "authorizer", "")
+    assert STACK.resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_function_has_a_log_group_kept_for_the_retention_parameter():
+    assert STACK.parameter_default("LogRetentionDays") == 30
+    groups = {res["Properties"]["LogGroupName"]["Fn::Sub"]: res["Properties"]
+              for res in STACK.of_type("AWS::Logs::LogGroup").values() if "LogGroupName" in res["Properties"]}
+    for function in STACK.functions():
+        assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
+
+
+def test_tables_and_the_bucket_survive_stack_deletion():
+    for name in [*STACK.of_type("AWS::DynamoDB::Table"), *STACK.of_type("AWS::S3::Bucket")]:
+        resource = STACK.resources[name]
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain", name
+    for name, table in STACK.of_type("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True, name
+
+
+def test_the_bucket_is_versioned_tls_only_and_expires_payloads_and_old_snapshots():
+    bucket = STACK.resources["IndexBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["ExpireLoadPayloads"]["Prefix"] == "ingest/"
+    assert rules["ExpireSupersededIndexSnapshots"]["TagFilters"] == [{"Key": "superseded", "Value": "true"}]
+    assert rules["ExpireOldVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] >= 1
+    (policy,) = [p["Properties"] for p in STACK.of_type("AWS::S3::BucketPolicy").values()]
+    assert policy["Bucket"] == {"Ref": "IndexBucket"}
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert {"Fn::Sub": "${IndexBucket.Arn}/*"} in statement["Resource"]
+
+
+def test_alarms_watch_dead_letters_api_errors_and_the_worker_and_notify_the_optional_topic():
+    alarms = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+              for a in STACK.of_type("AWS::CloudWatch::Alarm").values()}
+    assert set(alarms) == {("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/ApiGateway", "5xx"),
+                           ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")}
+    assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["JobsDeadLetterQueue", "QueueName"]}
+    for key in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")):
+        assert alarms[key]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
+                                                    {"Ref": "AWS::NoValue"}]}
+    assert STACK.parameter_default("AlarmTopicArn") == ""
+
+
+def test_the_workers_concurrency_is_capped_and_tracing_is_a_parameter():
+    _, event = STACK.sqs_consumer()
+    assert event["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "WorkerMaximumConcurrency"}}
+    assert STACK.parameter_default("EnableTracing") == "false"
+    assert STACK.globals["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    assert STACK.globals["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["TracingEnabled", "false", "true"]}

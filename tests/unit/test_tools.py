@@ -34,8 +34,13 @@ def test_every_tool_has_a_schema_and_a_name():
 
 
 def test_numeric_filter_with_sort_and_exact_total(fiberup):
-    total, names, result = search(fiberup, filters=[{"attribute": "download_mbps", "op": "gte", "value": 1000}],
-                                  sort="price", order="desc", limit=2)
+    total, names, result = search(
+        fiberup,
+        filters=[{"attribute": "download_mbps", "op": "gte", "value": 1000}],
+        sort="price",
+        order="desc",
+        limit=2,
+    )
     assert total == 4
     assert names == ["FiberUP Business Duplex", "FiberUP Business Pro 1000"]
     assert [s.id for s in result.sources] == ["FU-BIZ-DUPLEX", "FU-BIZ-PRO"]
@@ -44,15 +49,18 @@ def test_numeric_filter_with_sort_and_exact_total(fiberup):
 
 def test_sort_by_a_numeric_attribute_within_a_category(fiberup):
     total, names, _ = search(fiberup, category="mobile", sort="data_gb", order="desc", limit=2)
-    assert total == 7 and names == ["FiberUP Mobile Unlimited", "FiberUP Data SIM 50"]   # "unlimited" is the most
+    assert total == 7 and names == ["FiberUP Mobile Unlimited", "FiberUP Data SIM 50"]  # "unlimited" is the most
 
 
-@pytest.mark.parametrize("op, value, expected", [
-    ("eq", True, {"FiberUP Business Duplex"}),
-    ("eq", "yes", {"FiberUP Business Duplex"}),
-    ("ne", "yes", None),   # every other plan that states an SLA
-    ("in", ["yes"], {"FiberUP Business Duplex"}),
-])
+@pytest.mark.parametrize(
+    "op, value, expected",
+    [
+        ("eq", True, {"FiberUP Business Duplex"}),
+        ("eq", "yes", {"FiberUP Business Duplex"}),
+        ("ne", "yes", None),  # every other plan that states an SLA
+        ("in", ["yes"], {"FiberUP Business Duplex"}),
+    ],
+)
 def test_flag_filters(fiberup, op, value, expected):
     total, names, _ = search(fiberup, filters=[{"attribute": "sla", "op": op, "value": value}], limit=50)
     if expected is None:
@@ -82,7 +90,7 @@ def test_price_sale_stock_and_category_levels(shop):
     assert search(shop, on_sale=True)[1] == ["Storm Rain Jacket"]
     assert search(shop, in_stock=False)[1] == ["Summit Down Jacket"]
     assert search(shop, category="Clothing")[0] == 3 and search(shop, category="jacket")[0] == 2
-    total, names, _ = search(shop, category="footwear", sort="price", order="asc")
+    _, names, _ = search(shop, category="footwear", sort="price", order="asc")
     assert names == ["Merino Hiking Socks", "Trail Hiking Boots"]
 
 
@@ -110,20 +118,23 @@ def test_search_documents_returns_passages_with_their_document(shop):
     assert result.sources[0].url == "https://outfitters.example/care"
 
 
-@pytest.mark.parametrize("name, args, message", [
-    ("search_products", {"limit": 0}, "at least 1"),
-    ("search_products", {"limit": "5"}, "integer"),
-    ("search_products", {"colour": "red"}, "not a known argument"),
-    ("search_products", {"filters": [{"attribute": "weight", "op": "near", "value": 1}]}, "must be one of"),
-    ("search_products", {"filters": [{"attribute": "weight", "op": "lt"}]}, "value is required"),
-    ("search_products", {"filters": [{"attribute": "weight", "op": "lt", "value": "heavy"}]}, "needs a number"),
-    ("search_products", {"filters": [{"attribute": "sleeve", "op": "eq", "value": 1}]}, "unknown attribute"),
-    ("search_products", {"category": "hats"}, "unknown category"),
-    ("search_products", {"sort": "colors"}, "not numbers"),
-    ("get_product", {}, "give a sku or a name"),
-    ("get_product", {"sku": "NOPE"}, "no product has the SKU"),
-    ("search_documents", {}, "query is required"),
-])
+@pytest.mark.parametrize(
+    "name, args, message",
+    [
+        ("search_products", {"limit": 0}, "at least 1"),
+        ("search_products", {"limit": "5"}, "integer"),
+        ("search_products", {"colour": "red"}, "not a known argument"),
+        ("search_products", {"filters": [{"attribute": "weight", "op": "near", "value": 1}]}, "must be one of"),
+        ("search_products", {"filters": [{"attribute": "weight", "op": "lt"}]}, "value is required"),
+        ("search_products", {"filters": [{"attribute": "weight", "op": "lt", "value": "heavy"}]}, "needs a number"),
+        ("search_products", {"filters": [{"attribute": "sleeve", "op": "eq", "value": 1}]}, "unknown attribute"),
+        ("search_products", {"category": "hats"}, "unknown category"),
+        ("search_products", {"sort": "colors"}, "not numbers"),
+        ("get_product", {}, "give a sku or a name"),
+        ("get_product", {"sku": "NOPE"}, "no product has the SKU"),
+        ("search_documents", {}, "query is required"),
+    ],
+)
 def test_bad_arguments_raise_tool_errors_naming_the_problem(shop, name, args, message):
     with pytest.raises(ToolError, match=message):
         tool(name).run(shop, args)
@@ -135,11 +146,16 @@ def test_unknown_tool():
 
 
 def test_values_in_different_units_of_one_attribute_compare_as_quantities():
-    items = [{"sku": f"W{n}", "name": f"Weight {n}", "properties": {"weight": w}}
-             for n, w in enumerate(["1.2 kg", "500 g", "2 lbs", "0.9 kg"])]
+    items = [
+        {"sku": f"W{n}", "name": f"Weight {n}", "properties": {"weight": w}}
+        for n, w in enumerate(["1.2 kg", "500 g", "2 lbs", "0.9 kg"])
+    ]
     k = knowledge.build(items, [])
     assert search(k, sort="weight", order="asc")[1] == ["Weight 1", "Weight 3", "Weight 2", "Weight 0"]
-    assert search(k, filters=[{"attribute": "weight", "op": "lt", "value": "1 kg"}])[1] == \
-        ["Weight 1", "Weight 2", "Weight 3"]   # 2 lbs is 0.91 kg
+    assert search(k, filters=[{"attribute": "weight", "op": "lt", "value": "1 kg"}])[1] == [
+        "Weight 1",
+        "Weight 2",
+        "Weight 3",
+    ]  # 2 lbs is 0.91 kg
     # a bare number is read in the attribute's usual unit (kg here)
     assert search(k, filters=[{"attribute": "weight", "op": "gte", "value": 1}])[1] == ["Weight 0"]

@@ -107,8 +107,8 @@ def test_a_crash_at_any_step_then_redelivery_ends_with_one_answer_and_success(po
     assert user.get(f"/api/task_status/{task}").json()["state"] == "SUCCESS"
 
 
-def test_engine_errors_are_retried_then_fail_with_code_notice_and_dead_letter(cloud, user, monkeypatch):
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "3")
+def test_engine_errors_are_retried_then_fail_with_code_and_notice_on_the_last_try(cloud, user, monkeypatch):
+    monkeypatch.setenv("JOB_MAX_TRIES", "3")
     config.reset()
 
     class BrokenEngine:
@@ -121,7 +121,7 @@ def test_engine_errors_are_retried_then_fail_with_code_notice_and_dead_letter(cl
     for attempt in (1, 2):
         assert invoke(cloud, messages, receive_count=attempt)["batchItemFailures"]
         assert user.get(f"/api/task_status/{task}").json()["state"] == "PENDING"
-    assert invoke(cloud, messages, receive_count=3)["batchItemFailures"]  # left for the DLQ
+    assert invoke(cloud, messages, receive_count=3) == {"batchItemFailures": []}  # settled, so done with
     status = user.get(f"/api/task_status/{task}").json()
     assert status["state"] == "FAILURE"
     assert status["error"] == {"code": "provider_error", "message": "The language model failed."}
@@ -131,7 +131,7 @@ def test_engine_errors_are_retried_then_fail_with_code_notice_and_dead_letter(cl
 
 
 def test_unexpected_errors_fail_with_a_generic_code_and_no_internals(cloud, user, monkeypatch):
-    monkeypatch.setenv("JOB_MAX_RECEIVE_COUNT", "1")
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")
     config.reset()
 
     class BrokenEngine:
@@ -308,3 +308,128 @@ def test_dynamodb_throttling_is_retried_by_botocore_then_succeeds(cloud, user):
         client.meta.events.unregister("before-send.dynamodb.Query", throttle_twice)
     assert response.status == 200 and response.json() == {"results": [], "next_cursor": None}
     assert len(attempts) == 3
+
+
+def queue_attributes(cloud, **attributes: str) -> None:
+    import boto3
+
+    boto3.client("sqs").set_queue_attributes(QueueUrl=cloud.pump.queue_url, Attributes=attributes)
+
+
+def test_the_retry_delay_grows_exponentially_with_jitter_and_stays_under_the_visibility_timeout():
+    from parley.batch import RETRY_MAX_SECONDS, retry_delay
+
+    for tries in range(1, 12):
+        step = min(RETRY_MAX_SECONDS, 5 * 2 ** (tries - 1))
+        delays = {retry_delay(tries) for _ in range(200)}
+        assert min(delays) >= step // 2 and max(delays) <= step and len(delays) > 1
+    from parley_local.template import Stack
+
+    assert RETRY_MAX_SECONDS < Stack().resources["JobsQueue"]["Properties"]["VisibilityTimeout"]
+
+
+def test_a_failed_group_comes_back_after_its_backoff_not_the_visibility_timeout(cloud, user, monkeypatch):
+    """The failed record and the untried one behind it get the retry delay (0 here) by
+    ChangeMessageVisibility; without it they would stay hidden for the queue's 540 s."""
+    from parley import batch
+
+    queue_attributes(cloud, VisibilityTimeout="540")
+    conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+    path = f"/api/conversations/{conversation}"
+    for question in ("first?", "second?"):
+        user.post(path, {"question_message": question})
+    monkeypatch.setattr(batch, "retry_delay", lambda tries: 0)
+    real = worker_logic.engine_for
+    failures = []
+
+    class FailsFirstOnce:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def answer(self, question, history, knowledge, listener=None):
+            if question == "first?" and not failures:
+                failures.append(question)
+                raise RuntimeError("transient")
+            return self.engine.answer(question, history, knowledge, listener)
+
+    monkeypatch.setattr(worker_logic, "engine_for",
+                        lambda data_set, not_after=None: FailsFirstOnce(real(data_set, not_after)))
+    assert cloud.pump.drain_once(0) == 2  # both received, the first failed, the second was not tried
+    assert agent_messages(user, path) == []
+    assert cloud.pump.drain_once(0) == 2  # back at once, in order
+    assert [m["role"] for m in user.get(path).json()["history"]] == ["user", "agent", "user", "agent"]
+
+
+def test_a_question_behind_one_that_fails_every_try_is_still_answered(cloud, user, monkeypatch):
+    """Its receives are spent with each try of the one ahead; its own tries are not."""
+    from parley import batch
+
+    monkeypatch.setenv("JOB_MAX_TRIES", "3")
+    config.reset()
+    queue_attributes(cloud, RedrivePolicy=json.dumps({
+        "deadLetterTargetArn": cloud.physical["JobsDeadLetterQueue"]["Arn"],
+        "maxReceiveCount": cloud.stack.parameter_default("JobMaxReceiveCount")}))
+    monkeypatch.setattr(batch, "retry_delay", lambda tries: 0)
+    conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
+    path = f"/api/conversations/{conversation}"
+    first = user.post(path, {"question_message": "first?"}).json()["task_id"]
+    second = user.post(path, {"question_message": "second?"}).json()["task_id"]
+    real = worker_logic.engine_for
+
+    class FailsFirst:
+        def __init__(self, engine):
+            self.engine = engine
+
+        def answer(self, question, history, knowledge, listener=None):
+            if question == "first?":
+                raise worker_logic.JobError("provider_error", "The language model failed.")
+            return self.engine.answer(question, history, knowledge, listener)
+
+    monkeypatch.setattr(worker_logic, "engine_for",
+                        lambda data_set, not_after=None: FailsFirst(real(data_set, not_after)))
+    rounds = 0
+    while cloud.pump.drain_once(0):
+        rounds += 1
+        assert rounds < 10
+    assert user.get(f"/api/task_status/{first}").json()["state"] == "FAILURE"
+    assert user.get(f"/api/task_status/{second}").json()["state"] == "SUCCESS"
+    assert [m["role"] for m in user.get(path).json()["history"]] == ["user", "system", "user", "agent"]
+    import boto3
+
+    dead = boto3.client("sqs").receive_message(QueueUrl=cloud.physical["JobsDeadLetterQueue"]["Ref"])
+    assert dead.get("Messages", []) == []  # nothing settled or untried went to the dead-letter queue
+
+
+def test_token_metrics_of_groups_answered_side_by_side_keep_their_own_dimensions(monkeypatch, capsys):
+    """Threads of one worker instance emit at the same time: each document names its own data set."""
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Parley")
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleavings a busy worker would see
+    start = threading.Barrier(8)
+
+    def emit(data_set_id: int) -> None:
+        data_set = {"id": data_set_id, "answer_settings": {"provider": "openai", "model": f"model-{data_set_id}"}}
+        start.wait()
+        for _ in range(30):
+            worker_logic.record_usage(data_set, data_set_id * 100, data_set_id)
+
+    threads = [threading.Thread(target=emit, args=(i,)) for i in range(1, 9)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.setswitchinterval(interval)
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    documents = [d for d in documents if "InputTokens" in d]
+    assert len(documents) == 8 * 30
+    for document in documents:
+        data_set_id = int(document["data_set_id"])
+        assert document["model"] == f"model-{data_set_id}"
+        values = {name: document[name] if isinstance(document[name], list) else [document[name]]
+                  for name in ("InputTokens", "OutputTokens")}
+        assert values == {"InputTokens": [data_set_id * 100], "OutputTokens": [data_set_id]}
+        dimensions = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+        assert len(dimensions) == 1 and set(dimensions[0]) - {"service"} == {"data_set_id", "model"}

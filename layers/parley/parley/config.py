@@ -30,7 +30,7 @@ class Settings:
     jobs_queue_url: str
     index_bucket: str
     task_ttl_days: int
-    max_receive_count: int
+    max_tries: int
     max_body_bytes: int
     connections_table: str = ""  # streaming (WebSocket) connections; only the streaming code reads it
     websocket_endpoint: str = ""  # the WebSocket stage's @connections endpoint; empty: nothing is streamed
@@ -59,7 +59,7 @@ class Settings:
             jobs_queue_url=os.environ["JOBS_QUEUE_URL"],
             index_bucket=os.environ["INDEX_BUCKET"],
             task_ttl_days=_int("TASK_TTL_DAYS", 7),
-            max_receive_count=_int("JOB_MAX_RECEIVE_COUNT", 3),
+            max_tries=_int("JOB_MAX_TRIES", 3),
             max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024),
             connections_table=os.environ.get("CONNECTIONS_TABLE", ""),
             websocket_endpoint=os.environ.get("WEBSOCKET_ENDPOINT", ""),

@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       model_serializer, model_validator)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from parley import egress
 from parley.ids import MAX_SAFE_INTEGER
 
 MAX_QUESTION_CHARS = 16_000
@@ -318,14 +319,15 @@ class AnswerSettings(_Body):
         # credentials or query strings in the URL would be stored and shown; keys belong in the secret
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError("must not contain credentials, a query or a fragment")
+        egress.check_setting(value.strip())  # https, and no link-local or private address (parley/egress.py)
         return value.strip().rstrip("/")
 
     @field_validator("api_key_secret")
     @classmethod
     def _secret_in_scope(cls, value: Optional[str]) -> Optional[str]:
-        # On AWS the worker may read only secrets named parley/* (see template.yaml); locally
+        # On AWS the worker may read only this stack's secrets (see template.yaml); locally
         # (PARLEY_SECRETS_BACKEND=env) the name is an environment variable instead.
         backend = os.environ.get("PARLEY_SECRETS_BACKEND") or "aws"
-        if value is not None and backend == "aws" and not value.startswith("parley/"):
-            raise ValueError("must name a secret under parley/ (for example parley/openai-api-key)")
+        if value is not None and backend == "aws":
+            egress.check_secret_name(value)
         return value

@@ -18,19 +18,25 @@ import re
 import zlib
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from parley.agent.values import Typed, in_base_unit, key_words, label, typed, unit_from_key
 from parley.retrieval import tokenize
+
+if TYPE_CHECKING:
+    from parley.agent.vocabulary import Vocabulary
+
+_T = TypeVar("_T")
 
 SNAPSHOT_FORMAT = "parley.catalog/1"
 _MAGIC = b"\x89PCAT\r\n"
 NAN = float("nan")
 _DESCRIPTION_CHARS = 400
 _TYPED_CACHE = 100_000
-_CHUNK = 4096   # values per snapshot line
+_CHUNK = 4096  # values per snapshot line
 _PRICE_FIELDS = ("price", "regular_price", "sale_price")
 
 
@@ -82,12 +88,12 @@ def _category_levels(categories: object) -> list[str]:
     return list(_levels(tuple(str(c) for c in categories)))
 
 
-@lru_cache(maxsize=4096)   # shops repeat a few category lists over many products
+@lru_cache(maxsize=4096)  # shops repeat a few category lists over many products
 def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for entry in categories:
-        for level in re.split(r"\s*(?:>|/|»)\s*", entry):
-            level = level.strip()
+        for part in re.split(r"\s*(?:>|/|»)\s*", entry):
+            level = part.strip()
             if level and level not in out:
                 out.append(level)
     return tuple(out)
@@ -96,11 +102,18 @@ def _levels(categories: tuple[str, ...]) -> tuple[str, ...]:
 def _variant(item: dict[str, Any]) -> dict[str, Any]:
     price, regular, sale = _prices(item)
     in_stock, quantity = _stock(item)
-    options = item.get("options") if isinstance(item.get("options"), dict) else {}
-    return {"sku": str(item.get("sku") or ""), "name": str(item.get("name") or ""),
-            "options": {str(k): str(v) for k, v in options.items() if not isinstance(v, (list, dict))},
-            "price": price, "regular_price": regular, "sale_price": sale, "in_stock": in_stock,
-            "stock_quantity": quantity, "properties": _properties(item)}
+    options: dict[str, Any] = item["options"] if isinstance(item.get("options"), dict) else {}
+    return {
+        "sku": str(item.get("sku") or ""),
+        "name": str(item.get("name") or ""),
+        "options": {str(k): str(v) for k, v in options.items() if not isinstance(v, (list, dict))},
+        "price": price,
+        "regular_price": regular,
+        "sale_price": sale,
+        "in_stock": in_stock,
+        "stock_quantity": quantity,
+        "properties": _properties(item),
+    }
 
 
 def _properties(item: dict[str, Any]) -> dict[str, Any]:
@@ -114,16 +127,25 @@ def _entry(product: dict[str, Any]) -> dict[str, Any]:
     """A stored product as the catalog keeps it (variants attached later)."""
     price, regular, sale = _prices(product)
     in_stock, quantity = _stock(product)
-    declared = product.get("options") if isinstance(product.get("options"), dict) else {}
+    declared: dict[str, Any] = product["options"] if isinstance(product.get("options"), dict) else {}
     options = {str(k): ([str(x) for x in v] if isinstance(v, list) else [str(v)]) for k, v in declared.items()}
-    description = " ".join(str(product.get("description") or "")[:_DESCRIPTION_CHARS * 2].split())
-    return {"sku": str(product.get("sku") or ""), "name": str(product.get("name") or "").strip(),
-            "description": description[:_DESCRIPTION_CHARS], "url": product.get("url") or None,
-            "currency": str(product.get("currency") or "").upper() or None,
-            "price": price, "regular_price": regular, "sale_price": sale, "in_stock": in_stock,
-            "stock_quantity": quantity, "categories": _category_levels(product.get("categories")),
-            "properties": _properties(product), "options": options,
-            "variants": [_variant(v) for v in product.get("variants") or [] if isinstance(v, dict)]}
+    description = " ".join(str(product.get("description") or "")[: _DESCRIPTION_CHARS * 2].split())
+    return {
+        "sku": str(product.get("sku") or ""),
+        "name": str(product.get("name") or "").strip(),
+        "description": description[:_DESCRIPTION_CHARS],
+        "url": product.get("url") or None,
+        "currency": str(product.get("currency") or "").upper() or None,
+        "price": price,
+        "regular_price": regular,
+        "sale_price": sale,
+        "in_stock": in_stock,
+        "stock_quantity": quantity,
+        "categories": _category_levels(product.get("categories")),
+        "properties": _properties(product),
+        "options": options,
+        "variants": [_variant(v) for v in product.get("variants") or [] if isinstance(v, dict)],
+    }
 
 
 def group(products: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -181,17 +203,17 @@ class Attribute:
     key: str
     label: str
     words: tuple[str, ...]
-    ids: array = field(default_factory=lambda: array("I"))
-    raw: list = field(default_factory=list)
-    numbers: array = field(default_factory=lambda: array("d"))
+    ids: array[int] = field(default_factory=lambda: array("I"))
+    raw: list[object] = field(default_factory=list)
+    numbers: array[float] = field(default_factory=lambda: array("d"))
     kinds: dict[str, int] = field(default_factory=dict)
     units: dict[str, int] = field(default_factory=dict)
-    values: dict[str, array] = field(default_factory=dict)   # norm(value or list item or yes/no) -> ids
+    values: dict[str, array[int]] = field(default_factory=dict)  # norm(value or list item or yes/no) -> ids
     is_option: bool = False
-    _by_number: array | None = None
-    _sorted: array | None = None
-    _sorted_ids: array | None = None
-    _dense: array | None = None
+    _by_number: array[int] | None = None
+    _sorted: array[float] | None = None
+    _sorted_ids: array[int] | None = None
+    _dense: array[float] | None = None
 
     def add(self, product_id: int, raw: object, value: Typed) -> None:
         if self.ids and self.ids[-1] == product_id:  # an option seen again on the same product
@@ -216,7 +238,7 @@ class Attribute:
 
     @property
     def unit(self) -> str | None:
-        return max(self.units, key=self.units.get) if self.units else None
+        return max(self.units, key=self.units.__getitem__) if self.units else None
 
     @property
     def numeric(self) -> bool:
@@ -238,20 +260,22 @@ class Attribute:
         pos = bisect_left(self.ids, product_id)
         return self.numbers[pos] if pos < len(self.ids) and self.ids[pos] == product_id else NAN
 
-    def by_number(self) -> array:
+    def by_number(self) -> array[int]:
         """Positions of the numeric values, ascending by value (computed once)."""
         if self._by_number is None:
             numbers = self.numbers
-            self._by_number = array("I", sorted((p for p in range(len(numbers)) if numbers[p] == numbers[p]),
-                                                key=numbers.__getitem__))
+            self._by_number = array(
+                "I", sorted((p for p in range(len(numbers)) if numbers[p] == numbers[p]), key=numbers.__getitem__)
+            )
             self._sorted = array("d", (numbers[p] for p in self._by_number))
         return self._by_number
 
-    def sorted_numbers(self) -> array:
+    def sorted_numbers(self) -> array[float]:
         self.by_number()
+        assert self._sorted is not None  # set with `_by_number`
         return self._sorted
 
-    def dense(self, products: int) -> array:
+    def dense(self, products: int) -> array[float]:
         """Every product's number by id (NaN where it has none), for sorting many matches (computed once)."""
         if self._dense is None or len(self._dense) != products:
             dense = array("d", [NAN]) * products
@@ -260,7 +284,7 @@ class Attribute:
             self._dense = dense
         return self._dense
 
-    def sorted_ids(self) -> array:
+    def sorted_ids(self) -> array[int]:
         """Product ids ascending by their number."""
         if self._sorted_ids is None:
             ids = self.ids
@@ -281,29 +305,32 @@ class Catalog:
         self.regular_prices = array("d")
         self.sale_prices = array("d")
         self.on_sale = bytearray()
-        self.in_stock = array("b")               # 1, 0, or -1 when the data does not say
-        self.stock_quantity = array("i")         # -1 when the data does not say
+        self.in_stock = array("b")  # 1, 0, or -1 when the data does not say
+        self.stock_quantity = array("i")  # -1 when the data does not say
         self.product_categories: list[tuple[str, ...]] = []
-        self.categories: dict[str, array] = {}   # norm(category) -> ids
+        self.categories: dict[str, array[int]] = {}  # norm(category) -> ids
         self.category_names: dict[str, str] = {}
         self.attributes: dict[str, Attribute] = {}
         self.variants: dict[int, list[dict[str, Any]]] = {}
         self.price_ranges: dict[int, tuple[float, float]] = {}
-        self._by_sku: dict[str, tuple[int, int]] | None = None   # built on first lookup
+        self._by_sku: dict[str, tuple[int, int]] | None = None  # built on first lookup
         self._by_name: dict[str, int] | None = None
         self.price_order = array("I")
-        self.record_product = array("i")          # the stored products' positions -> product id (or -1)
-        self._sorted_prices: array | None = None
+        self.record_product = array("i")  # the stored products' positions -> product id (or -1)
+        self._sorted_prices: array[float] | None = None
         self._aligned: tuple[int, bool] | None = None
-        self._shared: dict[Any, Any] = {}        # one object per repeated value (categories, currencies)
+        self._shared: dict[Any, Any] = {}  # one object per repeated value (categories, currencies)
         self._by_raw_key: dict[str, Attribute] = {}
         self._category_keys: dict[str, str] = {}
-        self._typed: dict[tuple, Typed] = {}     # repeated values are typed once
-        self._vocabulary = None
+        self._typed: dict[tuple[type, object, str], Typed] = {}  # repeated values are typed once
+        self._vocabulary: Vocabulary | None = None
 
-    def _share(self, value):
+    def _share(self, value: _T) -> _T:
         """Strings and tuples only: 1 == True would merge a number with a flag."""
-        return self._shared.setdefault(value, value) if isinstance(value, (str, tuple)) else value
+        if not isinstance(value, (str, tuple)):
+            return value
+        shared: _T = self._shared.setdefault(value, value)
+        return shared
 
     def add(self, entry: dict[str, Any]) -> None:
         product_id = len(self.skus)
@@ -312,8 +339,11 @@ class Catalog:
         self.descriptions.append(entry["description"])
         self.urls.append(entry["url"])
         self.currencies.append(self._share(entry["currency"]))
-        for column, name in ((self.prices, "price"), (self.regular_prices, "regular_price"),
-                             (self.sale_prices, "sale_price")):
+        for column, name in (
+            (self.prices, "price"),
+            (self.regular_prices, "regular_price"),
+            (self.sale_prices, "sale_price"),
+        ):
             column.append(NAN if entry[name] is None else float(entry[name]))
         self.on_sale.append(int(entry["sale_price"] is not None))
         self.in_stock.append(entry["in_stock"])
@@ -365,17 +395,18 @@ class Catalog:
         self._by_raw_key[key] = found
         return found
 
-    def _finish(self) -> "Catalog":
+    def _finish(self) -> Catalog:
         prices = self.prices
-        self.price_order = array("I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]),
-                                             key=prices.__getitem__))
+        self.price_order = array(
+            "I", sorted((i for i in range(len(prices)) if prices[i] == prices[i]), key=prices.__getitem__)
+        )
         self._shared, self._typed, self._by_raw_key, self._category_keys = {}, {}, {}, {}
         return self
 
     def __len__(self) -> int:
         return len(self.skus)
 
-    def sorted_prices(self) -> array:
+    def sorted_prices(self) -> array[float]:
         if self._sorted_prices is None:
             self._sorted_prices = array("d", (self.prices[i] for i in self.price_order))
         return self._sorted_prices
@@ -402,6 +433,10 @@ class Catalog:
 
     def attribute(self, name: str) -> Attribute | None:
         return self.attributes.get(attribute_key(name))
+
+    def known_attribute(self, name: str) -> Attribute:
+        """The attribute of a name taken from this catalog (a reading's or a filter's): raises KeyError if absent."""
+        return self.attributes[attribute_key(name)]
 
     def find_sku(self, sku: str) -> tuple[int, int] | None:
         """(product id, variant number or -1) of a product's or a variant's SKU."""
@@ -447,7 +482,7 @@ class Catalog:
         return out
 
     @property
-    def vocabulary(self):
+    def vocabulary(self) -> Vocabulary:
         if self._vocabulary is None:
             from parley.agent.vocabulary import Vocabulary
 
@@ -457,7 +492,7 @@ class Catalog:
     # -- building and snapshots ------------------------------------------------
 
     @classmethod
-    def build(cls, products: Iterable[dict[str, Any]]) -> "Catalog":
+    def build(cls, products: Iterable[dict[str, Any]]) -> Catalog:
         catalog = cls()
         products = list(products)
         catalog.record_product = array("i", [-1]) * len(products)
@@ -473,7 +508,7 @@ class Catalog:
     def to_bytes(self) -> bytes:
         """Columns as JSON lines of at most `_CHUNK` values, compressed as they are written: never the whole
         catalog as one string in memory."""
-        packer = zlib.compressobj(1)   # the snapshot is written at every load: speed over the last few percent
+        packer = zlib.compressobj(1)  # the snapshot is written at every load: speed over the last few percent
         parts = [_MAGIC]
 
         def put(value: Any) -> None:
@@ -482,11 +517,18 @@ class Catalog:
 
         def put_list(values: Any) -> None:
             for start in range(0, len(values), _CHUNK):
-                put(values[start:start + _CHUNK])
+                put(values[start : start + _CHUNK])
 
         attributes = list(self.attributes.values())
-        put({"format": SNAPSHOT_FORMAT, "products": len(self), "chunk": _CHUNK, "records": len(self.record_product),
-             "attributes": [[a.key, a.is_option, len(a.ids)] for a in attributes]})
+        put(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "products": len(self),
+                "chunk": _CHUNK,
+                "records": len(self.record_product),
+                "attributes": [[a.key, a.is_option, len(a.ids)] for a in attributes],
+            }
+        )
         for name in self._COLUMNS:
             put_list(getattr(self, name))
         for name in self._NUMBERS:
@@ -500,18 +542,18 @@ class Catalog:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Catalog":
+    def from_bytes(cls, data: bytes) -> Catalog:
         if not data.startswith(_MAGIC):
             raise ValueError("not a catalog snapshot")
         try:
-            lines = iter(zlib.decompress(data[len(_MAGIC):]).split(b"\n"))
+            lines = iter(zlib.decompress(data[len(_MAGIC) :]).split(b"\n"))
             header = json.loads(next(lines))
             if header.get("format") != SNAPSHOT_FORMAT:
                 raise ValueError("unknown catalog format")
             chunk = int(header["chunk"])
 
-            def get_list(count: int) -> list:
-                out: list = []
+            def get_list(count: int) -> list[Any]:
+                out: list[Any] = []
                 for _ in range(-(-count // chunk)):
                     out.extend(json.loads(next(lines)))
                 if len(out) != count:
@@ -520,8 +562,9 @@ class Catalog:
 
             count = int(header["products"])
             payload: dict[str, Any] = {name: get_list(count) for name in cls._COLUMNS + cls._NUMBERS}
-            payload["attributes"] = [(key, is_option, get_list(size), get_list(size))
-                                     for key, is_option, size in header["attributes"]]
+            payload["attributes"] = [
+                (key, is_option, get_list(size), get_list(size)) for key, is_option, size in header["attributes"]
+            ]
             payload["variants"] = json.loads(next(lines))
             catalog = cls._from_payload(payload)
             catalog.record_product = array("i", get_list(int(header["records"])))
@@ -530,7 +573,7 @@ class Catalog:
             raise ValueError(f"corrupt catalog snapshot: {exc}") from exc
 
     @classmethod
-    def _from_payload(cls, payload: dict[str, Any]) -> "Catalog":
+    def _from_payload(cls, payload: dict[str, Any]) -> Catalog:
         catalog = cls()
         for name in cls._COLUMNS:
             setattr(catalog, name, list(payload[name]))
@@ -538,8 +581,11 @@ class Catalog:
         for name in cls._NUMBERS:
             values = payload[name]
             kind = getattr(catalog, name).typecode
-            setattr(catalog, name, array(kind, (NAN if v is None else v for v in values)) if kind == "d"
-                    else array(kind, values))
+            setattr(
+                catalog,
+                name,
+                array(kind, (NAN if v is None else v for v in values)) if kind == "d" else array(kind, values),
+            )
         if not all(len(getattr(catalog, name)) == len(catalog.skus) for name in cls._COLUMNS + cls._NUMBERS):
             raise ValueError("columns of different lengths")
         catalog.on_sale = bytearray(int(s == s) for s in catalog.sale_prices)
@@ -558,7 +604,7 @@ class Catalog:
         return catalog._finish()
 
     @classmethod
-    def from_records(cls, records: Iterable[Any]) -> "Catalog":
+    def from_records(cls, records: Iterable[Any]) -> Catalog:
         """For a snapshot written before catalogs existed: products read back from the index's rendered text."""
         return cls.build(_product_from_text(r.id, r.title, r.text) for r in records if r.type == "product")
 
@@ -572,9 +618,9 @@ def _product_from_text(sku: str, name: str, text: str) -> dict[str, Any]:
             key, _, value = line[2:].partition(": ")
             product["properties"][key.strip()] = value.strip()
         elif line.startswith("Categories: "):
-            product["categories"] = line[len("Categories: "):].split(", ")
+            product["categories"] = line[len("Categories: ") :].split(", ")
         elif line.startswith("Price: "):
-            product["price"] = _number(line[len("Price: "):].split(" ")[0])
+            product["price"] = _number(line[len("Price: ") :].split(" ")[0])
         else:
             description.append(line)
     product["description"] = " ".join(description)

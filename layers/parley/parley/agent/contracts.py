@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from parley.engine import Source
 
@@ -19,8 +20,12 @@ class Step:
     error: str | None = None  # a bad argument or a failed tool, reported back instead of failing the task
 
     def as_dict(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"tool": self.tool, "arguments": self.arguments,
-                                 "result_count": self.result_count, "duration_ms": round(self.duration_ms, 2)}
+        shown: dict[str, Any] = {
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "result_count": self.result_count,
+            "duration_ms": round(self.duration_ms, 2),
+        }
         if self.error:
             shown["error"] = self.error
         return shown

@@ -5,6 +5,8 @@ catalogs existed is a bare index snapshot: its catalog is rebuilt from the index
 
 from __future__ import annotations
 
+from typing import Any
+
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import Knowledge
 from parley.retrieval import SearchIndex
@@ -12,7 +14,7 @@ from parley.retrieval import SearchIndex
 _MAGIC = b"\x89PKNOW\r\n"
 
 
-def build(products: list[dict], documents: list[dict]) -> Knowledge:
+def build(products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> Knowledge:
     """Index and catalog from the same product list (so a record number finds its product)."""
     return Knowledge(Catalog.build(products), SearchIndex.build(products, documents))
 
@@ -27,7 +29,7 @@ def unpack(data: bytes) -> Knowledge:
         index = SearchIndex.from_bytes(data)
         return Knowledge(Catalog.from_records(index.records), index)
     start = len(_MAGIC) + 4
-    end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+    end = start + int.from_bytes(data[len(_MAGIC) : start], "little")
     if end > len(data):
         raise ValueError("corrupt knowledge snapshot: truncated")
     return Knowledge(Catalog.from_bytes(data[end:]), SearchIndex.from_bytes(data[start:end]))

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from parley.agent.contracts import AnswerListener, Knowledge, Step, Tool, ToolError, ToolResult
 from parley.agent.tools import validate
@@ -34,8 +35,10 @@ DEFAULT_MAX_STEPS = 6
 MAX_PARALLEL_CALLS = 4
 RESULT_CHARS_IN_FINAL_REQUEST = 4_000  # one tool result as text in the final, tool-less request
 
-FINAL_REQUEST = ("No more tools can be used for this answer. Answer the question now from the tool results "
-                 "above. If they do not hold the answer, say so plainly; do not guess prices or availability.")
+FINAL_REQUEST = (
+    "No more tools can be used for this answer. Answer the question now from the tool results "
+    "above. If they do not hold the answer, say so plainly; do not guess prices or availability."
+)
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -83,8 +86,14 @@ class ChatModel(Protocol):
 
     model: str
 
-    def reply(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None,
-              deadline: float, on_text: Callable[[str], None] | None = None) -> ModelReply: ...
+    def reply(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: Sequence[Tool] | None,
+        deadline: float,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply: ...
 
 
 class StepLimitReached(Exception):
@@ -155,7 +164,9 @@ def run_call(call: ToolCall, tools: dict[str, Tool], knowledge: Knowledge) -> tu
     return step, ToolOutcome(call, content, error), (result.sources if result else [])
 
 
-def run_calls(calls: list[ToolCall], tools: dict[str, Tool], knowledge: Knowledge) -> list[tuple]:
+def run_calls(
+    calls: list[ToolCall], tools: dict[str, Tool], knowledge: Knowledge
+) -> list[tuple[Step, ToolOutcome, list[Source]]]:
     """The calls of one model reply, side by side when there are several; results in call order."""
     if len(calls) == 1:
         return [run_call(calls[0], tools, knowledge)]
@@ -177,12 +188,21 @@ def final_request(messages: list[dict[str, Any]], first_new: int) -> list[dict[s
             lines.append(f"- {outcome.call.name}({arguments}) -> {shown}")
     results = "\n".join(lines) or "(no tool was called)"
     text = f"{question}\n\nTool results for this question:\n{results}\n\n{FINAL_REQUEST}"
-    return [*messages[:first_new - 1], {"role": "user", "text": text}]
+    return [*messages[: first_new - 1], {"role": "user", "text": text}]
 
 
-def run(model: ChatModel, system: str, messages: list[dict[str, Any]], knowledge: Knowledge,
-        tools: Sequence[Tool], *, max_steps: int = DEFAULT_MAX_STEPS, deadline: float,
-        listener: AnswerListener | None = None, clock: Callable[[], float] = time.monotonic) -> Answer:
+def run(
+    model: ChatModel,
+    system: str,
+    messages: list[dict[str, Any]],
+    knowledge: Knowledge,
+    tools: Sequence[Tool],
+    *,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    deadline: float,
+    listener: AnswerListener | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Answer:
     """Answer the last user message of `messages` (earlier turns before it), using `tools`."""
     from parley.providers.base import ERROR, ProviderError  # not at the top: parley.providers imports this module
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from parley.agent import tools
-from parley.agent.catalog import Catalog
+from parley.agent.catalog import Attribute, Catalog
 from parley.agent.contracts import AnswerListener, Knowledge, Step, ToolError, ToolResult
 from parley.agent.reading import POINTING, QUESTION_WORDS, WORD_RE, Reading, named_products, read
-from parley.agent.values import dimension_of, format_number, show, typed, unit_from_key
+from parley.agent.values import Typed, dimension_of, format_number, show, typed, unit_from_key
 from parley.agent.vocabulary import fold, words
 from parley.engine import NO_ANSWER_TEXT, NO_HINTS, Answer, ExtractiveEngine, Source, Turn, feature_phrase
 from parley.retrieval import split_sentences, tokenize
@@ -43,8 +44,9 @@ class _Calls:
             self.listener.step(step)
         if result:
             self.results.append(result)
-            self.sources.extend(s for s in result.sources if all((s.type, s.id) != (o.type, o.id)
-                                                                 for o in self.sources))
+            self.sources.extend(
+                s for s in result.sources if all((s.type, s.id) != (o.type, o.id) for o in self.sources)
+            )
         return result
 
 
@@ -68,12 +70,13 @@ def _price_unit(catalog: Catalog, sku: str) -> str | None:
     return str(unit.raw_of(found[0])) if found and unit and unit.raw_of(found[0]) is not None else None
 
 
-def _describe(catalog: Catalog, item: dict[str, Any], attributes: list[str] = (), price: bool = True) -> str:
+def _describe(catalog: Catalog, item: dict[str, Any], attributes: Sequence[str] = (), price: bool = True) -> str:
     parts = []
     for key in attributes:
         raw = (item.get("attributes") or {}).get(key)
         if raw is not None:
-            parts.append(f"{_plain_label(catalog.attribute(key))} {value_text(catalog.attribute(key), raw)}")
+            attribute = catalog.known_attribute(key)
+            parts.append(f"{_plain_label(attribute)} {value_text(attribute, raw)}")
     money = price_text(item, _price_unit(catalog, item["sku"])) if price else None
     if money:
         parts.append(money)
@@ -94,8 +97,9 @@ class PlannerEngine:
         self.list_limit = list_limit
         self.fallback = ExtractiveEngine()
 
-    def answer(self, question: str, history: list[Turn], knowledge: Knowledge,
-               listener: AnswerListener | None = None) -> Answer:
+    def answer(
+        self, question: str, history: list[Turn], knowledge: Knowledge, listener: AnswerListener | None = None
+    ) -> Answer:
         question = (question or "").strip()
         calls = _Calls(knowledge, listener)
         text = None
@@ -133,19 +137,22 @@ class PlannerEngine:
             return _not_said(reading, catalog)
         return self._plan_on_products(reading, history, catalog, calls)
 
-    def _plan_on_products(self, reading: Reading, history: list[Turn], catalog: Catalog,
-                          calls: _Calls) -> str | None:
+    def _plan_on_products(self, reading: Reading, history: list[Turn], catalog: Catalog, calls: _Calls) -> str | None:
         earlier = _earlier_products(history, catalog)
-        asks_about_earlier = reading.attributes and not (reading.narrows or reading.lists_many or reading.counts
-                                                         or reading.sort)   # "Who is the author?"
+        asks_about_earlier = reading.attributes and not (
+            reading.narrows or reading.lists_many or reading.counts or reading.sort
+        )  # "Who is the author?"
         if not reading.products and earlier and (reading.points_back or _is_elliptic(reading) or asks_about_earlier):
             reading.products = _resolve_reference(reading, earlier, catalog)
         if len(reading.products) >= 2 and (reading.compares or not reading.narrows):
             return self._compare(reading, catalog, calls)
         if reading.products:
             return self._about_products(reading, catalog, calls)
-        if reading.attributes and reading.narrows and not (reading.counts or reading.sort or reading.asks_existence
-                                                           or reading.lists_many):
+        if (
+            reading.attributes
+            and reading.narrows
+            and not (reading.counts or reading.sort or reading.asks_existence or reading.lists_many)
+        ):
             return self._about_the_one(reading, catalog, calls)
         if reading.narrows or reading.sort or (reading.counts and reading.lists):
             return self._search(reading, catalog, calls)
@@ -162,12 +169,12 @@ class PlannerEngine:
         if total <= self.list_limit or not catalog.categories:
             return f"{total} products: {_names(catalog, items, total, [])}."
         calls.sources.clear()
-        largest = sorted(catalog.categories, key=lambda k: (-len(catalog.categories[k]), k))[:self.list_limit]
+        largest = sorted(catalog.categories, key=lambda k: (-len(catalog.categories[k]), k))[: self.list_limit]
         shown = ", ".join(f"{catalog.category_names[k]} ({len(catalog.categories[k])})" for k in largest)
         return f"{total} products, in these categories among others: {shown}."
 
     def _existence(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str:
-        """"Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""
+        """ "Do you sell ladders?" with a word the catalog's vocabulary lacks: products whose text holds it, or No."""
         args = self._arguments(reading, self.list_limit)
         args["query"] = " ".join(reading.leftover)
         found = calls("search_products", args)
@@ -180,7 +187,7 @@ class PlannerEngine:
         return f"Yes, {_names(catalog, found.content['items'], found.content['total'], [])}."
 
     def _search_made_for(self, kind: list[str], target: int, catalog: Catalog, calls: _Calls) -> str:
-        """"Do you sell a charger for the Lumen 3?": the products whose text holds the asked kind and the named
+        """ "Do you sell a charger for the Lumen 3?": the products whose text holds the asked kind and the named
         product's name (a "Lumen 3 Charger", or a charger whose description says it fits the Lumen 3)."""
         own = [t for t in tokenize(catalog.names[target]) if catalog.vocabulary.distinctive(fold(t))]
         found = calls("search_products", {"query": " ".join(kind + own), "limit": self.list_limit})
@@ -191,11 +198,14 @@ class PlannerEngine:
         return f"Yes, {_names(catalog, items, len(items), [])}."
 
     def _about_the_one(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
-        """"How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
+        """ "How long is the warranty on the chainsaw?": when the words narrow the catalog to one product."""
         found = calls("search_products", self._arguments(reading, 2))
         if found is None or found.content["total"] != 1:
             return self._search(reading, catalog, calls) if found else None
-        reading.products = [catalog.find_sku(found.content["items"][0]["sku"])[0]]
+        located = catalog.find_sku(found.content["items"][0]["sku"])
+        if located is None:  # the search result's own sku: always found
+            return None
+        reading.products = [located[0]]
         return self._about_products(reading, catalog, calls)
 
     def _documents(self, reading: Reading, calls: _Calls) -> str | None:
@@ -227,13 +237,16 @@ class PlannerEngine:
             return None
         total, items = result.content["total"], result.content["items"]
         shown = [f["attribute"] for f in reading.filters] + (
-            [reading.sort[0]] if reading.sort and reading.sort[0] != "price" else [])
-        shown = [catalog.attribute(k).key for k in dict.fromkeys(shown)]
+            [reading.sort[0]] if reading.sort and reading.sort[0] != "price" else []
+        )
+        shown = [catalog.known_attribute(k).key for k in dict.fromkeys(shown)]
         what = _what(reading, catalog)
         if not total:
-            return f"No, there are no {what} that match." if reading.asks_existence else f"There are no {what} that match."
-        if superlative:
-            return _superlative_text(reading, catalog, items, shown)
+            return (
+                f"No, there are no {what} that match." if reading.asks_existence else f"There are no {what} that match."
+            )
+        if superlative and reading.sort is not None:
+            return _superlative_text(reading, reading.sort, catalog, items)
         listing = _names(catalog, items, total, shown)
         if total == 1:
             what = what.replace("products", "product", 1)
@@ -244,13 +257,13 @@ class PlannerEngine:
         return f"{total} {what} {'matches' if total == 1 else 'match'}: {listing}."
 
     def _about_products(self, reading: Reading, catalog: Catalog, calls: _Calls) -> str | None:
-        facts = []
+        facts: list[str] = []
         for product_id in reading.products[:3]:
             result = calls("get_product", {"sku": catalog.skus[product_id]})
-            if result is not None:
-                facts.append(_product_fact(reading, catalog, result.content["product"]))
-        facts = [f for f in facts if f]
-        if reading.asks_existence and not facts:   # "Do you sell jeans?" naming a product
+            fact = _product_fact(reading, catalog, result.content["product"]) if result is not None else None
+            if fact:
+                facts.append(fact)
+        if reading.asks_existence and not facts:  # "Do you sell jeans?" naming a product
             names = [_describe(catalog, r.content["product"]) for r in calls.results if "product" in r.content]
             return f"Yes: {_series(names)}." if names else None
         if not facts:
@@ -262,7 +275,7 @@ class PlannerEngine:
 
     @staticmethod
     def _feature_terms(reading: Reading, catalog: Catalog, calls: _Calls) -> list[str]:
-        """"How much data can I use in the EU on an unlimited plan?": a question (not a yes/no) that names a yes/no
+        """ "How much data can I use in the EU on an unlimited plan?": a question (not a yes/no) that names a yes/no
         feature of the product (EU roaming) asks for that feature's terms, which the document about it holds."""
         flags = [a for k in reading.attributes if (a := catalog.attribute(k)) is not None and a.kind == "bool"]
         if not flags or reading.asks_yes_no:
@@ -272,14 +285,14 @@ class PlannerEngine:
             return []
         passages = found.content["passages"]
         about = set(flags[0].name_terms) <= set(tokenize(passages[0]["text"]))
-        unrelated = {(s.type, s.id) for s in found.sources[1 if about else 0:]}
+        unrelated = {(s.type, s.id) for s in found.sources[1 if about else 0 :]}
         calls.sources[:] = [s for s in calls.sources if (s.type, s.id) not in unrelated]
         return [document_answer(reading, passages, calls.knowledge.index)] if about else []
 
     @staticmethod
     def _supporting_document(reading: Reading, catalog: Catalog, calls: _Calls) -> None:
         """A verdict on a feature cites the document about that feature too (an SLA's terms), when one matches."""
-        terms = set(catalog.attribute(reading.attributes[0]).name_terms)
+        terms = set(catalog.known_attribute(reading.attributes[0]).name_terms)
         found = calls("search_documents", {"query": reading.question, "limit": 1})
         if found and found.count and not terms <= set(tokenize(found.content["passages"][0]["text"])):
             unrelated = {(s.type, s.id) for s in found.sources}
@@ -301,8 +314,8 @@ class PlannerEngine:
             for key in keys[:5]:
                 raw = detail["properties"].get(key, detail["options"].get(key))
                 if raw is not None:
-                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.attribute(key), raw)
-                    parts.append(f"{catalog.attribute(key).label.lower()} {value}")
+                    value = ", ".join(raw) if isinstance(raw, list) else value_text(catalog.known_attribute(key), raw)
+                    parts.append(f"{catalog.known_attribute(key).label.lower()} {value}")
             lines.append(f"{detail['name']}: {'; '.join(parts) if parts else 'no listed details'}.")
         cheaper = _cheapest(details)
         if cheaper and (reading.asks_price or not wanted):
@@ -311,7 +324,7 @@ class PlannerEngine:
 
 
 def _drop_products_outside_category(reading: Reading, catalog: Catalog) -> None:
-    """"Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
+    """ "Do you have a prepaid SIM?": when a question about a category seems to name a product outside it, that is a
     misreading of the category's words."""
     if reading.category and len(reading.products) == 1 and (reading.asks_existence or reading.lists_many):
         inside = set(catalog.categories.get(reading.category, ()))
@@ -326,7 +339,7 @@ def _about_documents(reading: Reading, index: Any) -> bool:
     """Whether the words the catalog does not explain are best found in a document (a policy, a guide)."""
     if index is None or not len(index):
         return False
-    weights = {t: 1.0 for t in reading.leftover}
+    weights = dict.fromkeys(reading.leftover, 1.0)
     top = index.search_terms(weights, 1)
     return bool(top) and top[0][0].type == "document"
 
@@ -339,21 +352,25 @@ def _unknown(reading: Reading, index: Any) -> bool:
     unknown = [t for t in reading.leftover if index.df(t) == 0]
     # "how loud is it in decibels?": a fact asked in words the data never uses
     asks_unknown_fact = len(unknown) == len(reading.leftover) and not (
-        reading.lists_many or reading.counts or reading.sort or reading.attributes)
+        reading.lists_many or reading.counts or reading.sort or reading.attributes
+    )
     return bool(unknown) and (nothing_known or reading.asks_existence or asks_unknown_fact)
 
 
 def _question_words(reading: Reading) -> str:
     """The question's own words for what the catalog does not explain ("gift wrapping")."""
-    return " ".join(w for w in reading.words if w in set(reading.leftover) or tokenize(w)[:1] and
-                    tokenize(w)[0] in reading.leftover)
+    return " ".join(
+        w
+        for w in reading.words
+        if w in set(reading.leftover) or (tokenize(w)[:1] and tokenize(w)[0] in reading.leftover)
+    )
 
 
 _SERVICE_VERBS = re.compile(r"\b(?:offer|provide)\b", re.I)
 
 
 def _absent(reading: Reading) -> str:
-    """"Do you sell X?" with X nowhere in the data: No, the catalog lists what the shop sells. "Do you offer X?"
+    """ "Do you sell X?" with X nowhere in the data: No, the catalog lists what the shop sells. "Do you offer X?"
     may ask for a service (gift wrapping, installation), which a catalog does not list: the data does not say."""
     asked = _question_words(reading)
     if reading.has(_SERVICE_VERBS):
@@ -367,8 +384,9 @@ def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any
     first = passages[0]
     sentences = _passage_sentences(passages)
     wanted = set(reading.index_terms)
-    ranked = sorted(range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(
-        tokenize(sentences[i]))), i))
+    ranked = sorted(
+        range(len(sentences)), key=lambda i: (-sum(index.idf(t) for t in wanted & set(tokenize(sentences[i]))), i)
+    )
     where = f"{first['document']} ({first['url']})" if first.get("url") else first["document"]
     text = f"According to {where}: {' '.join(sentences[i] for i in sorted(ranked[:2]))}"
     verdict = policy_verdict(reading, sentences[ranked[0]], index) if reading.asks_yes_no else None
@@ -376,7 +394,7 @@ def document_answer(reading: Reading, passages: list[dict[str, Any]], index: Any
 
 
 def _about_the_products(reading: Reading, passages: list[dict[str, Any]], knowledge: Knowledge) -> bool:
-    """"In which country is the Essential Crew Tee made?" finds a passage on shipping abroad: a passage answers a
+    """ "In which country is the Essential Crew Tee made?" finds a passage on shipping abroad: a passage answers a
     question naming products only when its best sentence names one of them or holds much of the question."""
     sentences = _passage_sentences(passages)
     best = max(sentences, key=lambda s: coverage(reading, s, knowledge.index))
@@ -393,15 +411,17 @@ def _passage_sentences(passages: list[dict[str, Any]]) -> list[str]:
     return sentences
 
 
-_DENIALS = frozenset(("not", "no", "cannot", "can't", "never", "nor", "none", "won't", "isn't", "aren't", "doesn't",
-                      "don't", "excluded"))
+_DENIALS = frozenset(
+    ("not", "no", "cannot", "can't", "never", "nor", "none", "won't", "isn't", "aren't", "doesn't", "don't", "excluded")
+)
 _CHARGES = frozenset(words("cost costs charge charged fee fees price"))
-_PERMISSIONS = frozenset(("allowed", "permitted", "possible", "accepted", "available", "eligible", "included",
-                          "covered"))
-_NEAR = 3   # a denial bears on the question's words when it stands this close before one ("cannot be returned")
+_PERMISSIONS = frozenset(
+    ("allowed", "permitted", "possible", "accepted", "available", "eligible", "included", "covered")
+)
+_NEAR = 3  # a denial bears on the question's words when it stands this close before one ("cannot be returned")
 
 
-WEAK_COVERAGE = 0.3   # a sentence holding less of the question's weight than this is not about it
+WEAK_COVERAGE = 0.3  # a sentence holding less of the question's weight than this is not about it
 
 
 def coverage(reading: Reading, sentence: str, index: Any) -> float:
@@ -412,7 +432,7 @@ def coverage(reading: Reading, sentence: str, index: Any) -> float:
 
 
 def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
-    """"Yes" or "No" for a yes/no question about a policy, read off the passage sentence that matches it best:
+    """ "Yes" or "No" for a yes/no question about a policy, read off the passage sentence that matches it best:
     a denial just before a word of the question says No ("eBooks cannot be returned"); a question whether something
     is free answered by a sentence that names a charge and not "free" says No; a sentence holding most of the
     question's words and no such denial says Yes. None when the sentence holds too little of the question, or
@@ -423,8 +443,11 @@ def policy_verdict(reading: Reading, sentence: str, index: Any) -> str | None:
     said = WORD_RE.findall(sentence.lower())
     if _denied(said, set(reading.index_terms)):
         return "No"
-    if "free" in reading.words and "free" not in said and (_CHARGES & set(words(sentence))
-                                                           or re.search(r"\d", sentence)):
+    if (
+        "free" in reading.words
+        and "free" not in said
+        and (_CHARGES & set(words(sentence)) or re.search(r"\d", sentence))
+    ):
         return "No"
     return "Yes" if covered >= 0.5 else None
 
@@ -433,9 +456,11 @@ def _denied(said: list[str], wanted: set[str]) -> bool:
     """A denial in the sentence just before one of the question's words ("eBooks cannot be returned") or before a
     permission ("... is not allowed")."""
     matched = [n for n, word in enumerate(said) if set(tokenize(word)) & wanted]
-    return any(word in _DENIALS and (any(n < m <= n + _NEAR for m in matched)
-                                     or (n + 1 < len(said) and said[n + 1] in _PERMISSIONS))
-               for n, word in enumerate(said))
+    return any(
+        word in _DENIALS
+        and (any(n < m <= n + _NEAR for m in matched) or (n + 1 < len(said) and said[n + 1] in _PERMISSIONS))
+        for n, word in enumerate(said)
+    )
 
 
 # a question for one fact ("in which country", "where"), not for a product's summary ("what is X?", "what can you
@@ -447,9 +472,14 @@ def _unsaid(reading: Reading, catalog: Catalog) -> bool:
     """Whether the question about named products asks in words ("sequel", "country") that appear nowhere in what
     the data holds on them, and is a yes/no or names nothing else the catalog has (an attribute, a price, stock,
     a sale): then the data does not say, and a summary of the product would be no answer."""
-    if not reading.asks_yes_no and (not reading.has(_ASKS_A_FACT) or reading.attributes or reading.asks_price
-                                    or reading.in_stock is not None or reading.on_sale is not None):
-        return False   # "Describe X", "What can you tell me about X?": the product's summary answers
+    if not reading.asks_yes_no and (
+        not reading.has(_ASKS_A_FACT)
+        or reading.attributes
+        or reading.asks_price
+        or reading.in_stock is not None
+        or reading.on_sale is not None
+    ):
+        return False  # "Describe X", "What can you tell me about X?": the product's summary answers
     text: set[str] = set()
     for product_id in reading.products:
         text.update(tokenize(f"{catalog.names[product_id]} {catalog.descriptions[product_id]}"))
@@ -462,25 +492,29 @@ def _unsaid(reading: Reading, catalog: Catalog) -> bool:
 
 def _not_said(reading: Reading, catalog: Catalog) -> str:
     names = _series([catalog.names[i] for i in reading.products[:3]])
-    return f"The data set does not say: nothing it holds on {names} answers \"{_question_words(reading)}\"."
+    return f'The data set does not say: nothing it holds on {names} answers "{_question_words(reading)}".'
 
 
 _FOR = re.compile(r"\bfor\b", re.I)
 
 
 def _made_for(reading: Reading, catalog: Catalog) -> tuple[list[str], int] | None:
-    """"Do you sell a case for the Orbit A5?": (the asked kind's words, the product after "for") when the words after
+    """ "Do you sell a case for the Orbit A5?": (the asked kind's words, the product after "for") when the words after
     "for" name one product and the words before it ask for something else."""
     match = _FOR.search(reading.question)
     if match is None:
         return None
-    targets = named_products(words(reading.question[match.end():]), catalog)
-    kind = [t for t in tokenize(reading.question[:match.start()]) if fold(t) not in QUESTION_WORDS]
+    targets = named_products(words(reading.question[match.end() :]), catalog)
+    kind = [t for t in tokenize(reading.question[: match.start()]) if fold(t) not in QUESTION_WORDS]
     if len(targets) != 1 or not kind:
         return None
-    own = {k for t in kind for k in catalog.vocabulary.attribute_terms.get(fold(t), ())
-           if catalog.attributes[k].raw_of(targets[0]) is not None}
-    return None if own else (kind, targets[0])   # "a router for Home 300?" asks about its router_included
+    own = {
+        k
+        for t in kind
+        for k in catalog.vocabulary.attribute_terms.get(fold(t), ())
+        if catalog.attributes[k].raw_of(targets[0]) is not None
+    }
+    return None if own else (kind, targets[0])  # "a router for Home 300?" asks about its router_included
 
 
 def _what(reading: Reading, catalog: Catalog) -> str:
@@ -488,13 +522,13 @@ def _what(reading: Reading, catalog: Catalog) -> str:
     return f"products in {noun}" if noun else "products"
 
 
-def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, Any]], shown: list[str]) -> str:
-    key, order = reading.sort
+def _superlative_text(reading: Reading, sort: tuple[str, str], catalog: Catalog, items: list[dict[str, Any]]) -> str:
+    key, order = sort
     best = items[0]
     if key == "price":
         word = "cheapest" if order == "asc" else "most expensive"
         return f"The {word} of the {_what(reading, catalog)} is {_describe(catalog, best)}."
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     items = [i for i in items if attribute.key in (i.get("attributes") or {})]
     if not items:
         return f"None of the {_what(reading, catalog)} lists a {_plain_label(attribute)}."
@@ -507,15 +541,20 @@ def _superlative_text(reading: Reading, catalog: Catalog, items: list[dict[str, 
     return f"{names} {verb} the {word} {_plain_label(attribute)} of the {_what(reading, catalog)}: {value}."
 
 
-def value_text(attribute, raw: Any) -> str:
+def value_text(attribute: Attribute, raw: Any) -> str:
     """A value beside its attribute's name: `512` after "pages", `2023` for a year, else `24 months`."""
     value = typed(raw, attribute.key)
-    if value.kind == "number" and value.unit and (value.unit == "year" or _plain_label(attribute).endswith(value.unit)):
+    if (
+        value.number is not None
+        and value.kind == "number"
+        and value.unit
+        and (value.unit == "year" or _plain_label(attribute).endswith(value.unit))
+    ):
         return format_number(value.number)
     return show(value)
 
 
-def _plain_label(attribute) -> str:
+def _plain_label(attribute: Attribute) -> str:
     """`contract_term_months` -> `contract term`: the unit shows with the value."""
     words = list(attribute.words)
     if len(words) > 1 and unit_from_key(attribute.key) not in (None, "year"):
@@ -528,8 +567,15 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     settle (the extractive engine weighs the text then)."""
     if reading.picked_by:
         picked = _picked_text(catalog, detail, reading.picked_by)
-        asked = [a for a in (_attribute_fact(reading, catalog, detail, k) for k in reading.attributes
-                             if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])) if a][:1]
+        asked = [
+            a
+            for a in (
+                _attribute_fact(reading, catalog, detail, k)
+                for k in reading.attributes
+                if catalog.attribute(k) is not catalog.attribute(reading.picked_by[0])
+            )
+            if a
+        ][:1]
         return " ".join(asked + [picked] if asked and asked[0].startswith(("Yes", "No")) else [picked] + asked)
     if reading.on_sale:
         return _sale_text(catalog, detail)
@@ -539,8 +585,8 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
     if variant is not None and variant.get("price") is not None:
         unit = _price_unit(catalog, detail["sku"]) or detail.get("currency") or ""
         return f"{_variant_name(detail, variant)} costs {variant['price']:.2f} {unit}".rstrip() + "."
-    options_named = [f["attribute"] for f in reading.filters if catalog.attribute(f["attribute"]).is_option]
-    for key in dict.fromkeys(options_named + reading.attributes):   # "in green?" asks about the Color option
+    options_named = [f["attribute"] for f in reading.filters if catalog.known_attribute(f["attribute"]).is_option]
+    for key in dict.fromkeys(options_named + reading.attributes):  # "in green?" asks about the Color option
         fact = _attribute_fact(reading, catalog, detail, key)
         if fact:
             return fact
@@ -553,21 +599,29 @@ def _product_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any]) ->
 
 def _named_variant(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> dict[str, Any] | None:
     """The variant whose option values the question names ("in Forest Green, size L", "body only")."""
-    named = {str(v).lower() for f in reading.filters if f["op"] == "in" and catalog.attribute(f["attribute"]).is_option
-             for v in f["value"]}
-    for variant in detail["variants"] if named else ():
+    named = {
+        str(v).lower()
+        for f in reading.filters
+        if f["op"] == "in" and catalog.known_attribute(f["attribute"]).is_option
+        for v in f["value"]
+    }
+    variants: list[dict[str, Any]] = detail["variants"] if named else []
+    for variant in variants:
         values = {str(v).lower() for v in variant["options"].values()}
         if named <= {" ".join(words(v)) for v in values} | values:
             return variant
     return None
 
 
-def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute) -> str:
+def _stocked_options(catalog: Catalog, detail: dict[str, Any], attribute: Attribute) -> str:
     values = []
     for variant in detail["variants"]:
         if variant.get("in_stock") == 1:
-            values += [str(v) for k, v in variant["options"].items()
-                       if catalog.attribute(k) is attribute and str(v) not in values]
+            values += [
+                str(v)
+                for k, v in variant["options"].items()
+                if catalog.attribute(k) is attribute and str(v) not in values
+            ]
     label = _plain_label(attribute)
     if not values:
         return f"No, {detail['name']} is out of stock in every {label}."
@@ -581,9 +635,9 @@ def _variant_name(detail: dict[str, Any], variant: dict[str, Any]) -> str:
 def _stock_text(reading: Reading, catalog: Catalog, detail: dict[str, Any]) -> str:
     """Stock of the product, or of the variant whose options the question names."""
     variant = _named_variant(reading, catalog, detail)
-    asked = [k for k in reading.attributes if catalog.attribute(k).is_option]
-    if variant is None and asked and detail["variants"]:   # "which sizes are in stock?"
-        return _stocked_options(catalog, detail, catalog.attribute(asked[0]))
+    asked = [k for k in reading.attributes if catalog.known_attribute(k).is_option]
+    if variant is None and asked and detail["variants"]:  # "which sizes are in stock?"
+        return _stocked_options(catalog, detail, catalog.known_attribute(asked[0]))
     item, name = (variant, _variant_name(detail, variant)) if variant else (detail, detail["name"])
     if item.get("in_stock", -1) in (-1, None):
         return f"{name}: the catalog does not say whether it is in stock."
@@ -597,7 +651,7 @@ _RESTOCK_TERMS = frozenset(words("restock restocked arrival arrive expected due 
 
 
 def _restock_text(catalog: Catalog, detail: dict[str, Any], name: str, in_stock: bool) -> str:
-    """"When will it be back in stock?": a property about restocking or availability when the product has one
+    """ "When will it be back in stock?": a property about restocking or availability when the product has one
     ("Expected back: 12 May"); else what the data says now, and that it holds no date."""
     for key, raw in detail["properties"].items():
         attribute = catalog.attribute(key)
@@ -613,7 +667,7 @@ def _picked_text(catalog: Catalog, detail: dict[str, Any], picked_by: tuple[str,
     if key == "price":
         word = "cheapest" if order == "asc" else "most expensive"
         return f"{name} is the {word} of them, at {price_text(detail, _price_unit(catalog, detail['sku']))}."
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     value = value_text(attribute, _property(catalog, detail, key))
     word = "highest" if order == "desc" else "lowest"
     return f"{name} has the {word} {_plain_label(attribute)} of them: {value}."
@@ -636,7 +690,7 @@ def _property(catalog: Catalog, detail: dict[str, Any], key: str) -> Any:
 
 
 def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], key: str) -> str | None:
-    attribute = catalog.attribute(key)
+    attribute = catalog.known_attribute(key)
     name, label = detail["name"], _plain_label(attribute)
     for option, values in detail["options"].items():
         if catalog.attribute(option) is attribute:
@@ -650,23 +704,35 @@ def _attribute_fact(reading: Reading, catalog: Catalog, detail: dict[str, Any], 
     return f"{name}: {label} {value_text(attribute, raw)}."
 
 
-def _verdict_text(reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute, value) -> str:
-    """"Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
+def _verdict_text(
+    reading: Reading, catalog: Catalog, detail: dict[str, Any], attribute: Attribute, value: Typed
+) -> str:
+    """ "Does X include an SLA?" -> "Yes, X includes an SLA." with the attributes that say more about it."""
     name, phrase = detail["name"], feature_phrase(reading.question)
     if phrase and len(phrase.split()) <= 4:
         verdict = f"Yes, {name} includes {phrase}." if value.flag else f"No, {name} does not include {phrase}."
     else:
         verdict = f"{'Yes' if value.flag else 'No'}, {name}: {_plain_label(attribute)} {show(value)}."
-    related = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
-               if a is not attribute and set(attribute.name_terms) <= set(a.name_terms)
-               and (v := _property(catalog, detail, a.key)) is not None]
+    related = [
+        f"{_plain_label(a)} {value_text(a, v)}"
+        for a in catalog.attributes.values()
+        if a is not attribute
+        and set(attribute.name_terms) <= set(a.name_terms)
+        and (v := _property(catalog, detail, a.key)) is not None
+    ]
     return verdict + (f" Details: {'; '.join(related)}." if related else "")
 
 
-def _option_text(reading: Reading, catalog: Catalog, name: str, label: str, attribute, values: list[str]) -> str:
-    """"What colors ...": the values; "Is it available in XL?": yes or no, with the values."""
-    asked = [str(v) for f in reading.filters if catalog.attribute(f["attribute"]) is attribute
-             for v in (f["value"] if isinstance(f["value"], list) else [f["value"]])]
+def _option_text(
+    reading: Reading, catalog: Catalog, name: str, label: str, attribute: Attribute, values: list[str]
+) -> str:
+    """ "What colors ...": the values; "Is it available in XL?": yes or no, with the values."""
+    asked = [
+        str(v)
+        for f in reading.filters
+        if catalog.attribute(f["attribute"]) is attribute
+        for v in (f["value"] if isinstance(f["value"], list) else [f["value"]])
+    ]
     if not asked:
         return f"{name} comes in {_series(values)} ({label})."
     having = [v for v in values if v.lower() in {a.lower() for a in asked}]
@@ -679,9 +745,12 @@ def _price_fact(catalog: Catalog, detail: dict[str, Any]) -> str:
     money = price_text(detail, _price_unit(catalog, detail["sku"]))
     if money:
         return f"{detail['name']} costs {money}."
-    priced = [f"{_plain_label(a)} {value_text(a, v)}" for a in catalog.attributes.values()
-              if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
-              and (v := _property(catalog, detail, a.key)) is not None]
+    priced = [
+        f"{_plain_label(a)} {value_text(a, v)}"
+        for a in catalog.attributes.values()
+        if (dimension_of(a.unit) == "money" or {"price", "cost", "fee"} & set(a.name_terms))
+        and (v := _property(catalog, detail, a.key)) is not None
+    ]
     if priced:
         return f"{detail['name']}: {'; '.join(priced)}."
     return f"No price is listed for {detail['name']}."
@@ -746,21 +815,26 @@ def _is_elliptic(reading: Reading) -> bool:
 
 
 def _resolve_reference(reading: Reading, earlier: list[int], catalog: Catalog) -> list[int]:
-    """"it", "that one", "the cheaper one", "the premium version": products of the previous answer."""
+    """ "it", "that one", "the cheaper one", "the premium version": products of the previous answer."""
     question = reading.question.lower()
     if reading.sort and len(earlier) > 1:
         key, order = reading.sort
-        values = {i: (catalog.prices[i] if key == "price" else catalog.attribute(key).number_of(i)) for i in earlier}
+        values = {
+            i: (catalog.prices[i] if key == "price" else catalog.known_attribute(key).number_of(i)) for i in earlier
+        }
         known = [i for i in earlier if values[i] == values[i]]
         if known:
             reading.picked_by, reading.sort = reading.sort, None
             best = (min if order == "asc" else max)(values[i] for i in known)
-            return [i for i in known if values[i] == best]   # ties: each of them
+            return [i for i in known if values[i] == best]  # ties: each of them
     for word, pick in (("first", 0), ("second", 1), ("last", -1)):
         if word in question and len(earlier) > abs(pick):
             return [earlier[pick]]
-    own = [t for t in reading.terms if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t)
-           and t not in POINTING]
+    own = [
+        t
+        for t in reading.terms
+        if catalog.vocabulary.name_df(t) and not catalog.vocabulary.describes(t) and t not in POINTING
+    ]
     if own:  # "and the premium version?": a product sharing a name with the earlier ones and naming the new word
         related = _related_by_name(catalog, earlier, own)
         if related:

@@ -8,8 +8,9 @@ fields."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from parley.agent.catalog import Attribute, Catalog, norm
 from parley.agent.contracts import ToolError
@@ -35,7 +36,7 @@ class ProductQuery:
     max_price: float | None = None
     on_sale: bool | None = None
     in_stock: bool | None = None
-    sort: str | None = None        # "price", "relevance", or an attribute
+    sort: str | None = None  # "price", "relevance", or an attribute
     order: str = "asc"
     limit: int = 10
 
@@ -71,11 +72,17 @@ def _as_number(value: Any, attribute: Attribute) -> float | None:
     if isinstance(value, bool):
         return None
     reading = typed(value) if not isinstance(value, (int, float)) else None
-    if reading is not None and reading.kind != "number":
+    if reading is None:
+        number = float(value)
+    elif reading.kind == "number" and reading.number is not None:
+        number = reading.number
+    else:
         return None
-    number = float(value) if reading is None else reading.number
-    unit = reading.unit if reading is not None and reading.unit and same_family(reading.unit, attribute.unit) \
+    unit = (
+        reading.unit
+        if reading is not None and reading.unit and same_family(reading.unit, attribute.unit)
         else attribute.unit
+    )
     return in_base_unit(number, unit)
 
 
@@ -151,8 +158,9 @@ def text_ids(catalog: Catalog, index: Any, query: str) -> set[int]:
             limit = len(record_product)
             found = {record_product[r] for r in index.record_ids(term) if r < limit and record_product[r] >= 0}
         else:
-            found = {i for i in (result if result is not None else range(len(catalog)))
-                     if term in catalog.text_terms(i)}
+            found = {
+                i for i in (result if result is not None else range(len(catalog))) if term in catalog.text_terms(i)
+            }
         result = found if result is None else result & found
         if not result:
             return set()
@@ -196,14 +204,14 @@ def _top(order: Any, values: Any, matches: set[int] | None, descending: bool, li
             known += [i for i in ids if values[i] != values[i]]
         return known[:limit]
     picked = []
-    for i in (reversed(order) if descending else order):
+    for i in reversed(order) if descending else order:
         if matches is None or i in matches:
             picked.append(i)
             if len(picked) == limit:
                 return picked
     if matches is not None:
         chosen = set(picked)
-        picked.extend(sorted(i for i in matches if i not in chosen)[:limit - len(picked)])
+        picked.extend(sorted(i for i in matches if i not in chosen)[: limit - len(picked)])
     return picked
 
 
@@ -228,7 +236,7 @@ def run(catalog: Catalog, index: Any, query: ProductQuery) -> tuple[int, list[in
 def _by_relevance(catalog: Catalog, index: Any, text: str, matches: set[int], limit: int) -> list[int]:
     ranked: list[int] = []
     if index is not None and catalog.aligned_with(index):
-        weights = {t: 1.0 for t in tokenize(text)}
+        weights = dict.fromkeys(tokenize(text), 1.0)
         record_product = catalog.record_product
         for record, _ in index.score_terms(weights, max(limit * 4, 20)):
             product = record_product[record] if record < len(record_product) else -1

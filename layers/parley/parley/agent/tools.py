@@ -8,13 +8,25 @@ raises `ToolError` naming the problem. Every result's `sources` are what the ans
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
 from parley.agent import search
 from parley.agent.catalog import Catalog
 from parley.agent.contracts import Knowledge, Tool, ToolError, ToolResult
 from parley.engine import Source
 from parley.retrieval import tokenize
+
+
+class Passage(TypedDict):
+    """A document passage as `search_documents` shows it."""
+
+    document: str
+    url: str | None
+    id: str
+    text: str
+    score: float
+
 
 MAX_LIMIT = 50
 
@@ -23,8 +35,10 @@ _FILTER = {
     "properties": {
         "attribute": {"type": "string", "description": "a property or option name, e.g. Color or download_mbps"},
         "op": {"type": "string", "enum": list(search.OPS)},
-        "value": {"type": ["string", "number", "boolean", "array"],
-                  "description": "a number for lt/lte/gt/gte; a list for in"},
+        "value": {
+            "type": ["string", "number", "boolean", "array"],
+            "description": "a number for lt/lte/gt/gte; a list for in",
+        },
     },
     "required": ["attribute", "op", "value"],
     "additionalProperties": False,
@@ -55,13 +69,22 @@ GET_PRODUCT_SCHEMA = {
 
 SEARCH_DOCUMENTS_SCHEMA = {
     "type": "object",
-    "properties": {"query": {"type": "string", "minLength": 1},
-                   "limit": {"type": "integer", "minimum": 1, "maximum": 20}},
+    "properties": {
+        "query": {"type": "string", "minLength": 1},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+    },
     "required": ["query"],
     "additionalProperties": False,
 }
 
-_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "array": list, "object": dict}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "number": (int, float),
+    "integer": int,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
 
 def _type_ok(value: Any, name: str) -> bool:
@@ -116,10 +139,13 @@ def product_source(catalog: Catalog, product_id: int) -> Source:
     return Source("product", catalog.skus[product_id], catalog.names[product_id], catalog.urls[product_id])
 
 
-def summary(catalog: Catalog, product_id: int, attributes: list[str] = ()) -> dict[str, Any]:
+def summary(catalog: Catalog, product_id: int, attributes: Sequence[str] = ()) -> dict[str, Any]:
     """A product as a search result shows it: price, sale, stock, categories, and the asked-about attributes."""
-    item: dict[str, Any] = {"sku": catalog.skus[product_id], "name": catalog.names[product_id],
-                            "price": _price(catalog.prices[product_id])}
+    item: dict[str, Any] = {
+        "sku": catalog.skus[product_id],
+        "name": catalog.names[product_id],
+        "price": _price(catalog.prices[product_id]),
+    }
     if catalog.currencies[product_id]:
         item["currency"] = catalog.currencies[product_id]
     if product_id in catalog.price_ranges:
@@ -127,8 +153,11 @@ def summary(catalog: Catalog, product_id: int, attributes: list[str] = ()) -> di
         if low != high:
             item["price_range"] = [round(low, 2), round(high, 2)]
     if catalog.on_sale[product_id]:
-        item.update(on_sale=True, regular_price=_price(catalog.regular_prices[product_id]),
-                    sale_price=_price(catalog.sale_prices[product_id]))
+        item.update(
+            on_sale=True,
+            regular_price=_price(catalog.regular_prices[product_id]),
+            sale_price=_price(catalog.sale_prices[product_id]),
+        )
     if catalog.in_stock[product_id] >= 0:
         item["in_stock"] = bool(catalog.in_stock[product_id])
     if catalog.stock_quantity[product_id] >= 0:
@@ -148,9 +177,13 @@ def summary(catalog: Catalog, product_id: int, attributes: list[str] = ()) -> di
 
 def detail(catalog: Catalog, product_id: int, variant: int = -1) -> dict[str, Any]:
     item = summary(catalog, product_id)
-    item.update(description=catalog.descriptions[product_id], url=catalog.urls[product_id],
-                properties=catalog.properties_of(product_id), options=catalog.options_of(product_id),
-                variants=catalog.variants.get(product_id, []))
+    item.update(
+        description=catalog.descriptions[product_id],
+        url=catalog.urls[product_id],
+        properties=catalog.properties_of(product_id),
+        options=catalog.options_of(product_id),
+        variants=catalog.variants.get(product_id, []),
+    )
     if variant >= 0:
         item["matched_variant"] = catalog.variants[product_id][variant]["sku"]
     return item
@@ -162,10 +195,17 @@ def detail(catalog: Catalog, product_id: int, variant: int = -1) -> dict[str, An
 def _query(args: dict[str, Any]) -> search.ProductQuery:
     filters = [search.Filter(f["attribute"], f["op"], f["value"]) for f in args.get("filters", [])]
     return search.ProductQuery(
-        query=args.get("query"), category=args.get("category"), filters=filters,
-        min_price=args.get("min_price"), max_price=args.get("max_price"), on_sale=args.get("on_sale"),
-        in_stock=args.get("in_stock"), sort=args.get("sort"), order=args.get("order", "asc"),
-        limit=args.get("limit", 10))
+        query=args.get("query"),
+        category=args.get("category"),
+        filters=filters,
+        min_price=args.get("min_price"),
+        max_price=args.get("max_price"),
+        on_sale=args.get("on_sale"),
+        in_stock=args.get("in_stock"),
+        sort=args.get("sort"),
+        order=args.get("order", "asc"),
+        limit=args.get("limit", 10),
+    )
 
 
 def run_search_products(knowledge: Knowledge, args: dict[str, Any]) -> ToolResult:
@@ -196,8 +236,7 @@ def find_product(catalog: Catalog, sku: str | None, name: str | None) -> tuple[i
     ids = search.text_ids_in_names(catalog, wanted)
     if not ids:
         raise ToolError(f"no product is named {name!r}")
-    best = max(ids, key=lambda i: (len(wanted & set(tokenize(catalog.names[i]))),
-                                   -len(tokenize(catalog.names[i])), -i))
+    best = max(ids, key=lambda i: (len(wanted & set(tokenize(catalog.names[i]))), -len(tokenize(catalog.names[i])), -i))
     return best, -1
 
 
@@ -212,28 +251,47 @@ def run_search_documents(knowledge: Knowledge, args: dict[str, Any]) -> ToolResu
     validate(args, SEARCH_DOCUMENTS_SCHEMA)
     limit = args.get("limit", 3)
     index = knowledge.index
-    passages, sources = [], []
+    passages: list[Passage] = []
+    sources: list[Source] = []
     if index is not None and len(index):
         weights: dict[str, float] = {}
         for term in tokenize(args["query"]):
             weights[term] = weights.get(term, 0.0) + 1.0
         for record, score in index.search_terms(weights, limit * 8):
             if record.type == "document" and len(passages) < limit:
-                passages.append({"document": record.title, "url": record.url, "id": record.id,
-                                 "text": record.text, "score": round(score, 3)})
+                passages.append(
+                    {
+                        "document": record.title,
+                        "url": record.url,
+                        "id": record.id,
+                        "text": record.text,
+                        "score": round(score, 3),
+                    }
+                )
                 if all(s.id != record.id for s in sources):
                     sources.append(Source.from_record(record))
     return ToolResult({"total": len(passages), "passages": passages}, len(passages), sources)
 
 
-SEARCH_PRODUCTS = Tool("search_products",
-                       "Find products: filter by text, category, attribute values, price, sale and stock; sort by "
-                       "price or a numeric attribute. Returns the exact number of matches (total) and the items.",
-                       SEARCH_PRODUCTS_SCHEMA, run_search_products)
-GET_PRODUCT = Tool("get_product", "One product by SKU or name, with every property, its options and variants.",
-                   GET_PRODUCT_SCHEMA, run_get_product)
-SEARCH_DOCUMENTS = Tool("search_documents", "Passages of the shop's documents (policies, guides) that match a "
-                        "query, each with its document.", SEARCH_DOCUMENTS_SCHEMA, run_search_documents)
+SEARCH_PRODUCTS = Tool(
+    "search_products",
+    "Find products: filter by text, category, attribute values, price, sale and stock; sort by "
+    "price or a numeric attribute. Returns the exact number of matches (total) and the items.",
+    SEARCH_PRODUCTS_SCHEMA,
+    run_search_products,
+)
+GET_PRODUCT = Tool(
+    "get_product",
+    "One product by SKU or name, with every property, its options and variants.",
+    GET_PRODUCT_SCHEMA,
+    run_get_product,
+)
+SEARCH_DOCUMENTS = Tool(
+    "search_documents",
+    "Passages of the shop's documents (policies, guides) that match a query, each with its document.",
+    SEARCH_DOCUMENTS_SCHEMA,
+    run_search_documents,
+)
 
 TOOLS: tuple[Tool, ...] = (SEARCH_PRODUCTS, GET_PRODUCT, SEARCH_DOCUMENTS)
 _BY_NAME = {t.name: t for t in TOOLS}

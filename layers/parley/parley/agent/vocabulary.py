@@ -12,10 +12,11 @@ from parley.retrieval import tokenize
 
 if TYPE_CHECKING:
     from parley.agent.catalog import Catalog
+    from parley.engine import Hints
 
-MAX_VALUE_WORDS = 4      # longer property values are descriptions, not values a shopper names
+MAX_VALUE_WORDS = 4  # longer property values are descriptions, not values a shopper names
 SAMPLE_NAMES = 1000
-SHORT_VALUE_WORDS = 2    # a value this short describes products ("navy", "unlimited"); longer ones may be names
+SHORT_VALUE_WORDS = 2  # a value this short describes products ("navy", "unlimited"); longer ones may be names
 
 
 def fold(term: str) -> str:
@@ -29,53 +30,94 @@ def words(text: str) -> list[str]:
     return [fold(t) for t in tokenize(text)]
 
 
+def _name_ids(catalog: Catalog) -> dict[str, array[int]]:
+    """Name term -> ids of the products whose name holds it."""
+    ids: dict[str, array[int]] = {}
+    for product_id, name in enumerate(catalog.names):
+        for term in set(words(name)):
+            ids.setdefault(term, array("I")).append(product_id)
+    return ids
+
+
+def _attribute_terms(catalog: Catalog) -> dict[str, set[str]]:
+    """Term -> keys (norm) of the attributes whose name holds it."""
+    terms: dict[str, set[str]] = {}
+    for key, attribute in catalog.attributes.items():
+        for term in map(fold, attribute.name_terms):
+            terms.setdefault(term, set()).add(key)
+    return terms
+
+
+def _value_phrases(catalog: Catalog) -> dict[tuple[str, ...], set[tuple[str, str]]]:
+    """Terms of a short value -> {(attribute key, value)} of the text, list and option attributes holding it."""
+    phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}
+    for key, attribute in catalog.attributes.items():
+        if attribute.kind not in ("text", "list") and not attribute.is_option:
+            continue
+        for value in attribute.values:
+            terms = tuple(words(value))
+            if terms and len(terms) <= MAX_VALUE_WORDS and value not in ("yes", "no"):
+                phrases.setdefault(terms, set()).add((key, value))
+    return phrases
+
+
+def _category_phrases(catalog: Catalog) -> dict[tuple[str, ...], str]:
+    """Terms of a category's name -> its key (the first category with those terms)."""
+    phrases: dict[tuple[str, ...], str] = {}
+    for key in catalog.categories:
+        terms = tuple(words(key))
+        if terms:
+            phrases.setdefault(terms, key)
+    return phrases
+
+
+def _common_name_terms(names: list[str]) -> set[str]:
+    """Name words most products share (a brand): no help in telling products apart (a sample is enough)."""
+    sample = names[:SAMPLE_NAMES]
+    counts: dict[str, int] = {}
+    for name in sample:
+        for term in set(tokenize(name)):
+            counts[term] = counts.get(term, 0) + 1
+    return {t for t, n in counts.items() if n * 2 > len(sample) and len(sample) > 2}
+
+
+def _dimension_words() -> dict[str, list[str]]:
+    """Folded question word -> the dimensions it asks for."""
+    dimensions: dict[str, list[str]] = {}
+    for dimension, words_ in DIMENSION_WORDS.items():
+        for term in words(words_):
+            dimensions.setdefault(term, []).append(dimension)
+    return dimensions
+
+
+def _by_dimension(catalog: Catalog) -> dict[str, list[str]]:
+    """Dimension -> keys of the numeric attributes measured in it, most values first."""
+    keys: dict[str, list[str]] = {}
+    for key, attribute in sorted(catalog.attributes.items(), key=lambda kv: -len(kv[1].ids)):
+        dimension = dimension_of(attribute.unit)
+        if attribute.numeric and dimension:
+            keys.setdefault(dimension, []).append(key)
+    return keys
+
+
 class Vocabulary:
-    def __init__(self, catalog: "Catalog"):
-        self.name_ids: dict[str, array] = {}          # name term -> product ids
-        for product_id, name in enumerate(catalog.names):
-            for term in set(words(name)):
-                self.name_ids.setdefault(term, array("I")).append(product_id)
-        self.attribute_terms: dict[str, set[str]] = {}   # term -> attribute keys (norm)
-        self.value_phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}  # terms -> {(attribute, value)}
-        for key, attribute in catalog.attributes.items():
-            for term in map(fold, attribute.name_terms):
-                self.attribute_terms.setdefault(term, set()).add(key)
-            if attribute.kind in ("text", "list") or attribute.is_option:
-                for value in attribute.values:
-                    terms = tuple(words(value))
-                    if terms and len(terms) <= MAX_VALUE_WORDS and value not in ("yes", "no"):
-                        self.value_phrases.setdefault(terms, set()).add((key, value))
-        self.category_phrases: dict[tuple[str, ...], str] = {}
-        for key in catalog.categories:
-            terms = tuple(words(key))
-            if terms:
-                self.category_phrases.setdefault(terms, key)
+    def __init__(self, catalog: Catalog):
+        self.name_ids = _name_ids(catalog)
+        self.attribute_terms = _attribute_terms(catalog)
+        self.value_phrases = _value_phrases(catalog)
+        self.category_phrases = _category_phrases(catalog)
         self.products = len(catalog)
-        self._describing = set(self.attribute_terms)
         self._category_words = {t for phrase in self.category_phrases for t in phrase}
-        self._describing.update(self._category_words)
+        self._describing = set(self.attribute_terms) | self._category_words
         for phrase in self.value_phrases:
             if len(phrase) <= SHORT_VALUE_WORDS:
                 self._describing.update(phrase)
-        self._hints = None
-        # name words most products share (a brand): no help in telling products apart (a sample is enough)
-        sample = catalog.names[:SAMPLE_NAMES]
-        counts: dict[str, int] = {}
-        for name in sample:
-            for term in set(tokenize(name)):
-                counts[term] = counts.get(term, 0) + 1
-        self._common = {t for t, n in counts.items() if n * 2 > len(sample) and len(sample) > 2}
+        self._hints: Hints | None = None
+        self._common = _common_name_terms(catalog.names)
         self._category_sizes = {key: len(ids) for key, ids in catalog.categories.items()}
         self._attribute_words = {key: set(tokenize(" ".join(a.words))) for key, a in catalog.attributes.items()}
-        self._dimension_words: dict[str, list[str]] = {}
-        for dimension, words_ in DIMENSION_WORDS.items():
-            for term in words(words_):
-                self._dimension_words.setdefault(term, []).append(dimension)
-        self._by_dimension: dict[str, list[str]] = {}
-        for key, attribute in sorted(catalog.attributes.items(), key=lambda kv: -len(kv[1].ids)):
-            dimension = dimension_of(attribute.unit)
-            if attribute.numeric and dimension:
-                self._by_dimension.setdefault(dimension, []).append(key)
+        self._dimension_words = _dimension_words()
+        self._by_dimension = _by_dimension(catalog)
 
     def dimensions(self, term: str) -> list[str]:
         """The dimensions a folded question word asks for ("fastest" -> speed)."""
@@ -93,12 +135,12 @@ class Vocabulary:
             for key in self._by_dimension.get(dimension, []):
                 for word in tokenize(words_):
                     out.setdefault(word, set()).update(self._attribute_words[key])
-        for key, terms in self._attribute_words.items():
+        for terms in self._attribute_words.values():
             for term in terms:
                 out.setdefault(term, set()).update(terms)
         return {word: tuple(sorted(terms - {word})) for word, terms in out.items() if terms - {word}}
 
-    def hints(self):
+    def hints(self) -> Hints:
         """What the extractive engine needs from this vocabulary (computed once)."""
         if self._hints is None:
             from parley.engine import Hints
@@ -123,4 +165,4 @@ class Vocabulary:
     def distinctive(self, term: str) -> bool:
         """A name word that tells products apart: not in most names (a brand every name starts with is not)."""
         df = self.name_df(term)
-        return 0 < df and (df * 2 <= self.products or self.products <= 2)
+        return df > 0 and (df * 2 <= self.products or self.products <= 2)

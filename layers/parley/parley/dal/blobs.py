@@ -20,3 +20,9 @@ def get(key: str) -> bytes:
 def delete(key: str) -> None:
     with aws_errors("object storage"):
         aws.client("s3").delete_object(Bucket=settings().index_bucket, Key=key)
+
+
+def tag(key: str, tags: dict[str, str]) -> None:
+    with aws_errors("object storage"):
+        aws.client("s3").put_object_tagging(Bucket=settings().index_bucket, Key=key, Tagging={
+            "TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from parley import aws
 from parley.errors import ServiceUnavailable
@@ -89,19 +89,38 @@ def query_all(**request: Any) -> list[dict[str, Any]]:
         request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
 
 
-def batch_write(table: str, requests: list[dict[str, Any]], max_tries: int = 8) -> None:
-    """BatchWriteItem in chunks of 25, retrying unprocessed items after exponential backoff with full jitter
-    (DynamoDB leaves items unprocessed when a partition is throttled: retrying at once would be throttled too)."""
+UNPROCESSED_TRIES = 8
+UNPROCESSED_BASE_SECONDS = 0.05
+UNPROCESSED_MAX_SECONDS = 2.0
+sleep: Callable[[float], None] = time.sleep  # tests replace it to see the waits
+
+
+def unprocessed_delay(attempt: int) -> float:
+    """Full-jitter exponential backoff before resending what a batch call left unprocessed (attempt >= 1)."""
+    return random.uniform(0, min(UNPROCESSED_MAX_SECONDS, UNPROCESSED_BASE_SECONDS * 2 ** attempt))
+
+
+def batch_until_processed(call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str
+                          ) -> list[dict[str, Any]]:
+    """Send a BatchGetItem/BatchWriteItem, then resend what it left in `leftover` (UnprocessedKeys/Items,
+    DynamoDB's answer when a partition is throttled) after a growing, jittered wait. Returns every response."""
+    responses = []
+    for attempt in range(1, UNPROCESSED_TRIES + 1):
+        with aws_errors("storage"):
+            response = call(RequestItems=request)
+        responses.append(response)
+        request = response.get(leftover) or {}
+        if not request:
+            return responses
+        if attempt < UNPROCESSED_TRIES:
+            sleep(unprocessed_delay(attempt))
+    raise ServiceUnavailable("storage is temporarily unavailable, please retry")
+
+
+def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
+    """PutRequest/DeleteRequest entries in BatchWriteItem calls of 25."""
     for start in range(0, len(requests), 25):
-        pending: dict[str, Any] = {table: requests[start : start + 25]}
-        for attempt in range(max_tries):
-            with aws_errors("storage"):
-                pending = ddb().batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-        else:
-            raise ServiceUnavailable("storage is temporarily unavailable, please retry")
+        batch_until_processed(ddb().batch_write_item, {table: requests[start:start + 25]}, "UnprocessedItems")
 
 
 def update_if(**request: Any) -> dict[str, Any] | None:

@@ -105,19 +105,31 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
 
 
 def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[str, Any]]) -> dict[str, int]:
-    """Upsert products (by sku) and documents (by url, else title), then rebuild and publish the index."""
+    """Upsert products (by sku) and documents (by url, else title), then rebuild and publish the index.
+
+    All or nothing: the items are staged, the index is built from the data set with them, and one write
+    publishes both; a failure before it leaves the data set as it was (see dal/data_sets.py)."""
     from parley.agent import knowledge  # the answering stack is for the worker, not for API handlers
 
     repo = DataSetRepository()
+    repo.settle_staged(data_set_id)  # finish an earlier load cut short after publishing; drop failed stages
     entries = [(product_sk(p["sku"]), p) for p in products]
     for document in documents:
         key = document.get("url") or document["title"]
         entries.append((document_sk(key), {**document, "key": key}))
-    repo.upsert(data_set_id, entries)
-    all_products, all_documents = repo.contents(data_set_id)
-    built = knowledge.build(all_products, all_documents)
     version = time.time_ns() // 1000  # later loads always publish a higher version
+    repo.stage(data_set_id, version, entries)
+    all_products, all_documents = repo.contents(data_set_id, staged=version)
+    built = knowledge.build(all_products, all_documents)
     index_key = f"index/{data_set_id}/{version}.knowledge"   # index and catalog in one object
     blobs.put(index_key, knowledge.pack(built))
-    repo.set_index(data_set_id, version, index_key, len(all_products), len(all_documents))
+    replaced = repo.publish(data_set_id, version, index_key, len(all_products), len(all_documents))
+    if replaced is None:
+        raise RuntimeError("a newer index version was published meanwhile; the load is tried again")
+    repo.settle_staged(data_set_id)
+    if replaced:
+        try:  # a lifecycle rule removes superseded snapshots a day later (template.yaml)
+            blobs.tag(replaced, {"superseded": "true"})
+        except Exception:
+            logger.warning("could not mark a superseded index snapshot", extra={"key": replaced})
     return {"upserted": len(entries), "product_count": len(all_products), "document_count": len(all_documents)}

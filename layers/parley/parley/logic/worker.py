@@ -9,6 +9,7 @@ finishes the task) or nothing (and answers again).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from parley.dal import blobs
@@ -74,29 +75,44 @@ class _ProviderFailuresAsJobErrors:
 
 
 def record_usage(data_set: DataSet, input_tokens: int, output_tokens: int) -> None:
-    """Token metrics per data set and model (EMF, one flush per answer since the dimensions differ)."""
+    """Token metrics per data set and model: one EMF document per answer, from an emitter of its own.
+
+    Powertools' `Metrics()` objects share their metrics and dimensions across instances, so threads
+    answering groups side by side would mix data sets; an emitter made for this call shares nothing."""
     settings = data_set.get("answer_settings") or {}
     if settings.get("provider", "extractive") == "extractive":
         return
-    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    metrics = Metrics()  # namespace from POWERTOOLS_METRICS_NAMESPACE; off when POWERTOOLS_METRICS_DISABLED
+    if is_metrics_disabled():
+        return
+    emitter = AmazonCloudWatchEMFProvider()  # namespace from POWERTOOLS_METRICS_NAMESPACE
     try:
-        metrics.add_dimension("data_set_id", str(data_set["id"]))
-        metrics.add_dimension("model", str(settings.get("model")))
-        metrics.add_metric("InputTokens", MetricUnit.Count, input_tokens)
-        metrics.add_metric("OutputTokens", MetricUnit.Count, output_tokens)
-        metrics.flush_metrics()
+        emitter.add_dimension("data_set_id", str(data_set["id"]))
+        emitter.add_dimension("model", str(settings.get("model")))
+        emitter.add_metric("InputTokens", MetricUnit.Count, input_tokens)
+        emitter.add_metric("OutputTokens", MetricUnit.Count, output_tokens)
+        # one write per document (print writes the newline apart): lines of other threads never split it
+        sys.stdout.write(json.dumps(emitter.serialize_metric_set(), separators=(",", ":")) + "\n")
     except Exception:  # metrics must never cost the client an answer
         logger.warning("could not emit token metrics", exc_info=True)
-    finally:
-        metrics.clear_metrics()  # a disabled flush keeps what was added
 
 
-def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after: float | None = None) -> None:
-    """Run one job. Raises to have SQS redeliver it; on the last delivery the task is marked FAILURE first.
-    `not_after` (monotonic seconds) is when the invocation's time runs out, from the Lambda context."""
+class RetryLater(Exception):
+    """A job failed on try `tries` and is left for another delivery."""
+
+    def __init__(self, tries: int):
+        super().__init__(f"failed on try {tries}")
+        self.tries = tries
+
+
+def handle(job: dict[str, Any], max_tries: int, not_after: float | None = None) -> None:
+    """Run one job. Raises RetryLater to have it delivered again; on its last try (counted on the task, not
+    by SQS receives, which untried records behind a failed one spend too) the task is settled as FAILURE and
+    the job is done with. `not_after` (monotonic seconds) is when the invocation's time runs out, from the
+    Lambda context."""
     task_id = job.get("task_id")
     kind = job.get("kind")
     if not isinstance(task_id, str) or kind not in ("answer", "load_products", "load_documents"):
@@ -107,6 +123,7 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after
     if task is None:
         logger.info("task already finished or unknown", extra={"task_id": task_id})
         return
+    tries = int(task.get("attempts") or 1)
     try:
         if kind == "answer":
             answer(task, not_after)
@@ -114,21 +131,19 @@ def handle(job: dict[str, Any], receive_count: int, max_receives: int, not_after
             load(task)
     except Exception as exc:
         hopeless = isinstance(exc, JobError) and not exc.retryable
-        last_try = hopeless or receive_count >= max_receives
-        logger.exception("job failed", extra={"task_id": task_id, "receive_count": receive_count,
-                                               "last_try": last_try})
-        if last_try:
-            generic = "The answer could not be produced." if kind == "answer" else "The load could not be completed."
-            code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
-            if kind == "answer":
-                fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
-                with AnswerStream(task["conversation_id"], task_id, task["owner_id"]) as stream:
-                    stream.failed(code, message)
-            else:
-                tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
-        if hopeless:
-            return  # settled: the job is done with, not left for the dead-letter queue
-        raise
+        last_try = hopeless or tries >= max_tries
+        logger.exception("job failed", extra={"task_id": task_id, "tries": tries, "last_try": last_try})
+        if not last_try:
+            raise RetryLater(tries) from exc
+        generic = "The answer could not be produced." if kind == "answer" else "The load could not be completed."
+        code, message = (exc.code, exc.message) if isinstance(exc, JobError) else ("internal_error", generic)
+        if kind == "answer":
+            fail_answer(task["conversation_id"], task["message_id"], task_id, code, message)
+            with AnswerStream(task["conversation_id"], task_id, task["owner_id"]) as stream:
+                stream.failed(code, message)
+        else:
+            tasks.finish(task_id, FAILURE, error={"code": code, "message": message})
+        # settled: raising now would only hold up the group and move the job to the dead-letter queue
 
 
 def turn_of(message: Message) -> Turn:

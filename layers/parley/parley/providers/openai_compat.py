@@ -19,6 +19,7 @@ import time
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from parley import egress
 from parley.agent.contracts import Tool
 from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
 from parley.providers import secrets
@@ -128,7 +129,14 @@ class OpenAICompatibleProvider:
             read = min(self.read_timeout, seconds_left)
             timeout = httpx.Timeout(read, connect=min(self.connect_timeout, read))
             try:
-                with client.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
+                target = egress.connect_target(url)  # checked again now: the settings may predate the policy
+            except egress.EgressRefused as refused:
+                raise ProviderError(ERROR, f"the base_url is not allowed: {refused}") from None
+            except OSError as exc:
+                raise ProviderError(ERROR, str(exc), retryable=True) from None
+            try:
+                with client.stream("POST", target.url, json=body, headers={**headers, **target.headers},
+                                   extensions=target.extensions, timeout=timeout) as response:
                     if response.status_code >= 300:  # redirects are not followed (they would carry the key)
                         raise map_status(response.status_code, response.headers.get("retry-after"))
                     if on_text is None:

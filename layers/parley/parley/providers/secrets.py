@@ -13,7 +13,7 @@ import os
 import threading
 import time
 
-from parley import aws
+from parley import aws, egress
 from parley.providers.base import ERROR, ProviderError
 
 CACHE_SECONDS = 300
@@ -31,6 +31,10 @@ def api_key(name: str) -> str:
         if not value:
             raise ProviderError(ERROR, f"the API key variable {name} is not set")
         return value
+    try:
+        egress.check_secret_name(name)  # settings saved before the stack's prefix was enforced
+    except egress.EgressRefused as refused:
+        raise ProviderError(ERROR, f"the API key secret {name} {refused}") from None
     with _lock:
         cached = _cache.get(name)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
