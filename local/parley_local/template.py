@@ -95,8 +95,13 @@ class Function:
 
 
 # CloudFormation's pseudo parameters as the local stack sees them (the stack name of samconfig.toml).
-PSEUDO_PARAMETERS = {"AWS::StackName": "parley", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-                     "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO_PARAMETERS = {
+    "AWS::StackName": "parley",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def _route_regex(path: str) -> re.Pattern:
@@ -178,8 +183,11 @@ class Stack:
             if key == "Fn::Sub":
                 return re.sub(
                     r"\$\{([A-Za-z0-9:]+)(?:\.([A-Za-z]+))?\}",
-                    lambda m: physical[m.group(1)][m.group(2) or "Ref"] if m.group(1) in physical
-                    else PSEUDO_PARAMETERS.get(m.group(1), m.group(0)),
+                    lambda m: (
+                        physical[m.group(1)][m.group(2) or "Ref"]
+                        if m.group(1) in physical
+                        else PSEUDO_PARAMETERS.get(m.group(1), m.group(0))
+                    ),
                     arg,
                 )
         if isinstance(value, dict):
