@@ -12,6 +12,9 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+# moto's request stubber joins botocore's built-in handlers on this import: done before any boto3 session exists
+# (an integration test's --direct CLI call makes one), so every later session is intercepted inside mock_aws.
+import moto.core.models  # noqa: E402, F401
 from parley import config  # noqa: E402
 from parley.logic import accounts  # noqa: E402
 from parley.logic.access import OPERATOR  # noqa: E402
