@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool,
                       StrictFloat, StrictInt, StrictStr, ValidationError, ValidationInfo, field_validator,
                       model_serializer, model_validator)
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from parley import egress
 from parley.ids import MAX_SAFE_INTEGER
@@ -51,7 +51,7 @@ PropertyValue = Union[StrictBool, StorableInt, StorableFloat, Annotated[StrictSt
 MAX_ERRORS_SHOWN = 50
 
 
-def _error_detail(error: dict[str, Any]) -> InitErrorDetails:
+def _error_detail(error: ErrorDetails) -> InitErrorDetails:
     detail = InitErrorDetails(type=error["type"], loc=error["loc"], input=error.get("input"))
     if "ctx" in error:
         detail["ctx"] = error["ctx"]
@@ -153,7 +153,7 @@ class _Offer(_Body):
                 if value is not None or key in self._KEPT_WHEN_NONE}
 
 
-def _at_most(entries: int):
+def _at_most(entries: int) -> BeforeValidator:
     """A map's size, checked before its values: pydantic checks max_length only after validating every value, so
     100,000 wrong values made 400,000 errors (seconds of work) where one error says it all."""
 
@@ -302,9 +302,9 @@ class AnswerSettings(_Body):
 
     @field_validator("model", "base_url", "api_key_secret")
     @classmethod
-    def _required_by_provider(cls, value, info: ValidationInfo):
+    def _required_by_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
         provider = info.data.get("provider")  # absent when the provider itself was invalid
-        if value is None and provider in _NEEDS[info.field_name]:
+        if value is None and provider in _NEEDS.get(info.field_name or "", ()):
             raise ValueError(f"is required when provider is {provider}")
         return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, overload
 
 from parley import aws
 from parley.errors import ServiceUnavailable
@@ -69,6 +69,14 @@ def from_attr(attr: dict[str, Any]) -> Any:
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in values.items() if v is not None}
+
+
+@overload
+def from_item(item: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@overload
+def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None: ...
 
 
 def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -78,7 +78,8 @@ def transact_claimed(ops: list[dict[str, Any]], key: IdempotencyKey, response: d
         if claimed.get("fingerprint") != key.fingerprint:
             raise Unprocessable("This Idempotency-Key was used for a different request (method, path or body) "
                                 "in the last 24 hours.") from None
-        return json.loads(claimed["response"])
+        first_response: dict[str, Any] = json.loads(claimed["response"])
+        return first_response
     return None
 
 

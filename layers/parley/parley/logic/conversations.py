@@ -82,18 +82,19 @@ def message_view(message: Message) -> dict[str, Any]:
     return view
 
 
-def shorten(text: str | None) -> str | None:
+def shorten(text: str) -> str:
     """A conversation's summary: its first question, cut to SUMMARY_CHARS characters."""
-    if text is None or len(text) <= SUMMARY_CHARS:
+    if len(text) <= SUMMARY_CHARS:
         return text
     return text[:SUMMARY_CHARS - 1] + "\u2026"
 
 
 def summary_view(meta: Conversation) -> dict[str, Any]:
+    summary = meta.get("summary")  # conversations started before the cap hold the whole question
     return {
         "id": meta["id"],
         "started_at": meta["started_at"],
-        "summary": shorten(meta.get("summary")),  # conversations started before the cap hold the whole question
+        "summary": None if summary is None else shorten(summary),
         "data_set_id": meta["data_set_id"],
     }
 

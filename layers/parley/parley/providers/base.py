@@ -67,7 +67,7 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     return outcome["value"]  # type: ignore[return-value]
 
 
-def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict,
+def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict[str, str | None],
                       sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                       jitter: Callable[[], float] = random.random) -> T:
     """Run `attempt(seconds_left)` until it returns, fails for good, or no further attempt fits the deadline.

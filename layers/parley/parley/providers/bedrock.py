@@ -122,7 +122,7 @@ class BedrockProvider:
 
         client = self._client or default_client()
         request = self.request(system, messages, tools)
-        streamed = []  # a retry after text went out would repeat it to the listener
+        streamed: list[bool] = []  # a retry after text went out would repeat it to the listener
 
         def attempt(_seconds_left: float) -> ModelReply:
             try:
@@ -148,9 +148,9 @@ class BedrockProvider:
         return ModelReply(text.strip(), calls, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
 
     @staticmethod
-    def _read_stream(stream: Any, on_text: Callable[[str], None], streamed: list) -> ModelReply:
+    def _read_stream(stream: Any, on_text: Callable[[str], None], streamed: list[bool]) -> ModelReply:
         text: list[str] = []
-        calls: dict[int, list] = {}  # content block index -> [id, name, input text]
+        calls: dict[int, list[str]] = {}  # content block index -> [id, name, input text]
         usage: dict[str, Any] = {}
         for event in stream:
             if "contentBlockStart" in event:
