@@ -24,7 +24,6 @@ from parley.errors import BadRequest, DomainError, PayloadTooLarge, ServiceUnava
 from parley.log import logger
 from parley.wire import serialize
 
-
 # JSON limits checked before a body is parsed or validated. No request of the API nests deeper than 8 levels;
 # Python's parser would hit its recursion limit (a RecursionError, once a 500) somewhere near 1,000.
 MAX_JSON_DEPTH = 64

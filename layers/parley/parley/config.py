@@ -36,7 +36,7 @@ class Settings:
     websocket_endpoint: str = ""  # the WebSocket stage's @connections endpoint; empty: nothing is streamed
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         missing = [
             name
             for name in (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, overload
+from typing import Any, overload
 
 from parley import aws
 from parley.errors import ServiceUnavailable

@@ -39,7 +39,7 @@ class IdempotencyKey:
     fingerprint: str  # the request it was first used with: method, path and body
 
     @classmethod
-    def of_request(cls, account_id: int, key: str, method: str, path: str, body: str) -> "IdempotencyKey":
+    def of_request(cls, account_id: int, key: str, method: str, path: str, body: str) -> IdempotencyKey:
         return cls(account_id, key, _sha256(f"{method} {path}\n{body}"))
 
     def item_key(self) -> dict[str, Any]:

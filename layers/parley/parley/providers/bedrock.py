@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from parley.agent.contracts import Tool
 from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
@@ -54,8 +55,7 @@ def default_client() -> Any:
 
 def map_error(exc: Exception) -> ProviderError:
     """A botocore exception from `converse` as a ProviderError (retryable or final)."""
-    from botocore.exceptions import (ClientError, ConnectTimeoutError, EndpointConnectionError,
-                                     ReadTimeoutError)
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
