@@ -19,10 +19,10 @@ export PARLEY_PYTHON313
 
 .PHONY: install dynamodb-local dev test eval lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e './clients/python[streaming]'
 	touch $(STAMP)
 
 install: $(STAMP)

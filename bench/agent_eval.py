@@ -24,7 +24,7 @@ from bench.common import ROOT
 
 SUITES = ROOT / "tests" / "fixtures" / "suites"
 SAMPLES = ROOT / "samples"
-FIBERUP = ROOT / "layers" / "parley" / "parley" / "sample"
+FIBERUP = ROOT / "samples" / "fiberup"
 TYPES = ("list", "filter", "superlative", "count", "compare", "attribute", "existence", "sale_stock", "follow_up",
          "fact", "document", "no_answer")
 CRITERIA = {"must_mention", "must_not_mention", "any_of", "yes_no", "count", "sources_include", "no_answer"}
@@ -48,7 +48,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class Catalog:
     """Where a suite's catalog comes from: a product file in any format `parley load products` reads (a shop's
-    WooCommerce or Shopify export, a generic CSV, JSON Lines), read by the same code (`parley.cli.read_items`),
+    WooCommerce or Shopify export, a generic CSV, JSON Lines), read by the same code (`parley_client.cli.read_items`),
     and optionally a documents file. `currency` is what `--currency` would give an export that names none."""
 
     products: Path
@@ -58,7 +58,7 @@ class Catalog:
 
 
 CATALOGS = {
-    "fiberup": Catalog(FIBERUP / "fiberup_products.jsonl", FIBERUP / "fiberup_documents.jsonl"),
+    "fiberup": Catalog(FIBERUP / "products.jsonl", FIBERUP / "documents.jsonl"),
     "apparel": Catalog(SAMPLES / "apparel" / "products.jsonl", SAMPLES / "apparel" / "documents.jsonl"),
     "hardware": Catalog(SAMPLES / "hardware" / "products.jsonl", SAMPLES / "hardware" / "documents.jsonl"),
     "books": Catalog(SAMPLES / "books" / "products.jsonl", SAMPLES / "books" / "documents.jsonl"),
@@ -80,7 +80,7 @@ def catalogs() -> list[str]:
 
 def catalog_files(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The products and documents of a catalog as `parley load` sends them to the load API."""
-    from parley.cli import read_items
+    from parley_client.cli import read_items
 
     catalog = CATALOGS[name]
     products = read_items(catalog.products, "products", catalog.format, catalog.currency)

@@ -1,6 +1,7 @@
 """7. Deployment size: `sam build` into a temporary folder, then the unzipped size of every function and of
-the layer, the layer's largest packages, and whether any function's own code carries numpy or the
-retrieval stack (they must not: API functions get parley through the shared layer only)."""
+each layer (ParleyLayer for every function, AnswerLayer for the worker only), each layer's largest packages,
+each function's package (its code plus its layers), and whether any function's own code carries numpy or the
+retrieval stack (they must not: functions get parley through the layers only)."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def run() -> dict[str, Any]:
                           text=True, timeout=400)
     if done.returncode:
         return {"pending": f"sam build failed: {(done.stdout + done.stderr)[-800:]}"}
-    out: dict[str, Any] = {"functions": {}, "layers": {}}
+    out: dict[str, Any] = {"functions": {}, "layers": {}, "packages": {}}
     for artifact in sorted((build_dir / "build").iterdir()):
         if not artifact.is_dir():
             continue
@@ -73,8 +74,24 @@ def run() -> dict[str, Any]:
             files = [str(f.relative_to(artifact)) for f in artifact.rglob("*") if f.is_file()]
             carried = sorted({bad for bad in FORBIDDEN_IN_FUNCTIONS for f in files if bad in f})
             out["functions"][artifact.name] = {"bytes": size, "files": len(files), "carries": carried}
+    template = (build_dir / "build" / "template.yaml").read_text()
+    out["packages"] = _packages(template, out)
     shutil.rmtree(build_dir, ignore_errors=True)
     return out
+
+
+def _packages(template_text: str, sizes: dict[str, Any]) -> dict[str, int]:
+    """Each function's whole package as Lambda unpacks it: its code plus the layers it gets (Globals' + its own)."""
+    import yaml
+
+    template = yaml.load(template_text, Loader=yaml.BaseLoader)
+    shared = template.get("Globals", {}).get("Function", {}).get("Layers", [])
+    packages = {}
+    for name, function in sizes["functions"].items():
+        own = template["Resources"].get(name, {}).get("Properties", {}).get("Layers", [])
+        layers = {layer["Ref"] if isinstance(layer, dict) else str(layer) for layer in [*shared, *own]}
+        packages[name] = function["bytes"] + sum(sizes["layers"].get(layer, {}).get("bytes", 0) for layer in layers)
+    return packages
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ QUESTIONS = ROOT / "tests" / "fixtures" / "fiberup_questions.jsonl"
 
 def run(k: int = 5, path: Path = QUESTIONS) -> dict[str, Any]:
     from parley.retrieval import SearchIndex
-    from parley.sample import load_sample
+    from parley_local.samples import load_sample
 
     products, documents = load_sample()
     index = SearchIndex.build(products, [{**d, "key": d.get("key") or d.get("url") or d["title"]}

@@ -12,7 +12,9 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+from parley import config  # noqa: E402
 from parley.logic import accounts  # noqa: E402
+from parley.logic.access import OPERATOR  # noqa: E402
 from parley_local import stack as local_stack  # noqa: E402
 from parley_local.emulated import Api, emulated_cloud  # noqa: E402, F401 (Api: the tests' client)
 from parley_local.emulated import drain as drain_queue  # noqa: E402
@@ -23,6 +25,13 @@ from parley_local.template import Stack  # noqa: E402
 
 IAM = IamEmulation()
 IAM.install()  # every AWS call a function makes is checked against its template policy, as on AWS
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are read once per process; a test that changes the environment (monkeypatch) leaves none behind."""
+    yield
+    config.reset()
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +67,7 @@ def make_user(gateway: Gateway, sample: dict[str, Any]):
     """A factory of non-admin accounts with access to the given data sets."""
 
     def make(data_set_ids: list[int] = (1,), name: str = "user") -> Api:
-        created = accounts.create(name, list(data_set_ids), is_admin=False)
+        created = accounts.create(OPERATOR, name, list(data_set_ids), is_admin=False)
         api = Api(gateway, created["token"])
         api.account = created
         return api

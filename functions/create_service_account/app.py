@@ -22,8 +22,7 @@ app = create_app()
                         (403, *BODY_ERRORS)),
 )
 def create_service_account(request: CreateServiceAccountRequest):
-    accounts.require_admin(principal(app))
-    return accounts.create(request.name.strip(), request.data_set_ids, request.is_admin), 201
+    return accounts.create(principal(app), request.name.strip(), request.data_set_ids, request.is_admin), 201
 
 
 @tracing.handler

@@ -22,8 +22,7 @@ app = create_app()
                         (400, 403)),
 )
 def list_service_accounts(limit: PageSize = 50, cursor: AccountCursor = None):
-    accounts.require_admin(principal(app))
-    return accounts.list_page(limit, cursor)
+    return accounts.list_page(principal(app), limit, cursor)
 
 
 @tracing.handler

@@ -22,8 +22,7 @@ app = create_app()
                         (403, 404)),
 )
 def reset_service_account_token(account_id: AccountId):
-    accounts.require_admin(principal(app))
-    return accounts.reset_token(account_id)
+    return accounts.reset_token(principal(app), account_id)
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

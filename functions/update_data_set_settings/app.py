@@ -4,10 +4,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.api_params import DataSetId
-from parley.dal.data_sets import DataSetRepository
-from parley.errors import Forbidden, NotFound
 from parley.log import logger
-from parley.logic.data_sets import view
+from parley.logic import data_sets
 from parley.models import AnswerSettings
 
 app = create_app()
@@ -24,12 +22,7 @@ app = create_app()
                         (403, 404, *BODY_ERRORS)),
 )
 def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
-    if not principal(app).is_admin:
-        raise Forbidden("Only admin accounts may manage data sets.")
-    updated = DataSetRepository().set_settings(data_set_id, request.model_dump(exclude_none=True))
-    if updated is None:
-        raise NotFound("data set not found")
-    return view(updated, principal(app))
+    return data_sets.update_settings(principal(app), data_set_id, request.model_dump(exclude_none=True))
 
 
 @tracing.handler

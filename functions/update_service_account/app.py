@@ -23,9 +23,8 @@ app = create_app()
                         (403, 404, *BODY_ERRORS)),
 )
 def update_service_account(account_id: AccountId, request: UpdateServiceAccountRequest):
-    accounts.require_admin(principal(app))
     changes = request.model_dump(exclude_none=True)
-    return accounts.update(account_id, changes)
+    return accounts.update(principal(app), account_id, changes)
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

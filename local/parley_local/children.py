@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+# `python -c` this, the parent's pid, then a command: on Linux, ask for SIGTERM when the parent dies (even by
+# SIGKILL), then become the command (the request survives exec). A program of its own rather than a preexec_fn:
+# code run between fork and exec can deadlock once the parent has threads.
+_EXEC_DYING_WITH_PARENT = """
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the parent exited before the child started")
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
-def die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the stack dies, even by SIGKILL (Linux only)."""
-    os.setsid()  # its own process group: a terminal's Ctrl-C reaches the stack, which then stops the child
-    if sys.platform.startswith("linux"):
-        import ctypes
 
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def dying_with_parent(command: list[str]) -> list[str]:
+    """`command` made to get SIGTERM when this process dies, even by SIGKILL (Linux only; elsewhere as is)."""
+    if not sys.platform.startswith("linux"):
+        return command
+    if shutil.which(command[0]) is None:  # fail here, as Popen would, rather than in the wrapper
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), command[0])
+    return [sys.executable, "-I", "-S", "-c", _EXEC_DYING_WITH_PARENT, str(os.getpid()), *command]
 
 
 def port_open(port: int) -> bool:
@@ -53,8 +65,15 @@ class ChildProcess:
     def launch(self, command: list[str], cwd: Path | None = None) -> None:
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
-            self.process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=output,
-                                            stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            # a session of its own: a terminal's Ctrl-C reaches the stack, which then stops the child
+            self.process = subprocess.Popen(
+                dying_with_parent(command),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             if self.log_path:
                 output.close()

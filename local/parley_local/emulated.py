@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from parley_local.runtime import Gateway, HttpResponse
 
@@ -18,9 +19,9 @@ def emulated_cloud(gateway: Gateway) -> Iterator[Any]:
     from moto import mock_aws
 
     from parley import aws, config
-    from parley_local.emulation import strict_fifo
     from parley.logic import knowledge_cache
     from parley_local import stack as local_stack
+    from parley_local.emulation import strict_fifo
 
     strict_fifo()  # moto's FIFO queues as the emulation process of `make dev` has them
     with mock_aws():
@@ -58,8 +59,16 @@ class Api:
         self.gateway = gateway
         self.token = token
 
-    def call(self, method: str, path: str, body: Any = None, *, token: str | None = "default",
-             headers: dict[str, str] | None = None, raw: bytes | None = None) -> HttpResponse:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = "default",
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> HttpResponse:
         sent = {"content-type": "application/json"}
         token = self.token if token == "default" else token
         if token is not None:

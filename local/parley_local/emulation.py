@@ -163,8 +163,9 @@ def make_server(host: str, port: int) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="parley-emulation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="parley-emulation", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
@@ -184,7 +185,7 @@ class EmulationProcess(ChildProcess):
 
     name = "the AWS emulation (moto)"
 
-    def spawn(self) -> "EmulationProcess":
+    def spawn(self) -> EmulationProcess:
         self.launch([sys.executable, "-m", "parley_local.emulation", "--port", str(self.port)])
         return self
 

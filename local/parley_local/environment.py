@@ -1,7 +1,7 @@
 """One Lambda execution environment: a process that imports a function's handler once (its cold start) and then
 serves one invocation at a time, keeping its module state between invocations.
 
-`Environment` is the stack's side, `main()` the process's (`python -m parley_local.environment`). They talk over
+`Environment` is the stack's side, `main()` the process's (`PROCESS_COMMAND`). They talk over
 two pipes of their own (the handler's stdout and stderr stay the stack's log), in frames of a 4-byte length and
 that many bytes:
 - stack -> environment: a header (JSON: request id, time limit), then the event (JSON);
@@ -22,12 +22,20 @@ import subprocess
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _LENGTH = struct.Struct("!I")
 READY, RESULT, ERROR = b"I", b"R", b"E"
 # A variable naming a module the environment imports before the handler (the bench's timing hooks).
 PRELOAD_VARIABLE = "PARLEY_LOCAL_ENV_PRELOAD"
+# The environment process imports this module and runs its main(); not `python -m`, which would run a second copy
+# named __main__, where a preloaded hook that wraps parley_local.environment.run_handler would not take effect.
+PROCESS_COMMAND = [
+    sys.executable,
+    "-c",
+    "import sys; from parley_local.environment import main; sys.exit(main(sys.argv[1:]))",
+]
 
 
 class EnvironmentFailed(Exception):
@@ -49,7 +57,7 @@ def marshal(result: Any) -> bytes:
 def _write_frame(fd: int, *parts: bytes) -> None:
     data = memoryview(_LENGTH.pack(sum(len(p) for p in parts)) + b"".join(parts))
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def _read_exact(fd: int, size: int, deadline: float | None = None) -> bytes | None:
@@ -92,16 +100,28 @@ class Environment:
         started = time.monotonic()
         child_in, self._to_child = os.pipe()
         self._from_child, child_out = os.pipe()
-        spec = {"name": self.function.logical_id, "code_dir": str(self.function.code_dir),
-                "handler": self.function.handler, "memory_mb": self.function.memory_mb}
-        env = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": self.function.logical_id,
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.function.memory_mb),
-               "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "PYTHONUNBUFFERED": "1"}
+        spec = {
+            "name": self.function.logical_id,
+            "code_dir": str(self.function.code_dir),
+            "handler": self.function.handler,
+            "memory_mb": self.function.memory_mb,
+        }
+        env = {
+            **os.environ,
+            "AWS_LAMBDA_FUNCTION_NAME": self.function.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "PYTHONUNBUFFERED": "1",
+        }
         try:
             # a session of its own: a terminal's Ctrl-C reaches the stack, which then stops its environments
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "parley_local.environment", json.dumps(spec), str(child_in), str(child_out)],
-                stdin=subprocess.DEVNULL, pass_fds=(child_in, child_out), env=env, start_new_session=True)
+                [*PROCESS_COMMAND, json.dumps(spec), str(child_in), str(child_out)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(child_in, child_out),
+                env=env,
+                start_new_session=True,
+            )
         finally:
             os.close(child_in)
             os.close(child_out)
@@ -156,8 +176,9 @@ def error_text(payload: bytes) -> str:
 
 def error_payload(exc: BaseException) -> bytes:
     """A function error the way Lambda reports one (errorType, errorMessage, stackTrace)."""
-    return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
-                       "stackTrace": traceback.format_exception(exc)}).encode()
+    return json.dumps(
+        {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": traceback.format_exception(exc)}
+    ).encode()
 
 
 def run_handler(name: str, handler: Callable, event: Any, context: Any) -> Any:
@@ -175,7 +196,7 @@ def main(argv: list[str]) -> int:
         if os.environ.get(PRELOAD_VARIABLE):
             importlib.import_module(os.environ[PRELOAD_VARIABLE])
         handler = getattr(importlib.import_module(module_name), attr)
-    except BaseException as exc:  # noqa: BLE001 - any import failure is the init error Lambda reports
+    except BaseException as exc:
         _write_frame(fd_out, ERROR, error_payload(exc))
         return 1
     _write_frame(fd_out, READY)
@@ -188,14 +209,7 @@ def main(argv: list[str]) -> int:
         context = LambdaContext(spec["name"], spec["memory_mb"], request["timeout_ms"] / 1000, request["request_id"])
         try:
             reply = RESULT + marshal(run_handler(spec["name"], handler, json.loads(event_json), context))
-        except Exception as exc:  # noqa: BLE001 - a function error: reported, the environment lives on
+        except Exception as exc:
             traceback.print_exc()
             reply = ERROR + error_payload(exc)
         _write_frame(fd_out, reply)
-
-
-if __name__ == "__main__":
-    # run the imported module's main, so that a preloaded hook that wraps its run_handler takes effect
-    from parley_local import environment
-
-    sys.exit(environment.main(sys.argv[1:]))

@@ -112,8 +112,10 @@ def _all_ids(client: httpx.Client, path: str) -> set[str]:
 def prepare(url: str, token: str) -> RealIds:
     """Record what exists, then create this run's own data set, conversations, service account and task."""
     with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Token {token}"}) as client:
-        protected = {"data_set_id": _all_ids(client, "/api/data_sets"),
-                     "account_id": _all_ids(client, "/api/service_accounts")}
+        protected = {
+            "data_set_id": _all_ids(client, "/api/data_sets"),
+            "account_id": _all_ids(client, "/api/service_accounts"),
+        }
 
         def created(path: str, body: dict[str, Any]) -> dict[str, Any]:
             response = client.post(path, json=body)
@@ -122,15 +124,24 @@ def prepare(url: str, token: str) -> RealIds:
             return response.json()
 
         own_data_set = str(created("/api/data_sets", {"name": "fuzz target"})["id"])
-        conversations = [str(created("/api/conversations", {"data_set_id": data_set_id})["id"])
-                         for data_set_id in (SAMPLE_DATA_SET_ID, int(own_data_set))]
+        conversations = [
+            str(created("/api/conversations", {"data_set_id": data_set_id})["id"])
+            for data_set_id in (SAMPLE_DATA_SET_ID, int(own_data_set))
+        ]
         # Deletes reach only conversations made for them, so the questions sent to the others stay answerable.
         doomed = [str(created("/api/conversations", {"data_set_id": SAMPLE_DATA_SET_ID})["id"]) for _ in range(3)]
         account = str(created("/api/service_accounts", {"name": "fuzz target", "data_set_ids": []})["id"])
-        task = created(f"/api/conversations/{conversations[0]}",
-                       {"question_message": "Does FiberUP Business Duplex include an SLA?"})["task_id"]
-    read = {"data_set_id": [str(SAMPLE_DATA_SET_ID), own_data_set], "conversation_id": conversations,
-            "account_id": [account], "task_id": [task], "asset": ["swagger-ui.css", "swagger-init.js"]}
+        task = created(
+            f"/api/conversations/{conversations[0]}",
+            {"question_message": "Does FiberUP Business Duplex include an SLA?"},
+        )["task_id"]
+    read = {
+        "data_set_id": [str(SAMPLE_DATA_SET_ID), own_data_set],
+        "conversation_id": conversations,
+        "account_id": [account],
+        "task_id": [task],
+        "asset": ["swagger-ui.css", "swagger-init.js"],
+    }
     write = {**read, "data_set_id": [own_data_set], "conversation_id": doomed}
     return RealIds(read=read, write=write, protected={**protected, "conversation_id": set(conversations)})
 
@@ -153,13 +164,11 @@ def _strategy(operation: Any, mode: Any, ids: RealIds):
     if len(names) != 1 or names[0] not in pool:  # every path of ours has at most one parameter
         return generated
     # Half of the ids are real ones: one strategy per real value, and the generated one weighted alike.
-    fixed = [operation.as_strategy(generation_mode=mode, path_parameters={names[0]: value})
-             for value in pool[names[0]]]
+    fixed = [operation.as_strategy(generation_mode=mode, path_parameters={names[0]: value}) for value in pool[names[0]]]
     return st.one_of(*([generated] * len(fixed)), *fixed)
 
 
-def _sender(label: str, url: str, auth: dict[str, str], session: Any, checks: list, ids: RealIds,
-            report: Report):
+def _sender(label: str, url: str, auth: dict[str, str], session: Any, checks: list, ids: RealIds, report: Report):
     """The Hypothesis test body for one operation: send the case, check the answer, record what failed."""
     from schemathesis.core.failures import FailureGroup
 
@@ -180,8 +189,9 @@ def _sender(label: str, url: str, auth: dict[str, str], session: Any, checks: li
             case.validate_response(response, checks=checks, headers=auth)
         except FailureGroup as group:
             for failure in group.exceptions:
-                report.add_finding(label, failure.title, failure.message, response.status_code,
-                                   case.as_curl_command(headers=auth))
+                report.add_finding(
+                    label, failure.title, failure.message, response.status_code, case.as_curl_command(headers=auth)
+                )
 
     return send
 
@@ -207,20 +217,32 @@ def check_tasks(url: str, token: str, report: Report, timeout: float) -> None:
                     report.task_states[status["state"]] += 1
                     curl = pending.pop(task_id)
                     if status["state"] == "FAILURE":
-                        report.add_finding(f"worker ({status.get('kind')})", "accepted task failed",
-                                           json.dumps(status.get("error")), None, curl)
+                        report.add_finding(
+                            f"worker ({status.get('kind')})",
+                            "accepted task failed",
+                            json.dumps(status.get("error")),
+                            None,
+                            curl,
+                        )
             if pending and time.monotonic() > deadline:
                 report.task_states["PENDING"] += len(pending)
                 for curl in pending.values():
-                    report.add_finding("worker", f"accepted task still PENDING after {timeout:.0f} s", "", None,
-                                       curl)
+                    report.add_finding("worker", f"accepted task still PENDING after {timeout:.0f} s", "", None, curl)
                 return
             time.sleep(0.5 if pending else 0)
 
 
-def run(url: str, token: str, examples: int = 30, negative_examples: int | None = None, seed: int = 0,
-        operations: list[str] | None = None, progress: Any = None, extra_checks: tuple[str, ...] = (),
-        task_timeout: float = 120) -> Report:
+def run(
+    url: str,
+    token: str,
+    examples: int = 30,
+    negative_examples: int | None = None,
+    seed: int = 0,
+    operations: list[str] | None = None,
+    progress: Any = None,
+    extra_checks: tuple[str, ...] = (),
+    task_timeout: float = 120,
+) -> Report:
     """Fuzz every operation of the stack's document; `examples` valid and `negative_examples` invalid requests
     each (Hypothesis may send fewer when an operation has few distinct inputs)."""
     import hypothesis
@@ -229,11 +251,20 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
-                                                   response_schema_conformance, status_code_conformance)
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance, response_headers_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+        response_headers_conformance,
+    ]
     checks += [getattr(schemathesis.checks, name) for name in extra_checks]
     auth = {"Authorization": f"Token {token}"}
     ids = prepare(url, token)
@@ -252,8 +283,14 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
                 continue
             send = _sender(label, url, auth, session, checks, ids, report)
             send = given(case=_strategy(operation, mode, ids))(send)
-            send = settings(max_examples=count, database=None, deadline=None, print_blob=False,
-                            phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))(send)
+            send = settings(
+                max_examples=count,
+                database=None,
+                deadline=None,
+                print_blob=False,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )(send)
             try:
                 hypothesis.seed(seed)(send)()
             except hypothesis.errors.Unsatisfiable:
@@ -267,16 +304,20 @@ def run(url: str, token: str, examples: int = 30, negative_examples: int | None 
 
 
 def finding_lines(finding: Finding) -> list[str]:
-    return [f"FAIL {finding.operation}: {finding.check} ({finding.count} request(s), status {finding.status})",
-            f"     {finding.message[:500]}", f"     {finding.curl[:1000]}"]
+    return [
+        f"FAIL {finding.operation}: {finding.check} ({finding.count} request(s), status {finding.status})",
+        f"     {finding.message[:500]}",
+        f"     {finding.curl[:1000]}",
+    ]
 
 
 def summary_lines(report: Report) -> list[str]:
-    lines = [f"{label:<55} {report.cases[label]:>6} requests {report.successes[label]:>5} 2xx"
-             for label in sorted(report.cases)]
+    lines = [
+        f"{label:<55} {report.cases[label]:>6} requests {report.successes[label]:>5} 2xx"
+        for label in sorted(report.cases)
+    ]
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(report.statuses.items()))
-    lines.append(f"{report.total} requests to {len(report.cases)} operations in {report.elapsed:.1f} s "
-                 f"({statuses})")
+    lines.append(f"{report.total} requests to {len(report.cases)} operations in {report.elapsed:.1f} s ({statuses})")
     states = ", ".join(f"{state}: {n}" for state, n in sorted(report.task_states.items())) or "none"
     lines.append(f"{len(report.accepted_tasks)} accepted questions and loads, finished by the worker as: {states}")
     for finding in report.findings.values():
@@ -298,8 +339,18 @@ def own_stack(moto: bool) -> Iterator[dict[str, Any]]:
             env.pop(name, None)
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "parley_local", "--moto" if moto else "--in-memory", "--data-dir",
-                 str(Path(tmp) / "data")], env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "parley_local",
+                    "--moto" if moto else "--in-memory",
+                    "--data-dir",
+                    str(Path(tmp) / "data"),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             deadline = time.monotonic() + 120
             while not (state_path.exists() and _answers(json.loads(state_path.read_text())["api_url"])):
@@ -321,33 +372,57 @@ def _answers(url: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     from parley_local.stack import local_state_path
 
-    parser = argparse.ArgumentParser(prog="parley-fuzz", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="parley-fuzz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=500, help="valid requests per operation (default 500)")
-    parser.add_argument("--negative-examples", type=int, default=None,
-                        help="invalid requests per operation (default: half of --examples)")
+    parser.add_argument(
+        "--negative-examples",
+        type=int,
+        default=None,
+        help="invalid requests per operation (default: half of --examples)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
-    parser.add_argument("--operation", action="append", default=None,
-                        help='only this operation, e.g. "GET /api/data_sets" (repeatable)')
-    parser.add_argument("--check", action="append", default=[], metavar="NAME",
-                        help="another schemathesis check, e.g. positive_data_acceptance (repeatable; these "
-                             "stricter ones also flag semantic 4xx the document cannot express)")
-    parser.add_argument("--running", action="store_true",
-                        help="fuzz the running `make dev` stack (its data keeps what the fuzzer creates) instead "
-                             "of a throwaway one")
+    parser.add_argument(
+        "--operation", action="append", default=None, help='only this operation, e.g. "GET /api/data_sets" (repeatable)'
+    )
+    parser.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another schemathesis check, e.g. positive_data_acceptance (repeatable; these "
+        "stricter ones also flag semantic 4xx the document cannot express)",
+    )
+    parser.add_argument(
+        "--running",
+        action="store_true",
+        help="fuzz the running `make dev` stack (its data keeps what the fuzzer creates) instead of a throwaway one",
+    )
     parser.add_argument("--moto", action="store_true", help="the throwaway stack on moto, not DynamoDB Local")
-    parser.add_argument("--state-file", type=Path, default=None,
-                        help="with --running: the stack's local.json (default: .parley-data/local.json)")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="with --running: the stack's local.json (default: .parley-data/local.json)",
+    )
     args = parser.parse_args(argv)
 
     def progress(label: str, mode: str, report: Report) -> None:
         print(f"  {label} ({mode}): {report.cases[label]} requests so far", flush=True)
 
     def fuzz(state: dict[str, Any]) -> int:
-        print(f"fuzzing {state['api_url']}: {args.examples} valid requests per operation, seed {args.seed}",
-              flush=True)
-        report = run(state["api_url"], state["token"], args.examples, args.negative_examples, args.seed,
-                     args.operation, progress, tuple(args.check))
+        print(f"fuzzing {state['api_url']}: {args.examples} valid requests per operation, seed {args.seed}", flush=True)
+        report = run(
+            state["api_url"],
+            state["token"],
+            args.examples,
+            args.negative_examples,
+            args.seed,
+            args.operation,
+            progress,
+            tuple(args.check),
+        )
         print("\n".join(summary_lines(report)))
         return 0 if not report.findings else 1
 

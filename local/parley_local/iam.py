@@ -15,8 +15,9 @@ import functools
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from parley_local.resources import ACCOUNT, REGION
@@ -36,8 +37,13 @@ _ACTION_OF = {
     ("bedrock", "Converse"): "InvokeModel",
     ("bedrock", "ConverseStream"): "InvokeModelWithResponseStream",
 }
-_TRANSACT_ACTION = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                    "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+_TRANSACT_ACTION = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
 
 
 class AccessDenied(Exception):
@@ -56,33 +62,17 @@ def _queue_arn(url: str) -> str:
 _CONNECTION_METHOD = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
 
 
-def requested(prefix: str, operation: str, params: dict[str, Any], endpoint_url: str = ""
-              ) -> list[tuple[str, str]]:
+def requested(prefix: str, operation: str, params: dict[str, Any], endpoint_url: str = "") -> list[tuple[str, str]]:
     """The (action, resource ARN) pairs AWS checks for one API call."""
     action = f"{prefix}:{_ACTION_OF.get((prefix, operation), operation)}"
-    if prefix == "execute-api":  # the WebSocket @connections API: https://<api id>.execute-api.../<stage>
-        endpoint = urlparse(endpoint_url)
-        api, stage = (endpoint.hostname or "").split(".")[0], endpoint.path.strip("/").split("/")[0]
-        method = _CONNECTION_METHOD.get(operation, operation)
-        return [("execute-api:ManageConnections",
-                 f"arn:{PARTITION}:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{method}/@connections/"
-                 f"{params.get('ConnectionId', '')}")]
+    if prefix == "execute-api":
+        return [_connection_requested(operation, params, endpoint_url)]
     if prefix == "dynamodb":
-        if operation in ("TransactWriteItems", "TransactGetItems"):
-            return [(f"dynamodb:{_TRANSACT_ACTION[kind]}", _table_arn(op["TableName"]))
-                    for item in params.get("TransactItems", []) for kind, op in item.items()]
-        if operation in ("BatchWriteItem", "BatchGetItem"):
-            return [(action, _table_arn(table)) for table in params.get("RequestItems", {})]
-        return [(action, _table_arn(params["TableName"], params.get("IndexName")))]
+        return _dynamodb_requested(action, operation, params)
     if prefix == "sqs":
         return [(action, _queue_arn(params["QueueUrl"]))]
     if prefix == "s3":
-        bucket = params["Bucket"]
-        if operation == "DeleteObjects":
-            return [(action, f"arn:{PARTITION}:s3:::{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
-        if "Key" in params:
-            return [(action, f"arn:{PARTITION}:s3:::{bucket}/{params['Key']}")]
-        return [(action, f"arn:{PARTITION}:s3:::{bucket}")]
+        return _s3_requested(action, operation, params)
     if prefix == "secretsmanager":
         secret = params["SecretId"]
         if not secret.startswith("arn:"):  # AWS appends six random characters to a secret's name
@@ -96,10 +86,44 @@ def requested(prefix: str, operation: str, params: dict[str, Any], endpoint_url:
     return [(action, "*")]
 
 
+def _connection_requested(operation: str, params: dict[str, Any], endpoint_url: str) -> tuple[str, str]:
+    """The WebSocket @connections API, its endpoint https://<api id>.execute-api.../<stage>."""
+    endpoint = urlparse(endpoint_url)
+    api, stage = (endpoint.hostname or "").split(".")[0], endpoint.path.strip("/").split("/")[0]
+    method = _CONNECTION_METHOD.get(operation, operation)
+    return (
+        "execute-api:ManageConnections",
+        f"arn:{PARTITION}:execute-api:{REGION}:{ACCOUNT}:{api}/{stage}/{method}/@connections/"
+        f"{params.get('ConnectionId', '')}",
+    )
+
+
+def _dynamodb_requested(action: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return [
+            (f"dynamodb:{_TRANSACT_ACTION[kind]}", _table_arn(op["TableName"]))
+            for item in params.get("TransactItems", [])
+            for kind, op in item.items()
+        ]
+    if operation in ("BatchWriteItem", "BatchGetItem"):
+        return [(action, _table_arn(table)) for table in params.get("RequestItems", {})]
+    return [(action, _table_arn(params["TableName"], params.get("IndexName")))]
+
+
+def _s3_requested(action: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    bucket = params["Bucket"]
+    if operation == "DeleteObjects":
+        return [(action, f"arn:{PARTITION}:s3:::{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]]
+    if "Key" in params:
+        return [(action, f"arn:{PARTITION}:s3:::{bucket}/{params['Key']}")]
+    return [(action, f"arn:{PARTITION}:s3:::{bucket}")]
+
+
 def _pattern(text: str) -> re.Pattern:
     """IAM's wildcards: `*` any run of characters, `?` one character; actions compare case-insensitively."""
-    return re.compile("^" + ".*".join(".".join(map(re.escape, part.split("?"))) for part in text.split("*")) + "$",
-                      re.IGNORECASE)
+    return re.compile(
+        "^" + ".*".join(".".join(map(re.escape, part.split("?"))) for part in text.split("*")) + "$", re.IGNORECASE
+    )
 
 
 class _Resolver:
@@ -132,24 +156,17 @@ class _Resolver:
             return value
         if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::", "Condition")):
             return {k: self(v, variables) for k, v in value.items()}
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
+        return self.intrinsic(key, arg)
+
+    def intrinsic(self, key: str, arg: Any) -> Any:
+        """One intrinsic function, `{key: arg}`."""
         if key == "Ref":
             return self.ref(arg)
         if key == "Fn::GetAtt":
             return self.ref(arg[0], arg[1])
         if key == "Fn::Sub":
-            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], {k: self(v) for k, v in arg[1].items()})
-
-            def substitute(match: re.Match) -> str:
-                name = match.group(1)
-                if name in local:
-                    return str(local[name])
-                if "." in name:
-                    return str(self.ref(*name.split(".", 1)))
-                found = self.ref(name)
-                return ",".join(found) if isinstance(found, list) else str(found)
-
-            return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", substitute, text)
+            return self.sub(arg)
         if key == "Fn::Join":
             return arg[0].join(str(v) for v in self(arg[1]))
         if key == "Fn::Split":
@@ -165,6 +182,20 @@ class _Resolver:
         if key == "Condition":
             return self.condition(arg)
         raise ValueError(f"unsupported intrinsic function {key} in a policy")
+
+    def sub(self, arg: str | list[Any]) -> str:
+        text, local = (arg, {}) if isinstance(arg, str) else (arg[0], {k: self(v) for k, v in arg[1].items()})
+
+        def substitute(match: re.Match) -> str:
+            name = match.group(1)
+            if name in local:
+                return str(local[name])
+            if "." in name:
+                return str(self.ref(*name.split(".", 1)))
+            found = self.ref(name)
+            return ",".join(found) if isinstance(found, list) else str(found)
+
+        return re.sub(r"\$\{([A-Za-z0-9:.]+)\}", substitute, text)
 
     def condition(self, name: str) -> bool:
         return bool(self(self.conditions[name]))
@@ -193,8 +224,10 @@ class IamEmulation:
                 resolve = _Resolver(self.stack, self._physical or {})
                 found = []
                 for number, statement in enumerate(
-                        s for policy in self.stack.resources[function]["Properties"].get("Policies", [])
-                        for s in policy["Statement"]):
+                    s
+                    for policy in self.stack.resources[function]["Properties"].get("Policies", [])
+                    for s in policy["Statement"]
+                ):
                     if statement["Effect"] != "Allow":
                         continue
                     actions, resources = resolve(statement["Action"]), resolve(statement["Resource"])
@@ -208,12 +241,12 @@ class IamEmulation:
                 self._policies[function] = found
             return self._policies[function]
 
-    def check(self, function: str, prefix: str, operation: str, params: dict[str, Any],
-              endpoint_url: str = "") -> None:
+    def check(self, function: str, prefix: str, operation: str, params: dict[str, Any], endpoint_url: str = "") -> None:
         """Raise AccessDenied unless the function's policy allows every action the call needs."""
         for action, resource in requested(prefix, operation, params, endpoint_url):
-            match = next(((a, r) for ap, rp, a, r in self.grants(function)
-                          if ap.match(action) and rp.match(resource)), None)
+            match = next(
+                ((a, r) for ap, rp, a, r in self.grants(function) if ap.match(action) and rp.match(resource)), None
+            )
             if match is None:
                 with self._lock:
                     self.denied.append((function, action, resource))
@@ -256,14 +289,19 @@ class IamEmulation:
             try:
                 emulation.check(function, prefix, model.name, params, endpoint_url)
             except AccessDenied as denied:
-                code = "AccessDeniedException" if prefix in ("dynamodb", "bedrock", "secretsmanager") else "AccessDenied"
-                raise ClientError({"Error": {"Code": code, "Message": str(denied)},
-                                   "ResponseMetadata": {"HTTPStatusCode": 403}}, model.name) from None
+                code = (
+                    "AccessDeniedException" if prefix in ("dynamodb", "bedrock", "secretsmanager") else "AccessDenied"
+                )
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": str(denied)}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                    model.name,
+                ) from None
 
         def client(session: Any, *args: Any, **kwargs: Any) -> Any:
             made = original_client(session, *args, **kwargs)
-            made.meta.events.register("before-parameter-build", functools.partial(
-                before_parameter_build, endpoint_url=made.meta.endpoint_url))
+            made.meta.events.register(
+                "before-parameter-build", functools.partial(before_parameter_build, endpoint_url=made.meta.endpoint_url)
+            )
             return made
 
         boto3.session.Session.client = client

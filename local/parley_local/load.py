@@ -49,33 +49,58 @@ class Report:
             self.problems.append(text)
 
 
-def run_conversation(url: str, token: str, data_set_id: int, count: int, poll: float, deadline: float,
-                     report: Report) -> None:
+# (task id, question, monotonic time it was sent)
+SentQuestion = tuple[str, str, float]
+
+
+def run_conversation(
+    url: str, token: str, data_set_id: int, count: int, poll: float, deadline: float, report: Report
+) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         conversation = client.post("/api/conversations", json={"data_set_id": data_set_id}).json()["id"]
-        sent: list[tuple[str, str, float]] = []
-        for i in range(count):
-            question = f"{QUESTIONS[i % len(QUESTIONS)]} (#{i + 1})"
-            response = client.post(f"/api/conversations/{conversation}", json={"question_message": question})
-            if response.status_code != 202:
-                report.problem(f"send {conversation}#{i}: {response.status_code} {response.text}")
-                continue
-            sent.append((response.json()["task_id"], question, time.monotonic()))
-        pending = list(sent)
-        finished: dict[str, tuple[str, float]] = {}
-        while pending and time.monotonic() < deadline:
-            still = []
-            for task_id, question, started in pending:
-                state = client.get(f"/api/task_status/{task_id}").json()["state"]
-                if state == "PENDING":
-                    still.append((task_id, question, started))
-                else:
-                    finished[task_id] = (state, time.monotonic() - started)
-            pending = still
-            if pending:
-                time.sleep(poll)
+        sent = _send_questions(client, conversation, count, report)
+        pending, finished = _await_tasks(client, sent, poll, deadline)
         history = client.get(f"/api/conversations/{conversation}").json()["history"]
+    _record_tasks(report, sent, pending, finished)
+    _check_history(report, conversation, history, sent)
+
+
+def _send_questions(client: httpx.Client, conversation: int, count: int, report: Report) -> list[SentQuestion]:
+    sent: list[SentQuestion] = []
+    for i in range(count):
+        question = f"{QUESTIONS[i % len(QUESTIONS)]} (#{i + 1})"
+        response = client.post(f"/api/conversations/{conversation}", json={"question_message": question})
+        if response.status_code != 202:
+            report.problem(f"send {conversation}#{i}: {response.status_code} {response.text}")
+            continue
+        sent.append((response.json()["task_id"], question, time.monotonic()))
+    return sent
+
+
+def _await_tasks(
+    client: httpx.Client, sent: list[SentQuestion], poll: float, deadline: float
+) -> tuple[list[SentQuestion], dict[str, tuple[str, float]]]:
+    """Poll each task until it leaves PENDING or the deadline passes: (still pending, {task: (state, latency)})."""
+    pending = list(sent)
+    finished: dict[str, tuple[str, float]] = {}
+    while pending and time.monotonic() < deadline:
+        still = []
+        for task_id, question, started in pending:
+            state = client.get(f"/api/task_status/{task_id}").json()["state"]
+            if state == "PENDING":
+                still.append((task_id, question, started))
+            else:
+                finished[task_id] = (state, time.monotonic() - started)
+        pending = still
+        if pending:
+            time.sleep(poll)
+    return pending, finished
+
+
+def _record_tasks(
+    report: Report, sent: list[SentQuestion], pending: list[SentQuestion], finished: dict[str, tuple[str, float]]
+) -> None:
     with report.lock:
         report.conversations += 1
         report.questions += len(sent)
@@ -88,6 +113,10 @@ def run_conversation(url: str, token: str, data_set_id: int, count: int, poll: f
         with report.lock:
             report.succeeded += 1
             report.latencies.append(latency)
+
+
+def _check_history(report: Report, conversation: int, history: list[dict], sent: list[SentQuestion]) -> None:
+    """The stored history holds the questions in send order, each followed by exactly one answer."""
     users = [m for m in history if m["role"] == "user"]
     if [m["text"] for m in users] != [q for _, q, _ in sent]:
         report.problem(f"conversation {conversation}: questions stored out of send order")
@@ -113,34 +142,53 @@ def queue_depths(state_file: Path) -> dict[str, int]:
     import boto3
 
     state = json.loads(state_file.read_text())
-    sqs = boto3.client("sqs", endpoint_url=state["aws_endpoint_url"], region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=state["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     queue_url = state["environment"]["JOBS_QUEUE_URL"]
-    redrive = json.loads(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
-                         ["Attributes"]["RedrivePolicy"])
+    redrive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+    )
     dlq_name = redrive["deadLetterTargetArn"].rsplit(":", 1)[1]
     depths = {}
     for name, url in (("queue", queue_url), ("dead-letter queue", sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"])):
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         depths[name] = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"])
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
     return depths
 
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def run(url: str, token: str, state_file: Path, conversations: int, questions: int, concurrency: int,
-        data_set_id: int = 1, poll: float = 0.05, timeout: float = 300) -> Report:
+def run(
+    url: str,
+    token: str,
+    state_file: Path,
+    conversations: int,
+    questions: int,
+    concurrency: int,
+    data_set_id: int = 1,
+    poll: float = 0.05,
+    timeout: float = 300,
+) -> Report:
     report = Report()
     started = time.monotonic()
     deadline = started + timeout
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(run_conversation, url, token, data_set_id, questions, poll, deadline, report)
-                   for _ in range(conversations)]
+        futures = [
+            pool.submit(run_conversation, url, token, data_set_id, questions, poll, deadline, report)
+            for _ in range(conversations)
+        ]
         for future in futures:
             try:
                 future.result()
@@ -163,21 +211,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
     parser.add_argument("--timeout", type=float, default=300)
-    parser.add_argument("--state-file", type=Path, default=None,
-                        help="the running stack's local.json (default: .parley-data/local.json)")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="the running stack's local.json (default: .parley-data/local.json)",
+    )
     args = parser.parse_args(argv)
     state_file = args.state_file or local_state_path()
     if not state_file.exists():
         print(f"no running local stack: {state_file} is missing (start `make dev` first)", file=sys.stderr)
         return 2
     state = json.loads(state_file.read_text())
-    report = run(state["api_url"], state["token"], state_file, args.conversations, args.questions,
-                 args.concurrency, timeout=args.timeout)
+    report = run(
+        state["api_url"],
+        state["token"],
+        state_file,
+        args.conversations,
+        args.questions,
+        args.concurrency,
+        timeout=args.timeout,
+    )
     turns = report.succeeded
-    print(f"conversations {report.conversations}, questions {report.questions}, succeeded {report.succeeded}, "
-          f"single answers {report.answers_ok}, conversations in order {report.in_order}")
-    print(f"throughput {turns / report.elapsed:.1f} turns/s over {report.elapsed:.1f} s; send-to-answer "
-          f"p50 {percentile(report.latencies, 0.5) * 1000:.0f} ms, p95 {percentile(report.latencies, 0.95) * 1000:.0f} ms")
+    print(
+        f"conversations {report.conversations}, questions {report.questions}, succeeded {report.succeeded}, "
+        f"single answers {report.answers_ok}, conversations in order {report.in_order}"
+    )
+    print(
+        f"throughput {turns / report.elapsed:.1f} turns/s over {report.elapsed:.1f} s; send-to-answer "
+        f"p50 {percentile(report.latencies, 0.5) * 1000:.0f} ms, p95 {percentile(report.latencies, 0.95) * 1000:.0f} ms"
+    )
     for problem in report.problems[:20]:
         print(f"FAIL {problem}")
     print("load check: " + ("passed" if not report.problems else f"{len(report.problems)} problem(s)"))

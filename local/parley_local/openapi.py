@@ -37,7 +37,7 @@ TOKEN_SCHEME = {
     "in": "header",
     "name": "Authorization",
     "description": "Token prl_...: send `Authorization: Token <your token>`. Every route but the "
-                   "documentation needs it; an admin creates service accounts and their tokens.",
+    "documentation needs it; an admin creates service accounts and their tokens.",
 }
 # Powertools' own error schemas: parley.api answers ErrorResponse instead (and path or query errors as 404/400).
 POWERTOOLS_SCHEMAS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
@@ -62,8 +62,8 @@ def _resolver_schema(code_dir: Path, logical_id: str) -> tuple[dict[str, Any], s
     spec.loader.exec_module(module)
     app = module.app
     document = json.loads(app.get_openapi_json_schema(title="parley", version=_version()))
-    keys = {f"{route.method} {route.openapi_path}"
-            for route in app._static_routes + app._dynamic_routes}  # Powertools has no public listing
+    # Powertools has no public listing of its routes
+    keys = {f"{route.method} {route.openapi_path}" for route in app._static_routes + app._dynamic_routes}
     return document, keys
 
 
@@ -126,7 +126,8 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
             if route.route_key not in handled:
                 raise LookupError(f"template.yaml routes {route.route_key} to {logical_id}, which does not handle it")
             paths.setdefault(route.path, {})[route.method.lower()] = _operation(
-                route, generated["paths"][route.path][route.method.lower()])
+                route, generated["paths"][route.path][route.method.lower()]
+            )
         found = generated.get("components", {}).get("schemas", {})
         _add_schemas(schemas, {k: v for k, v in found.items() if k not in POWERTOOLS_SCHEMAS}, logical_id)
     _add_schemas(schemas, _response_schemas(paths, schemas), "parley.responses")
@@ -137,7 +138,7 @@ def build(stack: Stack | None = None) -> dict[str, Any]:
             "title": "parley",
             "version": _version(),
             "description": "A conversation API for agents that answer questions about a company's own data. "
-                           "Generated from the handlers and template.yaml by `make openapi`.",
+            "Generated from the handlers and template.yaml by `make openapi`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"Token": []}],
@@ -179,8 +180,9 @@ def stale_outputs(text: str) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m parley_local.openapi", description=__doc__.split("\n")[0])
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", action="store_true", help="write " + " and ".join(
-        str(p.relative_to(ROOT)) for p in OUTPUTS))
+    action.add_argument(
+        "--write", action="store_true", help="write " + " and ".join(str(p.relative_to(ROOT)) for p in OUTPUTS)
+    )
     action.add_argument("--check", action="store_true", help="exit 1 when a written copy is stale")
     args = parser.parse_args(argv)
     text = render(build())

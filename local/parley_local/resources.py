@@ -17,9 +17,13 @@ def _client(session: Any, service: str, endpoint_url: str | None) -> Any:
     return session.client(service, region_name=REGION, endpoint_url=endpoint_url)
 
 
-def create_resources(stack: Stack, session: Any, endpoint_url: str | None = None,
-                     queue_overrides: dict[str, dict[str, str]] | None = None,
-                     existing_ok: bool = False) -> dict[str, dict[str, str]]:
+def create_resources(
+    stack: Stack,
+    session: Any,
+    endpoint_url: str | None = None,
+    queue_overrides: dict[str, dict[str, str]] | None = None,
+    existing_ok: bool = False,
+) -> dict[str, dict[str, str]]:
     """Create every table, queue and bucket; return physical[logical id] = {"Ref": ..., "Arn": ...}."""
     physical: dict[str, dict[str, str]] = {}
     ddb = _client(session, "dynamodb", endpoint_url)
@@ -44,8 +48,13 @@ def create_resources(stack: Stack, session: Any, endpoint_url: str | None = None
     for name, res in queues.items():
         props = stack.resolve(res["Properties"], physical)
         attributes = {
-            key: (json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]).lower()
-                  if isinstance(props[key], bool) else str(props[key]))
+            key: (
+                json.dumps(props[key])
+                if isinstance(props[key], dict)
+                else str(props[key]).lower()
+                if isinstance(props[key], bool)
+                else str(props[key])
+            )
             for key in ("ContentBasedDeduplication", "VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy")
             if key in props
         }

@@ -19,10 +19,11 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from parley_local import environment as environments
 from parley_local.environment import RESULT, Environment, EnvironmentFailed, error_text, marshal
@@ -42,8 +43,14 @@ MAX_HTTP_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_CONCURRENCY = 2
 DEFAULT_IDLE_SECONDS = 60.0
 _module_counter = itertools.count()
-_TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded",
-               "application/javascript", "application/problem+json")
+_TEXT_TYPES = (
+    "application/json",
+    "text/",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "application/javascript",
+    "application/problem+json",
+)
 
 
 class LambdaContext:
@@ -88,8 +95,10 @@ class FunctionPool:
         name = self.function.logical_id
         event_json = marshal(event)
         if len(event_json) > MAX_REQUEST_BYTES:
-            raise InvocationFailed(f"{name}: the event is {len(event_json)} bytes, over Lambda's limit of "
-                                   f"{MAX_REQUEST_BYTES} bytes for a synchronous invocation")
+            raise InvocationFailed(
+                f"{name}: the event is {len(event_json)} bytes, over Lambda's limit of "
+                f"{MAX_REQUEST_BYTES} bytes for a synchronous invocation"
+            )
         environment = self._acquire()
         try:
             reply = self._run(environment, str(uuid.uuid4()), event_json)
@@ -104,8 +113,10 @@ class FunctionPool:
         if kind != RESULT:
             raise InvocationFailed(f"{name}: function error {error_text(payload)}")
         if len(payload) > MAX_RESPONSE_BYTES:
-            raise InvocationFailed(f"{name}: the result is {len(payload)} bytes as Lambda marshals it, over "
-                                   f"Lambda's response limit of {MAX_RESPONSE_BYTES} bytes")
+            raise InvocationFailed(
+                f"{name}: the result is {len(payload)} bytes as Lambda marshals it, over "
+                f"Lambda's response limit of {MAX_RESPONSE_BYTES} bytes"
+            )
         return json.loads(payload)
 
     def _acquire(self) -> Any:
@@ -226,15 +237,21 @@ class Gateway:
     resolver of a process (on Lambda each environment is a process of its own). Environments idle for
     `idle_seconds` are stopped (processes only)."""
 
-    def __init__(self, stack: Stack, in_process: bool = True, default_concurrency: int = DEFAULT_CONCURRENCY,
-                 idle_seconds: float = DEFAULT_IDLE_SECONDS):
+    def __init__(
+        self,
+        stack: Stack,
+        in_process: bool = True,
+        default_concurrency: int = DEFAULT_CONCURRENCY,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+    ):
         self.stack = stack
         self.in_process = in_process
         self.routes: list[Route] = stack.routes()
         pool_class = InProcessPool if in_process else ProcessPool
         self.pools: dict[str, FunctionPool] = {
             name: pool_class(fn, fn.reserved_concurrency or default_concurrency)
-            for name, fn in stack.functions().items()}
+            for name, fn in stack.functions().items()
+        }
         self._one_at_a_time = threading.Lock() if in_process else contextlib.nullcontext()
         self.authorizer_name, settings = stack.authorizer()
         identity = settings.get("Identity", {})
@@ -305,8 +322,17 @@ class Gateway:
                 self._auth_cache[identity] = (now + self.cache_ttl, result)
         return result
 
-    def build_event(self, method: str, raw_path: str, raw_query: str, headers: list[tuple[str, str]],
-                    body: bytes, route: Route, params: dict[str, str], source_ip: str = "127.0.0.1") -> dict:
+    def build_event(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        route: Route,
+        params: dict[str, str],
+        source_ip: str = "127.0.0.1",
+    ) -> dict:
         from urllib.parse import parse_qsl, unquote
 
         merged: dict[str, str] = {}
@@ -326,7 +352,7 @@ class Gateway:
             text = body.decode("utf-8") if is_text else None
         except UnicodeDecodeError:
             text = None
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         event: dict[str, Any] = {
             "version": "2.0",
             "routeKey": route.route_key,
@@ -390,8 +416,13 @@ class Gateway:
         try:
             result = self.invoke(route.function, event)
         except Exception as failure:  # InvocationFailed, or (--in-process) the handler's own exception
-            log.error("%s %s answered 502: %s", event["requestContext"]["http"]["method"], event["rawPath"],
-                      failure, exc_info=not isinstance(failure, InvocationFailed))
+            log.error(
+                "%s %s answered 502: %s",
+                event["requestContext"]["http"]["method"],
+                event["rawPath"],
+                failure,
+                exc_info=not isinstance(failure, InvocationFailed),
+            )
             return _json_response(502, {"message": "Internal Server Error"})
         return self._to_http(result)
 
@@ -417,8 +448,15 @@ class QueuePump:
     message of it is in flight, exact receive counts, the redrive to the dead-letter queue after the
     RedrivePolicy's maxReceiveCount) are moto's, as SQS's (tests/unit/test_queue_pump.py holds them to it)."""
 
-    def __init__(self, stack: Stack, gateway: Gateway, sqs: Any, physical: dict[str, dict[str, str]],
-                 threads: int = 2, wait_seconds: int = 1):
+    def __init__(
+        self,
+        stack: Stack,
+        gateway: Gateway,
+        sqs: Any,
+        physical: dict[str, dict[str, str]],
+        threads: int = 2,
+        wait_seconds: int = 1,
+    ):
         self.consumer, props = stack.sqs_consumer()
         self.pool = gateway.pools[self.consumer]
         queue_logical = props["Queue"]["Fn::GetAtt"][0]
@@ -429,10 +467,11 @@ class QueuePump:
         self.sqs = sqs
         self.wait_seconds = wait_seconds
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, name=f"queue-pump-{i}", daemon=True)
-                         for i in range(threads)]
+        self._threads = [
+            threading.Thread(target=self._run, name=f"queue-pump-{i}", daemon=True) for i in range(threads)
+        ]
 
-    def start(self) -> "QueuePump":
+    def start(self) -> QueuePump:
         for thread in self._threads:
             thread.start()
         return self
@@ -452,17 +491,22 @@ class QueuePump:
                     time.sleep(0.5)
 
     def event_for(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"Records": [{
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": m.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": REGION,
-        } for m in messages]}
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+        }
 
     def drain_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch, invoke the consumer, delete what succeeded. Returns the batch size."""
@@ -477,9 +521,14 @@ class QueuePump:
         try:
             result = self.pool.invoke(self.event_for(received))
         except Exception as failure:  # InvocationFailed, or (--in-process) the handler's own exception
-            log.error("%s failed (%s); the batch of %d stays in the queue and is delivered again after its "
-                      "visibility timeout", self.consumer, failure, len(received),
-                      exc_info=not isinstance(failure, InvocationFailed))
+            log.error(
+                "%s failed (%s); the batch of %d stays in the queue and is delivered again after its "
+                "visibility timeout",
+                self.consumer,
+                failure,
+                len(received),
+                exc_info=not isinstance(failure, InvocationFailed),
+            )
             return len(received)
         done = self.succeeded(received, result)
         if done:
@@ -503,8 +552,7 @@ class QueuePump:
         for failure in result["batchItemFailures"]:
             identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
             if identifier not in ids:
-                log.error("%s reported an invalid batch item failure %r: the whole batch fails",
-                          self.consumer, failure)
+                log.error("%s reported an invalid batch item failure %r: the whole batch fails", self.consumer, failure)
                 return []
             failed.add(identifier)
         blocked_groups: set[str] = set()
@@ -513,8 +561,13 @@ class QueuePump:
             group = (message.get("Attributes") or {}).get("MessageGroupId")
             if message["MessageId"] in failed or group in blocked_groups:
                 if message["MessageId"] not in failed:
-                    log.warning("%s reported a failure in group %s but not the later message %s: kept in the "
-                                "queue so the group keeps its order", self.consumer, group, message["MessageId"])
+                    log.warning(
+                        "%s reported a failure in group %s but not the later message %s: kept in the "
+                        "queue so the group keeps its order",
+                        self.consumer,
+                        group,
+                        message["MessageId"],
+                    )
                 if group is not None:
                     blocked_groups.add(group)
                 continue

@@ -39,8 +39,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-SCENARIOS = ("answer", "one_tool", "parallel", "bad_argument", "runaway", "runaway_then_answers",
-             "provider_error", "flaky")
+SCENARIOS = (
+    "answer",
+    "one_tool",
+    "parallel",
+    "bad_argument",
+    "runaway",
+    "runaway_then_answers",
+    "provider_error",
+    "flaky",
+)
 NAME_KEYS = ("name", "title")
 NAMES_IN_ANSWER = 3
 
@@ -68,7 +76,7 @@ def _fill(schema: dict[str, Any], question: str) -> Any:
     kind = kind[0] if isinstance(kind, list) else kind
     if "enum" in schema:
         return schema["enum"][0]
-    if kind == "integer" or kind == "number":
+    if kind in {"integer", "number"}:
         return schema.get("minimum", 1)
     if kind == "boolean":
         return True
@@ -76,7 +84,7 @@ def _fill(schema: dict[str, Any], question: str) -> Any:
         return [_fill(schema.get("items") or {"type": "string"}, question)] if schema.get("minItems") else []
     if kind == "object":
         return {}
-    return question[:schema.get("maxLength", len(question))] or "x"
+    return question[: schema.get("maxLength", len(question))] or "x"
 
 
 def arguments_for(schema: dict[str, Any], question: str) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def bad_arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
     wrong = {"string": 12345, "integer": "many", "number": "many", "boolean": "maybe", "array": "x", "object": "x"}
     if not names:
         return {"not_an_argument": True}
-    return {name: wrong.get(str((properties.get(name) or {}).get("type")), None) for name in names}
+    return {name: wrong.get(str((properties.get(name) or {}).get("type"))) for name in names}
 
 
 def _names(value: Any, found: list[str]) -> None:
@@ -137,8 +145,11 @@ def decide(scenario: str, exchange: Exchange, seen_before: bool) -> Decision:
         if first:
             return Decision(calls=[(first[0], arguments_for(first[1], exchange.question))])
         return Decision("" if scenario == "runaway" else answer_text(exchange))
-    if scenario == "answer" or first is None or (exchange.rounds >= 1 and scenario not in (
-            "bad_argument", "provider_error", "flaky")):
+    if (
+        scenario == "answer"
+        or first is None
+        or (exchange.rounds >= 1 and scenario not in ("bad_argument", "provider_error", "flaky"))
+    ):
         return Decision(answer_text(exchange))
     if exchange.rounds == 0:
         if scenario == "parallel":
@@ -173,7 +184,7 @@ def openai_exchange(body: dict[str, Any]) -> Exchange:
     names: dict[str, str] = {}
     rounds = 0
     results = []
-    for message in messages[last_user + 1:]:
+    for message in messages[last_user + 1 :]:
         if message.get("role") == "assistant" and message.get("tool_calls"):
             rounds += 1
             names.update({c.get("id"): c["function"]["name"] for c in message["tool_calls"]})
@@ -187,16 +198,25 @@ def openai_exchange(body: dict[str, Any]) -> Exchange:
 def openai_message(decision: Decision, number: int) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": decision.text or (None if decision.calls else "")}
     if decision.calls:
-        message["tool_calls"] = [{"id": f"call_{number}_{i}", "type": "function",
-                                  "function": {"name": name, "arguments": json.dumps(arguments)}}
-                                 for i, (name, arguments) in enumerate(decision.calls)]
+        message["tool_calls"] = [
+            {
+                "id": f"call_{number}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+            for i, (name, arguments) in enumerate(decision.calls)
+        ]
     return message
 
 
 def openai_chunks(decision: Decision, number: int, usage: dict[str, int], model: str) -> list[dict[str, Any]]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion.chunk",
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
 
     chunks = [chunk({"role": "assistant", "content": ""})]
     words = decision.text.split(" ")
@@ -204,13 +224,28 @@ def openai_chunks(decision: Decision, number: int, usage: dict[str, int], model:
     for i, (name, arguments) in enumerate(decision.calls):
         text = json.dumps(arguments)
         half = len(text) // 2
-        chunks.append(chunk({"tool_calls": [{"index": i, "id": f"call_{number}_{i}", "type": "function",
-                                             "function": {"name": name, "arguments": ""}}]}))
-        chunks += [chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
-                   for piece in (text[:half], text[half:])]
+        chunks.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": f"call_{number}_{i}",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        chunks += [
+            chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
+            for piece in (text[:half], text[half:])
+        ]
     chunks.append(chunk({}, "tool_calls" if decision.calls else "stop"))
-    chunks.append({"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "model": model, "choices": [],
-                   "usage": usage})
+    chunks.append(
+        {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": usage}
+    )
     return chunks
 
 
@@ -219,13 +254,19 @@ def openai_chunks(decision: Decision, number: int, usage: dict[str, int], model:
 
 def bedrock_exchange(body: dict[str, Any]) -> Exchange:
     messages = body.get("messages") or []
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"
-                     and any("text" in block for block in m.get("content") or [])), default=-1)
+    last_user = max(
+        (
+            i
+            for i, m in enumerate(messages)
+            if m.get("role") == "user" and any("text" in block for block in m.get("content") or [])
+        ),
+        default=-1,
+    )
     question = "".join(b.get("text", "") for b in messages[last_user]["content"]) if last_user >= 0 else ""
     names: dict[str, str] = {}
     rounds = 0
     results = []
-    for message in messages[last_user + 1:]:
+    for message in messages[last_user + 1 :]:
         blocks = message.get("content") or []
         uses = [b["toolUse"] for b in blocks if "toolUse" in b]
         if message.get("role") == "assistant" and uses:
@@ -236,15 +277,20 @@ def bedrock_exchange(body: dict[str, Any]) -> Exchange:
                 result = block["toolResult"]
                 content = "".join(c.get("text", "") or json.dumps(c.get("json")) for c in result.get("content") or [])
                 results.append((names.get(result.get("toolUseId"), "?"), content, result.get("status") == "error"))
-    tools = [(t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
-             for t in (body.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]
+    tools = [
+        (t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
+        for t in (body.get("toolConfig") or {}).get("tools") or []
+        if "toolSpec" in t
+    ]
     return Exchange(question, tools, rounds, results)
 
 
 def bedrock_content(decision: Decision, number: int) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = [{"text": decision.text}] if decision.text else []
-    content += [{"toolUse": {"toolUseId": f"tooluse_{number}_{i}", "name": name, "input": arguments}}
-                for i, (name, arguments) in enumerate(decision.calls)]
+    content += [
+        {"toolUse": {"toolUseId": f"tooluse_{number}_{i}", "name": name, "input": arguments}}
+        for i, (name, arguments) in enumerate(decision.calls)
+    ]
     return content
 
 
@@ -252,8 +298,7 @@ def event_message(event_type: str, payload: dict[str, Any]) -> bytes:
     """One message of the AWS event-stream framing: prelude (lengths and their CRC32), headers, payload, and
     the CRC32 of all before it. Headers are string-typed (type 7)."""
     headers = b""
-    for name, value in ((":event-type", event_type), (":content-type", "application/json"),
-                        (":message-type", "event")):
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
         headers += struct.pack("!B", len(name)) + name.encode() + struct.pack("!BH", 7, len(value)) + value.encode()
     data = json.dumps(payload).encode()
     total = 12 + len(headers) + len(data) + 4
@@ -267,18 +312,29 @@ def bedrock_events(decision: Decision, number: int, usage: dict[str, int]) -> li
     index = 0
     if decision.text:
         for i, word in enumerate(decision.text.split(" ")):
-            events.append(event_message("contentBlockDelta", {"delta": {"text": word if i == 0 else " " + word},
-                                                              "contentBlockIndex": index}))
+            events.append(
+                event_message(
+                    "contentBlockDelta", {"delta": {"text": word if i == 0 else " " + word}, "contentBlockIndex": index}
+                )
+            )
         events.append(event_message("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
     for i, (name, arguments) in enumerate(decision.calls):
         text = json.dumps(arguments)
         half = len(text) // 2
-        events.append(event_message("contentBlockStart", {"start": {"toolUse": {
-            "toolUseId": f"tooluse_{number}_{i}", "name": name}}, "contentBlockIndex": index}))
-        events += [event_message("contentBlockDelta", {"delta": {"toolUse": {"input": piece}},
-                                                       "contentBlockIndex": index})
-                   for piece in (text[:half], text[half:])]
+        events.append(
+            event_message(
+                "contentBlockStart",
+                {
+                    "start": {"toolUse": {"toolUseId": f"tooluse_{number}_{i}", "name": name}},
+                    "contentBlockIndex": index,
+                },
+            )
+        )
+        events += [
+            event_message("contentBlockDelta", {"delta": {"toolUse": {"input": piece}}, "contentBlockIndex": index})
+            for piece in (text[:half], text[half:])
+        ]
         events.append(event_message("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
     events.append(event_message("messageStop", {"stopReason": "tool_use" if decision.calls else "end_turn"}))
@@ -312,7 +368,7 @@ class ScriptedModel:
     def base_url(self) -> str:
         return self.endpoint + "/v1"
 
-    def start(self) -> "ScriptedModel":
+    def start(self) -> ScriptedModel:
         self.thread.start()
         return self
 
@@ -320,7 +376,7 @@ class ScriptedModel:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "ScriptedModel":
+    def __enter__(self) -> ScriptedModel:
         return self.start()
 
     def __exit__(self, *_: Any) -> None:
@@ -342,100 +398,138 @@ class ScriptedModel:
         return decision, number, _tokens(body), reply_size
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        scripted = self
+        server_model = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def send(self, status: int, body: bytes, content_type: str = "application/json",
-                     headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                self.send_header("content-type", content_type)
-                self.send_header("content-length", str(len(body)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def stream(self, content_type: str, pieces: list[bytes]) -> None:
-                self.send_response(200)  # no length: the body ends when the connection closes
-                self.send_header("content-type", content_type)
-                self.send_header("connection", "close")
-                self.end_headers()
-                for piece in pieces:
-                    self.wfile.write(piece)
-                    self.wfile.flush()
-                self.close_connection = True
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    self.send(400, b'{"error": {"message": "the body is not JSON"}}')
-                    return
-                if self.path.rstrip("/").endswith("/chat/completions"):
-                    self.openai(body)
-                    return
-                match = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream)", self.path)
-                if match:
-                    self.bedrock(unquote(match.group(1)), match.group(2) == "converse-stream", body)
-                    return
-                self.send(404, b'{"error": {"message": "not found"}}')
-
-            def openai(self, body: dict[str, Any]) -> None:
-                model = str(body.get("model") or "")
-                decision, number, tokens_in, tokens_out = scripted._decide(
-                    "openai", self.path, body, model, openai_exchange(body))
-                if decision.failure:
-                    status = 400 if decision.failure == "final" else 503
-                    self.send(status, json.dumps({"error": {"message": "scripted failure"}}).encode())
-                    return
-                usage = {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                         "total_tokens": tokens_in + tokens_out}
-                if body.get("stream"):
-                    chunks = openai_chunks(decision, number, usage, model)
-                    self.stream("text/event-stream", [f"data: {json.dumps(c)}\n\n".encode() for c in chunks]
-                                + [b"data: [DONE]\n\n"])
-                    return
-                reply = {"id": f"chatcmpl-{number}", "object": "chat.completion", "model": model,
-                         "choices": [{"index": 0, "message": openai_message(decision, number),
-                                      "finish_reason": "tool_calls" if decision.calls else "stop"}],
-                         "usage": usage}
-                self.send(200, json.dumps(reply).encode())
-
-            def bedrock(self, model: str, streaming: bool, body: dict[str, Any]) -> None:
-                decision, number, tokens_in, tokens_out = scripted._decide(
-                    "bedrock", self.path, body, model, bedrock_exchange(body))
-                if decision.failure:
-                    status, code = (424, "ModelErrorException") if decision.failure == "final" else \
-                        (503, "ServiceUnavailableException")
-                    self.send(status, json.dumps({"message": "scripted failure"}).encode(),
-                              headers={"x-amzn-errortype": code})
-                    return
-                usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out}
-                if streaming:
-                    self.stream("application/vnd.amazon.eventstream", bedrock_events(decision, number, usage))
-                    return
-                reply = {"output": {"message": {"role": "assistant", "content": bedrock_content(decision, number)}},
-                         "stopReason": "tool_use" if decision.calls else "end_turn", "usage": usage,
-                         "metrics": {"latencyMs": 1}}
-                self.send(200, json.dumps(reply).encode())
+        class Handler(ModelRequestHandler):
+            scripted = server_model
 
         return Handler
+
+
+class ModelRequestHandler(BaseHTTPRequestHandler):
+    """One request to the scripted model: routed to the OpenAI or Bedrock wire format; `scripted` decides."""
+
+    scripted: ScriptedModel
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def stream(self, content_type: str, pieces: list[bytes]) -> None:
+        self.send_response(200)  # no length: the body ends when the connection closes
+        self.send_header("content-type", content_type)
+        self.send_header("connection", "close")
+        self.end_headers()
+        for piece in pieces:
+            self.wfile.write(piece)
+            self.wfile.flush()
+        self.close_connection = True
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self.send(400, b'{"error": {"message": "the body is not JSON"}}')
+            return
+        if self.path.rstrip("/").endswith("/chat/completions"):
+            self.openai(body)
+            return
+        match = re.fullmatch(r"/model/([^/]+)/(converse|converse-stream)", self.path)
+        if match:
+            self.bedrock(unquote(match.group(1)), match.group(2) == "converse-stream", body)
+            return
+        self.send(404, b'{"error": {"message": "not found"}}')
+
+    def openai(self, body: dict[str, Any]) -> None:
+        model = str(body.get("model") or "")
+        decision, number, tokens_in, tokens_out = self.scripted._decide(
+            "openai", self.path, body, model, openai_exchange(body)
+        )
+        if decision.failure:
+            status = 400 if decision.failure == "final" else 503
+            self.send(status, json.dumps({"error": {"message": "scripted failure"}}).encode())
+            return
+        usage = {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        }
+        if body.get("stream"):
+            chunks = openai_chunks(decision, number, usage, model)
+            self.stream(
+                "text/event-stream",
+                [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + [b"data: [DONE]\n\n"],
+            )
+            return
+        reply = {
+            "id": f"chatcmpl-{number}",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": openai_message(decision, number),
+                    "finish_reason": "tool_calls" if decision.calls else "stop",
+                }
+            ],
+            "usage": usage,
+        }
+        self.send(200, json.dumps(reply).encode())
+
+    def bedrock(self, model: str, streaming: bool, body: dict[str, Any]) -> None:
+        decision, number, tokens_in, tokens_out = self.scripted._decide(
+            "bedrock", self.path, body, model, bedrock_exchange(body)
+        )
+        if decision.failure:
+            status, code = (
+                (424, "ModelErrorException") if decision.failure == "final" else (503, "ServiceUnavailableException")
+            )
+            self.send(status, json.dumps({"message": "scripted failure"}).encode(), headers={"x-amzn-errortype": code})
+            return
+        usage = {"inputTokens": tokens_in, "outputTokens": tokens_out, "totalTokens": tokens_in + tokens_out}
+        if streaming:
+            self.stream("application/vnd.amazon.eventstream", bedrock_events(decision, number, usage))
+            return
+        reply = {
+            "output": {"message": {"role": "assistant", "content": bedrock_content(decision, number)}},
+            "stopReason": "tool_use" if decision.calls else "end_turn",
+            "usage": usage,
+            "metrics": {"latencyMs": 1},
+        }
+        self.send(200, json.dumps(reply).encode())
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m parley_local.scripted_model", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8811)
-    parser.add_argument("--scenario", default="one_tool", choices=SCENARIOS,
-                        help="played when the model name is not scripted-<scenario>")
+    parser.add_argument(
+        "--scenario",
+        default="one_tool",
+        choices=SCENARIOS,
+        help="played when the model name is not scripted-<scenario>",
+    )
     args = parser.parse_args(argv)
     model = ScriptedModel(args.scenario, args.host, args.port)
-    print(f"scripted model ({args.scenario}): OpenAI base_url {model.base_url}, "
-          f"Bedrock endpoint {model.endpoint}", flush=True)
+    print(
+        f"scripted model ({args.scenario}): OpenAI base_url {model.base_url}, Bedrock endpoint {model.endpoint}",
+        flush=True,
+    )
     try:
         model.server.serve_forever()
     except KeyboardInterrupt:

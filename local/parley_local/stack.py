@@ -31,12 +31,14 @@ def use_emulated_aws(endpoint_url: str | None, dynamodb_endpoint_url: str | None
     """Point every boto3 client of this process (the handlers' too) at the emulation, with dummy keys.
 
     `dynamodb_endpoint_url` sends DynamoDB elsewhere (DynamoDB Local) while SQS and S3 stay on moto."""
-    os.environ.update({
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    })
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.pop("AWS_PROFILE", None)
     for name, value in (("AWS_ENDPOINT_URL", endpoint_url), ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint_url)):
@@ -79,8 +81,14 @@ def start_emulation(log_path: Path | None = None) -> tuple[Any, str]:
     return server, server.endpoint_url
 
 
-def build(endpoint_url: str | None, pump_threads: int = 2, start_pump: bool = True, in_process: bool = True,
-          default_concurrency: int = DEFAULT_CONCURRENCY, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> LocalStack:
+def build(
+    endpoint_url: str | None,
+    pump_threads: int = 2,
+    start_pump: bool = True,
+    in_process: bool = True,
+    default_concurrency: int = DEFAULT_CONCURRENCY,
+    idle_seconds: float = DEFAULT_IDLE_SECONDS,
+) -> LocalStack:
     """Create the missing resources and wire the gateway and queue pump (AWS clients must already be emulated
     by use_emulated_aws: each client finds its service's endpoint in the environment, and so do the
     environment processes, which inherit it with the template's variables)."""
@@ -106,7 +114,7 @@ def seed(dev_token: str | None) -> dict[str, Any]:
     restart on kept data changes nothing. Returns the dev account with its token."""
     from parley.dal.data_sets import DataSetRepository
     from parley.logic import data_sets
-    from parley.sample import load_sample
+    from parley_local.samples import load_sample
 
     repo = DataSetRepository()
     data_set = repo.get(1)
@@ -125,6 +133,7 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
     from parley.auth import hash_token, hashes_match, parse_authorization
     from parley.dal.accounts import AccountRepository
     from parley.logic import accounts
+    from parley.logic.access import OPERATOR
 
     if token is not None:
         parsed = parse_authorization(f"Token {token}")
@@ -135,12 +144,16 @@ def ensure_dev_account(token: str | None, data_set_id: int) -> dict[str, Any]:
         if existing is not None:
             if existing.get("name") != "dev":
                 raise ValueError(f"PARLEY_DEV_TOKEN names account {parsed[0]}, which is not the dev account")
-            if not (existing.get("is_active") and existing.get("is_admin")
-                    and hashes_match(token, existing.get("token_hash", ""))):
-                existing = repo.update(parsed[0], {"token_hash": hash_token(token), "is_active": True,
-                                                   "is_admin": True})
+            if not (
+                existing.get("is_active")
+                and existing.get("is_admin")
+                and hashes_match(token, existing.get("token_hash", ""))
+            ):
+                existing = repo.update(
+                    parsed[0], {"token_hash": hash_token(token), "is_active": True, "is_admin": True}
+                )
             return {**accounts.view(existing), "token": token}
-    return accounts.create("dev", [data_set_id], is_admin=True, token=token)
+    return accounts.create(OPERATOR, "dev", [data_set_id], is_admin=True, token=token)
 
 
 def republish_missing_indexes() -> list[int]:
@@ -196,9 +209,14 @@ def requeue_unfinished_tasks() -> dict[str, int]:
                 try:
                     s3.head_object(Bucket=settings.index_bucket, Key=task["payload_key"])
                 except s3.exceptions.ClientError:
-                    TaskRepository().finish(task["task_id"], FAILURE, error={
-                        "code": "payload_lost",
-                        "message": "The local stack restarted before this load ran; please send it again."})
+                    TaskRepository().finish(
+                        task["task_id"],
+                        FAILURE,
+                        error={
+                            "code": "payload_lost",
+                            "message": "The local stack restarted before this load ran; please send it again.",
+                        },
+                    )
                     counts["failed"] += 1
                     continue
             jobs.enqueue(kind, task["task_id"], jobs.group_for(task))
@@ -255,13 +273,18 @@ def write_local_env(local: LocalStack, api_url: str, token: str, ws_url: str | N
     `.parley-data/local.json` by default; PARLEY_LOCAL_STATE names another file (the tests use it)."""
     path = local_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "api_url": api_url,
-        "ws_url": ws_url,
-        "token": token,
-        "aws_endpoint_url": local.endpoint_url,
-        "aws_endpoint_url_dynamodb": os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or local.endpoint_url,
-        "environment": local.environment(),
-    }, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "api_url": api_url,
+                "ws_url": ws_url,
+                "token": token,
+                "aws_endpoint_url": local.endpoint_url,
+                "aws_endpoint_url_dynamodb": os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or local.endpoint_url,
+                "environment": local.environment(),
+            },
+            indent=2,
+        )
+    )
     path.chmod(0o600)
     return path

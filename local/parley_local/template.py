@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,24 @@ def _tag(tag: str):
     return construct
 
 
-for _name in ("Ref", "GetAtt", "Sub", "Join", "If", "Equals", "Select", "Split", "FindInMap", "ImportValue",
-              "Not", "And", "Or", "Base64", "GetAZs", "Condition"):
+for _name in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "If",
+    "Equals",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Not",
+    "And",
+    "Or",
+    "Base64",
+    "GetAZs",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
@@ -48,16 +64,16 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _parse(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str               # as in the template: /api/conversations/{conversation_id}
-    function: str           # logical id of the function
+    path: str  # as in the template: /api/conversations/{conversation_id}
+    function: str  # logical id of the function
     regex: re.Pattern = field(compare=False)
-    public: bool = False    # the event sets `Auth: {Authorizer: NONE}`: API Gateway runs no authorizer
+    public: bool = False  # the event sets `Auth: {Authorizer: NONE}`: API Gateway runs no authorizer
 
     @property
     def route_key(self) -> str:
@@ -79,8 +95,13 @@ class Function:
 
 
 # CloudFormation's pseudo parameters as the local stack sees them (the stack name of samconfig.toml).
-PSEUDO_PARAMETERS = {"AWS::StackName": "parley", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-                     "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO_PARAMETERS = {
+    "AWS::StackName": "parley",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def _route_regex(path: str) -> re.Pattern:
@@ -127,8 +148,9 @@ class Stack:
                 if event["Type"] == "HttpApi":
                     props = event["Properties"]
                     public = (props.get("Auth") or {}).get("Authorizer") == "NONE"
-                    routes.append(Route(props["Method"].upper(), props["Path"], name, _route_regex(props["Path"]),
-                                        public))
+                    routes.append(
+                        Route(props["Method"].upper(), props["Path"], name, _route_regex(props["Path"]), public)
+                    )
         return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
 
     def authorizer(self) -> tuple[str, dict[str, Any]]:
@@ -149,7 +171,7 @@ class Stack:
     def resolve(self, value: Any, physical: dict[str, dict[str, str]]) -> Any:
         """Resolve !Ref / !GetAtt / !Sub against local physical names: physical[logical] = {"Ref", "Arn"}."""
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 if arg in physical:
                     return physical[arg]["Ref"]
@@ -161,8 +183,11 @@ class Stack:
             if key == "Fn::Sub":
                 return re.sub(
                     r"\$\{([A-Za-z0-9:]+)(?:\.([A-Za-z]+))?\}",
-                    lambda m: physical[m.group(1)][m.group(2) or "Ref"] if m.group(1) in physical
-                    else PSEUDO_PARAMETERS.get(m.group(1), m.group(0)),
+                    lambda m: (
+                        physical[m.group(1)][m.group(2) or "Ref"]
+                        if m.group(1) in physical
+                        else PSEUDO_PARAMETERS.get(m.group(1), m.group(0))
+                    ),
                     arg,
                 )
         if isinstance(value, dict):

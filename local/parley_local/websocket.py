@@ -19,11 +19,12 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from parley_local.resources import ACCOUNT, REGION
 from parley_local.template import Stack
@@ -45,16 +46,22 @@ class WebSocketRoutes:
     identity_sources: tuple[str, ...]
 
     @classmethod
-    def from_stack(cls, stack: Stack) -> "WebSocketRoutes":
-        apis = [name for name, res in stack.of_type("AWS::ApiGatewayV2::Api").items()
-                if res["Properties"].get("ProtocolType") == "WEBSOCKET"]
+    def from_stack(cls, stack: Stack) -> WebSocketRoutes:
+        apis = [
+            name
+            for name, res in stack.of_type("AWS::ApiGatewayV2::Api").items()
+            if res["Properties"].get("ProtocolType") == "WEBSOCKET"
+        ]
         if len(apis) != 1:
             raise LookupError("template.yaml must define exactly one WEBSOCKET AWS::ApiGatewayV2::Api")
         api = apis[0]
 
         def of_api(kind: str) -> dict[str, dict[str, Any]]:
-            return {name: res["Properties"] for name, res in stack.of_type(kind).items()
-                    if res["Properties"].get("ApiId") == {"Ref": api}}
+            return {
+                name: res["Properties"]
+                for name, res in stack.of_type(kind).items()
+                if res["Properties"].get("ApiId") == {"Ref": api}
+            }
 
         def function_of(uri: Any) -> str:
             return _FUNCTION_IN_URI.search(uri["Fn::Sub"]).group(1)
@@ -79,7 +86,7 @@ class WebSocketRoutes:
 
 
 def _now() -> tuple[str, int]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%d/%b/%Y:%H:%M:%S +0000"), int(now.timestamp() * 1000)
 
 
@@ -98,8 +105,14 @@ class _Connection:
 class WebSocketApi:
     """The emulated WebSocket API and its management endpoint. `start()` binds both ports."""
 
-    def __init__(self, stack: Stack, invoke: Callable[[str, dict[str, Any]], Any], host: str = "127.0.0.1",
-                 port: int = 0, management_port: int = 0):
+    def __init__(
+        self,
+        stack: Stack,
+        invoke: Callable[[str, dict[str, Any]], Any],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        management_port: int = 0,
+    ):
         self.routes = WebSocketRoutes.from_stack(stack)
         self.invoke = invoke
         self.host = host
@@ -122,19 +135,29 @@ class WebSocketApi:
 
     # ---- events, as API Gateway builds them for a WebSocket API ----
 
-    def _context(self, route_key: str, event_type: str, connection_id: str, connected_at: int,
-                 source_ip: str, user_agent: str) -> dict[str, Any]:
+    def _context(
+        self, route_key: str, event_type: str, connection_id: str, connected_at: int, source_ip: str, user_agent: str
+    ) -> dict[str, Any]:
         request_time, epoch = _now()
         return {
-            "routeKey": route_key, "eventType": event_type, "extendedRequestId": secrets.token_urlsafe(12),
-            "requestTime": request_time, "messageDirection": "IN", "stage": self.routes.stage,
-            "connectedAt": connected_at, "requestTimeEpoch": epoch,
-            "identity": {"sourceIp": source_ip, "userAgent": user_agent}, "requestId": secrets.token_urlsafe(12),
-            "domainName": f"{self.host}:{self.port}", "connectionId": connection_id, "apiId": "local",
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": secrets.token_urlsafe(12),
+            "requestTime": request_time,
+            "messageDirection": "IN",
+            "stage": self.routes.stage,
+            "connectedAt": connected_at,
+            "requestTimeEpoch": epoch,
+            "identity": {"sourceIp": source_ip, "userAgent": user_agent},
+            "requestId": secrets.token_urlsafe(12),
+            "domainName": f"{self.host}:{self.port}",
+            "connectionId": connection_id,
+            "apiId": "local",
         }
 
-    def connect_event(self, connection_id: str, path: str, headers: list[tuple[str, str]], source_ip: str,
-                      connected_at: int) -> dict[str, Any]:
+    def connect_event(
+        self, connection_id: str, path: str, headers: list[tuple[str, str]], source_ip: str, connected_at: int
+    ) -> dict[str, Any]:
         query = parse_qsl(urlsplit(path).query, keep_blank_values=True)
         single_headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
@@ -146,7 +169,8 @@ class WebSocketApi:
             multi_query.setdefault(name, []).append(value)
         user_agent = next((v for k, v in headers if k.lower() == "user-agent"), "")
         event: dict[str, Any] = {
-            "headers": single_headers, "multiValueHeaders": multi_headers,
+            "headers": single_headers,
+            "multiValueHeaders": multi_headers,
             "requestContext": self._context("$connect", "CONNECT", connection_id, connected_at, source_ip, user_agent),
             "isBase64Encoded": False,
         }
@@ -156,15 +180,22 @@ class WebSocketApi:
         return event
 
     def message_event(self, connection: _Connection, route_key: str, body: str) -> dict[str, Any]:
-        context = self._context(route_key, "MESSAGE", connection.id, connection.connected_at,
-                                connection.source_ip, connection.user_agent)
+        context = self._context(
+            route_key, "MESSAGE", connection.id, connection.connected_at, connection.source_ip, connection.user_agent
+        )
         context["messageId"] = secrets.token_urlsafe(12)
         context["authorizer"] = connection.authorizer
         return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
     def disconnect_event(self, connection: _Connection, status: int, reason: str) -> dict[str, Any]:
-        context = self._context("$disconnect", "DISCONNECT", connection.id, connection.connected_at,
-                                connection.source_ip, connection.user_agent)
+        context = self._context(
+            "$disconnect",
+            "DISCONNECT",
+            connection.id,
+            connection.connected_at,
+            connection.source_ip,
+            connection.user_agent,
+        )
         context.update(disconnectStatusCode=status, disconnectReason=reason, authorizer=connection.authorizer)
         return {"headers": {}, "requestContext": context, "isBase64Encoded": False}
 
@@ -189,8 +220,14 @@ class WebSocketApi:
         method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/{self.routes.stage}/$connect"
         result = self.invoke(self.routes.authorizer, {**event, "type": "REQUEST", "methodArn": method_arn})
         statements = ((result or {}).get("policyDocument") or {}).get("Statement") or []
-        allowed = any(s.get("Effect") == "Allow" and any(fnmatch.fnmatchcase(method_arn, r) for r in (
-            s["Resource"] if isinstance(s.get("Resource"), list) else [s.get("Resource", "")])) for s in statements)
+        allowed = any(
+            s.get("Effect") == "Allow"
+            and any(
+                fnmatch.fnmatchcase(method_arn, r)
+                for r in (s["Resource"] if isinstance(s.get("Resource"), list) else [s.get("Resource", "")])
+            )
+            for s in statements
+        )
         denied = any(s.get("Effect") == "Deny" for s in statements)
         if not allowed or denied:
             return 403, None
@@ -203,8 +240,9 @@ class WebSocketApi:
             return socket.respond(404, "Not Found\n")
         connection_id = new_connection_id()
         source_ip = socket.remote_address[0] if socket.remote_address else "127.0.0.1"
-        event = self.connect_event(connection_id, request.path, list(request.headers.raw_items()), source_ip,
-                                   int(time.time() * 1000))
+        event = self.connect_event(
+            connection_id, request.path, list(request.headers.raw_items()), source_ip, int(time.time() * 1000)
+        )
         try:
             status, authorizer = await asyncio.to_thread(self.authorize, event)
         except Exception:
@@ -236,12 +274,12 @@ class WebSocketApi:
                 body = message if isinstance(message, str) else message.decode("utf-8", "replace")
                 route = self.route_for(body)
                 try:
-                    result = await asyncio.to_thread(self.invoke, self.routes.functions[route],
-                                                     self.message_event(connection, route, body))
+                    result = await asyncio.to_thread(
+                        self.invoke, self.routes.functions[route], self.message_event(connection, route, body)
+                    )
                 except Exception:
                     log.exception("WebSocket %s handler failed", route)
-                    await socket.send(json.dumps({"message": "Internal server error",
-                                                  "connectionId": connection.id}))
+                    await socket.send(json.dumps({"message": "Internal server error", "connectionId": connection.id}))
                     continue
                 if route in self.routes.replies and isinstance(result, dict) and result.get("body"):
                     await socket.send(result["body"])
@@ -254,12 +292,13 @@ class WebSocketApi:
             if socket.close_code is not None:
                 status, reason = socket.close_code, socket.close_reason or reason
             try:
-                await asyncio.to_thread(self.invoke, self.routes.functions["$disconnect"],
-                                        self.disconnect_event(connection, status, reason))
+                await asyncio.to_thread(
+                    self.invoke, self.routes.functions["$disconnect"], self.disconnect_event(connection, status, reason)
+                )
             except Exception:
                 log.exception("WebSocket $disconnect handler failed")
 
-    def start(self) -> "WebSocketApi":
+    def start(self) -> WebSocketApi:
         from websockets.asyncio.server import serve
 
         ready = threading.Event()
@@ -267,8 +306,14 @@ class WebSocketApi:
 
         async def run() -> None:
             try:
-                self._server = await serve(self._serve, self.host, self.port, process_request=self._process_request,
-                                           max_size=MAX_MESSAGE_BYTES, server_header="parley-local")
+                self._server = await serve(
+                    self._serve,
+                    self.host,
+                    self.port,
+                    process_request=self._process_request,
+                    max_size=MAX_MESSAGE_BYTES,
+                    server_header="parley-local",
+                )
                 self.port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:
                 failure.append(exc)
@@ -288,8 +333,12 @@ class WebSocketApi:
             raise failure[0]
         self._management = _management_server(self, self.host, self.management_port)
         self.management_port = self._management.server_address[1]
-        threading.Thread(target=self._management.serve_forever, kwargs={"poll_interval": 0.2},
-                         name="websocket-management", daemon=True).start()
+        threading.Thread(
+            target=self._management.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="websocket-management",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -332,62 +381,74 @@ def new_connection_id() -> str:
 
 
 def _iso(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class ManagementRequestHandler(BaseHTTPRequestHandler):
+    """A request to the @connections management API (post to, describe or close a connection) of `api`."""
+
+    protocol_version = "HTTP/1.1"
+    api: WebSocketApi
+    connection_path: re.Pattern[str]  # matches /@connections/{id}, with or without the stage
+
+    def _reply(self, status: int, body: dict[str, Any] | None = None, error: str | None = None) -> None:
+        raw = json.dumps(body).encode() if body is not None else b""
+        self.send_response(status)
+        if error:
+            self.send_header("x-amzn-ErrorType", error)
+        if raw:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _target(self) -> str | None:
+        found = self.connection_path.match(self.path)
+        return unquote(found.group(1)) if found else None
+
+    def do_POST(self) -> None:
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        connection_id = self._target()
+        if connection_id is None:
+            return self._reply(404, {"message": "Not Found"})
+        status = self.api.post(connection_id, data)
+        if status == 410:
+            return self._reply(410, {"message": None}, "GoneException")
+        if status == 413:
+            return self._reply(413, {"message": "Message too long"}, "PayloadTooLargeException")
+        self._reply(200)
+
+    def do_GET(self) -> None:
+        connection_id = self._target()
+        with self.api._lock:
+            connection = self.api.connections.get(connection_id or "")
+        if connection is None:
+            return self._reply(410, {"message": None}, "GoneException")
+        self._reply(
+            200,
+            {
+                "connectedAt": _iso(connection.connected_at),
+                "lastActiveAt": _iso(connection.last_active_at),
+                "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+            },
+        )
+
+    def do_DELETE(self) -> None:
+        status = self.api.close(self._target() or "")
+        if status == 410:
+            return self._reply(410, {"message": None}, "GoneException")
+        self._reply(204)
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), fmt % args)
 
 
 def _management_server(api: WebSocketApi, host: str, port: int) -> ThreadingHTTPServer:
-    pattern = re.compile(rf"^(?:/{re.escape(api.routes.stage)})?/@connections/([^/?]+)$")
+    class Handler(ManagementRequestHandler):
+        pass
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _reply(self, status: int, body: dict[str, Any] | None = None, error: str | None = None) -> None:
-            raw = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            if error:
-                self.send_header("x-amzn-ErrorType", error)
-            if raw:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def _target(self) -> str | None:
-            from urllib.parse import unquote
-
-            found = pattern.match(self.path)
-            return unquote(found.group(1)) if found else None
-
-        def do_POST(self) -> None:
-            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            connection_id = self._target()
-            if connection_id is None:
-                return self._reply(404, {"message": "Not Found"})
-            status = api.post(connection_id, data)
-            if status == 410:
-                return self._reply(410, {"message": None}, "GoneException")
-            if status == 413:
-                return self._reply(413, {"message": "Message too long"}, "PayloadTooLargeException")
-            self._reply(200)
-
-        def do_GET(self) -> None:
-            connection_id = self._target()
-            with api._lock:
-                connection = api.connections.get(connection_id or "")
-            if connection is None:
-                return self._reply(410, {"message": None}, "GoneException")
-            self._reply(200, {"connectedAt": _iso(connection.connected_at), "lastActiveAt": _iso(connection.last_active_at),
-                              "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent}})
-
-        def do_DELETE(self) -> None:
-            status = api.close(self._target() or "")
-            if status == 410:
-                return self._reply(410, {"message": None}, "GoneException")
-            self._reply(204)
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), fmt % args)
-
+    Handler.api = api
+    Handler.connection_path = re.compile(rf"^(?:/{re.escape(api.routes.stage)})?/@connections/([^/?]+)$")
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
@@ -399,11 +460,9 @@ def attach(local: Any, host: str, port: int) -> WebSocketApi:
     import os
 
     from parley import config
-    from parley.dal.connections import reset_management_client
 
     api = WebSocketApi(local.stack, lambda name, event: local.gateway.pools[name].invoke(event), host, port).start()
     local._servers.append(api)
     os.environ["WEBSOCKET_ENDPOINT"] = api.management_url
-    config.reset()
-    reset_management_client()
+    config.reset()  # the worker's @connections client follows the endpoint (aws.client keys on it)
     return api

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from parley import cli
-from parley.client import BadRequest, Forbidden, NotFound, ParleyClient, Unauthorized
+from parley_client import cli
+from parley_client.client import BadRequest, Forbidden, NotFound, ParleyClient, Unauthorized
 
 SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"
 

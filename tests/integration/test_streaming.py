@@ -11,8 +11,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from parley import cli
-from parley.client import ParleyClient
+from parley_client import cli
+from parley_client.client import ParleyClient
 from tests.unit.test_streaming import check_turn
 
 SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from parley.logic import accounts
+from parley.logic.access import OPERATOR
 from parley_local.template import Stack
 
 ROUTES = [(r.method, r.path) for r in Stack().routes() if not r.public]  # public: `Authorizer: NONE`
@@ -73,7 +74,7 @@ def test_every_route_rejects_missing_malformed_unknown_and_disabled_tokens(metho
     nobody = admin.call(method, target, body, token="prl_999_" + "B" * 43)
     assert nobody.status == 401
     disabled = make_user([1])
-    accounts.update(disabled.account["id"], {"is_active": False})
+    accounts.update(OPERATOR, disabled.account["id"], {"is_active": False})
     gateway.clear_authorizer_cache()
     assert disabled.call(method, target, body).status == 401
 
@@ -109,7 +110,7 @@ def test_removing_access_stops_sends_at_once_after_the_cache(make_user, gateway,
     member = make_user([1])
     conversation = member.post("/api/conversations", {"data_set_id": 1}).json()["id"]
     assert member.post(f"/api/conversations/{conversation}", {"question_message": "SLA?"}).status == 202
-    accounts.update(member.account["id"], {"data_set_ids": []})
+    accounts.update(OPERATOR, member.account["id"], {"data_set_ids": []})
     gateway.clear_authorizer_cache()  # as when the authorizer cache TTL has passed
     refused = member.post(f"/api/conversations/{conversation}", {"question_message": "again?"})
     assert refused.status == 403

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from parley import config
+from parley import aws, config
 from parley.dal.conversations import ConversationRepository
 from parley.logic import worker as worker_logic
-from parley.providers import bedrock as bedrock_module
 from parley_local.scripted_model import ScriptedModel
 
 from .test_providers import FakeOpenAI, fake_openai  # noqa: F401  (fixture)
@@ -25,13 +24,14 @@ SETTINGS = "/api/data_sets/{}/settings"
 @pytest.fixture
 def scripted(monkeypatch):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
+    config.reset()  # settings are read once per process
     monkeypatch.setenv("SCRIPTED_KEY", "sk-scripted")
     with ScriptedModel("one_tool") as server:
         # the worker's own Bedrock client, sent to the scripted server instead of AWS
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.endpoint)
-        monkeypatch.setattr(bedrock_module, "_client", None)
+        aws.reset_clients()  # the Bedrock client is made again, for the scripted endpoint
         yield server
-    bedrock_module._client = None
+    aws.reset_clients()
 
 
 def settings_for(provider: str, scripted: ScriptedModel, scenario: str, **extra) -> dict:

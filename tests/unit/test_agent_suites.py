@@ -80,7 +80,7 @@ def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
                                             ("telecom", "csv", 12)])
 def test_export_catalogs_load_through_the_cli_importer(name, fmt, count, capsys):
     """A suite over a shop's export gets the products `parley load products FILE` would send, format and all."""
-    from parley.cli import read_items
+    from parley_client.cli import read_items
 
     catalog = CATALOGS[name]
     assert catalog.format == fmt

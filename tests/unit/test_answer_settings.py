@@ -139,6 +139,7 @@ def test_a_final_provider_failure_fails_the_task_and_leaves_a_system_notice(
         admin, drain, fake_openai, monkeypatch, reply, code):
     monkeypatch.setenv("JOB_MAX_TRIES", "1")          # the first failure is the last try
     monkeypatch.setenv("WORKER_ANSWER_BUDGET_SECONDS", "1")
+    config.reset()  # settings are read once per process
     config.reset()
     fake_openai.replies = [reply]
     assert admin.patch(SETTINGS, openai_settings(fake_openai)).status == 200

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from parley import config
 from parley.agent import knowledge
 from parley.agent.catalog import Catalog
 from parley.agent.values import show, typed
 from parley.retrieval import SearchIndex
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
 
 
@@ -120,7 +121,8 @@ def test_knowledge_cache_is_bounded_by_bytes(cloud, monkeypatch):
     data = knowledge.pack(knowledge.build(PRODUCTS, DOCUMENTS))
     for number in (1, 2, 3):
         blobs.put(f"index/{number}/1.knowledge", data)
-    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))  # room for two
+    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))   # room for two
+    config.reset()  # settings are read once per process
     for number in (1, 2, 3):
         knowledge_cache.knowledge_for({"id": number, "index_version": 1, "index_key": f"index/{number}/1.knowledge"})
     assert knowledge_cache.cached_ids() == [2, 3]

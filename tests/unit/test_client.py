@@ -12,8 +12,8 @@ import json
 import httpx
 import pytest
 
-from parley import cli
-from parley.client import (
+from parley_client import cli
+from parley_client.client import (
     DEFAULT_URL,
     ApiUnreachable,
     BadRequest,

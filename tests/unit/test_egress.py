@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from parley import egress
+from parley import config, egress
 from parley.dal.data_sets import DataSetRepository
 
 from .test_answer_settings import SETTINGS, SLA_QUESTION, ask, openai_settings
@@ -60,6 +60,7 @@ def test_settings_accept_public_https_and_allow_listed_http(admin, monkeypatch):
     assert admin.patch(SETTINGS, settings_with("https://unresolvable.invalid/v1")).status == 200  # checked later
     assert admin.patch(SETTINGS, settings_with("http://127.0.0.1:11434/v1")).status == 200  # the local allow-list
     monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "gpu.internal.test")
+    config.reset()  # settings are read once per process
     resolving(monkeypatch, {"gpu.internal.test": "10.0.0.7"})
     assert admin.patch(SETTINGS, settings_with("http://gpu.internal.test:8000/v1")).status == 200
     assert admin.patch(SETTINGS, settings_with("http://127.0.0.1:11434/v1")).status == 422  # not listed now
@@ -67,6 +68,7 @@ def test_settings_accept_public_https_and_allow_listed_http(admin, monkeypatch):
 
 def test_even_an_allow_listed_host_may_not_be_link_local(admin, monkeypatch):
     monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "169.254.169.254,metadata.test")
+    config.reset()  # settings are read once per process
     resolving(monkeypatch, {"metadata.test": "169.254.169.254"})
     for url in ("http://169.254.169.254/v1", "http://metadata.test/v1"):
         assert admin.patch(SETTINGS, settings_with(url)).status == 422
@@ -84,6 +86,7 @@ def test_the_worker_checks_the_address_again_when_it_connects(admin, drain, fake
     """A name that was safe when saved and points at the metadata service now: no request is made."""
     fake_openai.replies = [(200, completion("Yes."))]
     monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "127.0.0.1,model.test")
+    config.reset()  # settings are read once per process
     port = fake_openai.server.server_address[1]
     resolving(monkeypatch, {"model.test": "127.0.0.1"})
     assert admin.patch(SETTINGS, openai_settings(fake_openai, base_url=f"http://model.test:{port}/v1")).status == 200
@@ -107,6 +110,7 @@ def test_the_worker_refuses_settings_saved_before_the_policy(admin, drain, fake_
 def test_the_request_goes_to_the_checked_address_with_the_host_name_kept(admin, drain, fake_openai, monkeypatch):
     fake_openai.replies = [(200, completion("Yes, with a 99.9% availability SLA."))]
     monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "model.test")
+    config.reset()  # settings are read once per process
     port = fake_openai.server.server_address[1]
     resolving(monkeypatch, {"model.test": "127.0.0.1"})
     assert admin.patch(SETTINGS, openai_settings(fake_openai, base_url=f"http://model.test:{port}/v1")).status == 200
@@ -121,6 +125,7 @@ def test_the_worker_never_reads_another_stacks_secret(monkeypatch):
 
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "aws")
     monkeypatch.setenv("SECRETS_PREFIX", "parley/")
+    config.reset()
     with pytest.raises(ProviderError, match="under parley/"):
         secrets.api_key("other-stack/openai")
 

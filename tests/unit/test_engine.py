@@ -8,7 +8,7 @@ from parley.engine import (NO_ANSWER_TEXT, Answer, AnswerEngine, ExtractiveEngin
                            Turn)
 from parley.agent.catalog import Catalog
 from parley.retrieval import SearchIndex
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 
 SLA_URL = "https://fiberup.example/legal/sla"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from parley import cli, imports
+from parley_client import cli, imports
 from parley.dal.data_sets import DataSetRepository
 
 ROOT = Path(__file__).resolve().parents[2]

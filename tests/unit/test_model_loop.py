@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from parley import config
 from parley.agent.contracts import Knowledge, Step, Tool, ToolError, ToolResult
 from parley.agent.model_loop import ModelReply, StepLimitReached, ToolCall, run, run_call
 from parley.engine import Source, Turn
@@ -78,6 +79,7 @@ def scripted():
 @pytest.fixture(autouse=True)
 def key(monkeypatch):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
+    config.reset()  # settings are read once per process
     monkeypatch.setenv("SCRIPTED_KEY", "sk-scripted")
 
 

@@ -12,7 +12,7 @@ from parley.agent import knowledge
 from parley.agent.planner import PlannerEngine
 from parley.dal.conversations import ConversationRepository
 from parley.engine import NO_ANSWER_TEXT, Turn
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
 
 

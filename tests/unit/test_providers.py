@@ -15,12 +15,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from parley import config
 from parley.engine import Turn
 from parley.providers import ERROR, THROTTLED, TIMEOUT, LanguageModelEngine, ProviderError, secrets
 from parley.providers.bedrock import BedrockProvider
 from parley.providers.openai_compat import OpenAICompatibleProvider, retry_after_seconds
 from parley.retrieval import SearchIndex
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
 HISTORY = [Turn("user", "What business plans do you have?"), Turn("agent", "Business Basic and Business Duplex."),
@@ -92,6 +93,7 @@ class FakeOpenAI:
 @pytest.fixture
 def fake_openai(monkeypatch):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
+    config.reset()  # settings are read once per process
     monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-do-not-log-4711")
     monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "127.0.0.1")  # as the local stack allows loopback over http
     server = FakeOpenAI()
@@ -185,6 +187,7 @@ def test_retry_after_accepts_seconds_and_http_dates():
 
 def test_env_backend_reads_the_named_variable_and_a_missing_one_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
+    config.reset()  # settings are read once per process
     monkeypatch.setenv("MY_KEY", "k-1")
     assert secrets.api_key("MY_KEY") == "k-1"
     monkeypatch.delenv("MY_KEY")
@@ -195,6 +198,7 @@ def test_env_backend_reads_the_named_variable_and_a_missing_one_is_a_clear_error
 
 def test_aws_backend_reads_secrets_manager_plain_or_json(cloud, monkeypatch):
     monkeypatch.delenv("PARLEY_SECRETS_BACKEND", raising=False)
+    config.reset()  # settings are read once per process
     secrets.clear_cache()
     manager = boto3.client("secretsmanager")
     manager.create_secret(Name="parley/plain", SecretString="sk-plain")

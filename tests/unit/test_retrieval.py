@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from parley.retrieval import Record, SearchIndex, chunk_text, tokenize
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "fixtures" / "fiberup_questions.jsonl"
 

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from parley_local.template import ROOT, Stack
+from tests.unit.test_layers import ANSWER_MODULES
 
 SAM = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin" / "sam"
 if not SAM.exists():
@@ -78,13 +79,30 @@ def test_sam_build_makes_every_function_and_the_layer(built):
     for name, function in STACK.functions().items():
         code_uri = resources[name]["Properties"]["CodeUri"]
         assert (built / code_uri / "app.py").is_file(), name
-    layer = built / resources["ParleyLayer"]["Properties"]["ContentUri"] / "python"
-    for module in ("parley/api.py", "parley/retrieval.py", "parley/logic/worker.py"):
-        assert (layer / module).is_file(), module
-    assert list((layer / "parley" / "sample").glob("*.jsonl")), "the sample data ships with the layer"
+    core = built / resources["ParleyLayer"]["Properties"]["ContentUri"] / "python"
+    answer = built / resources["AnswerLayer"]["Properties"]["ContentUri"] / "python"
+    for module in ("parley/api.py", "parley/models.py", "parley/dal/conversations.py", "parley/logic/accounts.py"):
+        assert (core / module).is_file(), module
+    for module in ANSWER_MODULES:
+        assert (answer / module).exists(), f"{module} is not in the answer layer"
+        assert not (core / module).exists(), f"{module} ships to every function"
+    # the client, the CLI and the sample data are not server code
+    for gone in ("parley/client.py", "parley/cli.py", "parley/imports", "parley/sample", "parley_client"):
+        assert not (core / gone).exists() and not (answer / gone).exists(), gone
+    # httpx is for the worker's OpenAI-compatible provider only
+    assert not (core / "httpx").exists() and (answer / "httpx").is_dir()
     # Dependencies are built for the Lambda runtime, not for this machine.
-    native = list(layer.rglob("*.so"))
+    native = list(core.rglob("*.so"))
     assert native and all("cpython-313-aarch64-linux-gnu" in p.name for p in native), native
+    assert not list(core.rglob("*.pyc")) and not list(answer.rglob("*.pyc"))
+
+
+def test_only_the_worker_gets_the_answer_layer(built):
+    resources = yaml.load((built / "template.yaml").read_text(), Loader=yaml.BaseLoader)["Resources"]
+    for name in STACK.functions():
+        layers = resources[name]["Properties"].get("Layers", [])
+        has_answer = any("AnswerLayer" in str(layer) for layer in layers)
+        assert has_answer == (name == "WorkerFunction"), name
 
 
 def test_api_packages_hold_only_their_handler_code(built):
@@ -95,10 +113,11 @@ def test_api_packages_hold_only_their_handler_code(built):
         assert not any(part in HEAVY for f in _files(package) for part in Path(f).parts), name
 
 
-def test_the_layer_carries_no_heavy_libraries(built):
-    layer = built / "ParleyLayer" / "python"
-    top = {p.name.split("-")[0].lower() for p in layer.iterdir()}
-    assert not top & set(HEAVY), f"the layer ships {top & set(HEAVY)}; boto3 comes with the Lambda runtime"
+def test_the_layers_carry_no_heavy_libraries(built):
+    for name in ("ParleyLayer", "AnswerLayer"):
+        layer = built / name / "python"
+        top = {p.name.split("-")[0].lower() for p in layer.iterdir()}
+        assert not top & set(HEAVY), f"{name} ships {top & set(HEAVY)}; boto3 comes with the Lambda runtime"
 
 
 def test_samconfig_has_deploy_defaults():

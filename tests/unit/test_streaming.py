@@ -12,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from parley import config
-from parley.dal.connections import ConnectionRepository, reset_management_client
+from parley.dal.connections import ConnectionRepository
 from parley.logic import worker as worker_logic
 from parley_local.websocket import WebSocketApi
 
@@ -22,12 +22,10 @@ def ws(cloud, gateway):
     api = WebSocketApi(cloud.stack, lambda name, event: gateway.pools[name].invoke(event)).start()
     os.environ["WEBSOCKET_ENDPOINT"] = api.management_url
     config.reset()
-    reset_management_client()
     yield api
     api.stop()
     os.environ.pop("WEBSOCKET_ENDPOINT", None)
     config.reset()
-    reset_management_client()
 
 
 def open_socket(ws, token=None, header=False):
@@ -153,7 +151,6 @@ def test_a_broken_management_endpoint_never_costs_the_answer(ws, user, drain, mo
         call(socket, {"action": "subscribe", "conversation_id": conversation})
         monkeypatch.setenv("WEBSOCKET_ENDPOINT", "http://127.0.0.1:9/ws")  # nothing listens there
         config.reset()
-        reset_management_client()
         user.post(f"/api/conversations/{conversation}", {"question_message": "What plans are there?"})
         drain()
     history = user.get(f"/api/conversations/{conversation}").json()["history"]
@@ -230,8 +227,8 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
 
     import httpx
 
-    from parley import client as client_module
-    from parley.client import ParleyClient
+    from parley_client import client as client_module
+    from parley_client.client import ParleyClient
 
     def through_gateway(request: httpx.Request) -> httpx.Response:
         answer = gateway.handle(request.method, str(request.url.raw_path, "ascii"), list(request.headers.items()),
@@ -241,7 +238,6 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
     monkeypatch.setattr(client_module, "STREAM_CHECK_SECONDS", 0.2)
     monkeypatch.setenv("WEBSOCKET_ENDPOINT", "http://127.0.0.1:9/ws")  # the worker's posts all fail
     config.reset()
-    reset_management_client()
 
     def worker() -> None:
         for _ in range(100):

@@ -7,7 +7,7 @@ import pytest
 from parley.agent import knowledge
 from parley.agent.contracts import ToolError
 from parley.agent.tools import TOOLS, tool
-from parley.sample import load_sample
+from parley_local.samples import load_sample
 from tests.unit.agent_shop import DOCUMENTS, PRODUCTS
 
 

@@ -15,7 +15,6 @@ the check cannot send the key elsewhere.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -28,7 +27,9 @@ class EgressRefused(ValueError):
 
 
 def allowed_http_hosts() -> frozenset[str]:
-    raw = os.environ.get("PROVIDER_HTTP_HOSTS") or ""
+    from parley.config import settings
+
+    raw = settings().provider_http_hosts
     return frozenset(host.strip().lower().strip("[]") for host in raw.split(",") if host.strip())
 
 
@@ -121,7 +122,9 @@ def connect_target(url: str) -> Target:
 
 def secrets_prefix() -> str:
     """The prefix every API-key secret of this stack has (`<stack name>/`), from SECRETS_PREFIX."""
-    return os.environ.get("SECRETS_PREFIX") or "parley/"
+    from parley.config import settings
+
+    return settings().secrets_prefix
 
 
 def check_secret_name(name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from itertools import islice
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -73,7 +72,8 @@ def _error_detail(error: ErrorDetails) -> InitErrorDetails:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    # defer_build: a handler builds the validators of the models it uses, on first use, not all of them at import
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False, defer_build=True)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -341,7 +341,8 @@ class AnswerSettings(_Body):
     def _secret_in_scope(cls, value: str | None) -> str | None:
         # On AWS the worker may read only this stack's secrets (see template.yaml); locally
         # (PARLEY_SECRETS_BACKEND=env) the name is an environment variable instead.
-        backend = os.environ.get("PARLEY_SECRETS_BACKEND") or "aws"
-        if value is not None and backend == "aws":
+        from parley.config import settings
+
+        if value is not None and settings().secrets_backend == "aws":
             egress.check_secret_name(value)
         return value

@@ -89,31 +89,17 @@ class ConnectionRepository:
             requests = requests[25:] + response.get("UnprocessedItems", {}).get(self.table, [])
 
 
-_management_client: Any = None
-
-
 def post_to_connection(connection_id: str, data: bytes) -> bool:
     """Send one message through the WebSocket stage's @connections API. False when the connection is gone."""
-    global _management_client
-    if _management_client is None:
-        from botocore.config import Config
+    from parley import aws
 
-        from parley import aws
-
-        # Short timeouts and one retry: a slow push must not hold up the answer it reports on.
-        _management_client = aws.session().client(
-            "apigatewaymanagementapi", endpoint_url=settings().websocket_endpoint,
-            config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=1, read_timeout=3))
+    # Short timeouts and two retries: a slow push must not hold up the answer it reports on.
+    management = aws.client("apigatewaymanagementapi", endpoint_url=settings().websocket_endpoint,
+                            max_attempts=3, connect_timeout=1, read_timeout=3)
     try:
-        _management_client.post_to_connection(ConnectionId=connection_id, Data=data)
+        management.post_to_connection(ConnectionId=connection_id, Data=data)
     except Exception as exc:
         if error_code(exc) == "GoneException":
             return False
         raise
     return True
-
-
-def reset_management_client() -> None:
-    """Forget the @connections client (tests and the local stack change the endpoint)."""
-    global _management_client
-    _management_client = None

@@ -8,7 +8,8 @@ from parley.auth import Principal, hash_token, hashes_match, new_token, parse_au
 from parley.dal.accounts import AccountRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.entities import Account
-from parley.errors import Forbidden, NotFound, Unprocessable
+from parley.errors import NotFound, Unprocessable
+from parley.logic.access import require_admin
 
 
 def view(item: Account) -> dict[str, Any]:
@@ -29,16 +30,16 @@ def _check_data_sets(data_set_ids: list[int]) -> None:
         raise Unprocessable(f"unknown data set ids: {unknown}")
 
 
-def require_admin(caller: Principal) -> None:
-    if not caller.is_admin:
-        raise Forbidden("Only admin accounts may manage service accounts.")
+SERVICE_ACCOUNTS = "service accounts"
 
 
-def create(name: str, data_set_ids: list[int], is_admin: bool, token: str | None = None) -> dict[str, Any]:
+def create(caller: Principal, name: str, data_set_ids: list[int], is_admin: bool,
+           token: str | None = None) -> dict[str, Any]:
     """Create an account; the token is returned here once and only its hash is stored.
 
     `token` lets `make dev` keep a fixed developer token (PARLEY_DEV_TOKEN); it must have our format.
     """
+    require_admin(caller, SERVICE_ACCOUNTS)
     _check_data_sets(data_set_ids)
     repo = AccountRepository()
     if token is not None:
@@ -54,12 +55,14 @@ def create(name: str, data_set_ids: list[int], is_admin: bool, token: str | None
     return {**view(item), "token": token}
 
 
-def list_page(limit: int, cursor: int | None) -> dict[str, Any]:
+def list_page(caller: Principal, limit: int, cursor: int | None) -> dict[str, Any]:
+    require_admin(caller, SERVICE_ACCOUNTS)
     items, next_cursor = AccountRepository().list(limit, cursor)
     return {"results": [view(i) for i in items], "next_cursor": None if next_cursor is None else str(next_cursor)}
 
 
-def update(account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+def update(caller: Principal, account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    require_admin(caller, SERVICE_ACCOUNTS)
     if "data_set_ids" in changes:
         changes["data_set_ids"] = sorted(set(changes["data_set_ids"]))
         _check_data_sets(changes["data_set_ids"])
@@ -69,7 +72,8 @@ def update(account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     return view(item)
 
 
-def reset_token(account_id: int) -> dict[str, Any]:
+def reset_token(caller: Principal, account_id: int) -> dict[str, Any]:
+    require_admin(caller, SERVICE_ACCOUNTS)
     token = new_token(account_id)
     item = AccountRepository().update(account_id, {"token_hash": hash_token(token)})
     if item is None:

@@ -21,8 +21,10 @@ from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id
 from parley.log import logger
+from parley.logic.access import require_admin
 
 PRODUCTS, DOCUMENTS = "products", "documents"
+DATA_SETS = "data sets"
 
 
 # What a non-admin may see of the answer settings: which engine answers. A provider's URL, the name of the
@@ -51,11 +53,6 @@ def list_visible(caller: Principal) -> dict[str, Any]:
     return {"results": [view(i, caller) for i in sorted(items, key=lambda i: i["id"])]}
 
 
-def _require_admin(caller: Principal) -> None:
-    if not caller.is_admin:
-        raise Forbidden("Only admin accounts may manage data sets.")
-
-
 def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
     if not caller.can_use(data_set_id):
         raise Forbidden("You do not have access to this data set.")
@@ -66,13 +63,22 @@ def get_visible(caller: Principal, data_set_id: int) -> dict[str, Any]:
 
 
 def create(caller: Principal, name: str) -> dict[str, Any]:
-    _require_admin(caller)
+    require_admin(caller, DATA_SETS)
     return view(DataSetRepository().create(name.strip(), caller.account_id), caller)
+
+
+def update_settings(caller: Principal, data_set_id: int, answer_settings: dict[str, Any]) -> dict[str, Any]:
+    """Replace a data set's answer settings (admins only)."""
+    require_admin(caller, DATA_SETS)
+    updated = DataSetRepository().set_settings(data_set_id, answer_settings)
+    if updated is None:
+        raise NotFound("data set not found")
+    return view(updated, caller)
 
 
 def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]],
                  key: IdempotencyKey | None = None) -> dict[str, Any]:
-    _require_admin(caller)
+    require_admin(caller, DATA_SETS)
     if DataSetRepository().get(data_set_id) is None:
         raise NotFound("data set not found")
     task_id = new_task_id()

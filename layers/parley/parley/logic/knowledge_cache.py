@@ -4,26 +4,21 @@ grow without limit)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 
 from parley.agent.contracts import Knowledge
 from parley.agent.knowledge import empty, unpack
+from parley.config import settings
 from parley.dal import blobs
 from parley.dal.entities import DataSet
-
-DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024
 
 _lock = threading.Lock()
 _cache: OrderedDict[int, tuple[int, int, Knowledge]] = OrderedDict()   # id -> (version, cost, knowledge)
 
 
 def budget_bytes() -> int:
-    try:
-        return int(os.environ.get("KNOWLEDGE_CACHE_BYTES") or DEFAULT_BUDGET_BYTES)
-    except ValueError:
-        return DEFAULT_BUDGET_BYTES
+    return settings().knowledge_cache_bytes
 
 
 def knowledge_for(data_set: DataSet) -> Knowledge:

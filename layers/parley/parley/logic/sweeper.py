@@ -7,9 +7,9 @@ time after that, it is marked FAILURE with `error.code = "timeout"` (and a `syst
 
 from __future__ import annotations
 
-import os
 import time
 
+from parley.config import settings
 from parley.dal import jobs
 from parley.dal.entities import Task
 from parley.dal.tasks import FAILURE, TaskRepository
@@ -20,7 +20,7 @@ TIMEOUT_MESSAGE = "No answer could be produced in time; please send the question
 
 
 def sweep_after_seconds() -> int:
-    return int(os.environ.get("SWEEP_AFTER_SECONDS") or 900)
+    return settings().sweep_after_seconds
 
 
 def sweep(now: float | None = None) -> dict[str, int]:

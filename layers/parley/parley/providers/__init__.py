@@ -7,7 +7,6 @@ that will not stop asking for tools ends in `StepLimitReached` (code `agent_step
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,10 +24,9 @@ __all__ = ["ERROR", "THROTTLED", "TIMEOUT", "LanguageModelEngine", "ProviderErro
 def answer_budget_seconds() -> float:
     """Seconds one answer may spend on model calls, tools and retries (the worker's remaining Lambda time
     bounds it further)."""
-    try:
-        return float(os.environ.get("WORKER_ANSWER_BUDGET_SECONDS") or 20)
-    except ValueError:
-        return 20.0
+    from parley.config import settings
+
+    return settings().answer_budget_seconds
 
 
 def default_tools() -> list[Tool]:

@@ -5,15 +5,14 @@ blocks come back as tool calls and their results go back as `toolResult` blocks 
 argument or a failed tool), their content as JSON text, which every tool-capable model accepts. With a
 listener the call is `converse_stream`, and text deltas are passed on as they arrive.
 
-The client is this module's own rather than `parley.aws.client`: botocore's retries would stack under ours
-and ignore the answer's deadline, so it makes one attempt per call and `call_with_retries` does the rest.
+The client makes one attempt per call (`max_attempts=1`): botocore's retries would stack under ours and
+ignore the answer's deadline, so `call_with_retries` does the retrying.
 Authorisation is IAM: the worker may invoke only the models listed in the template's BedrockModelIds.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,22 +34,10 @@ _REASONS = {
     "ModelErrorException": "the Bedrock model failed to process the request",
 }
 
-_client: Any = None
-_lock = threading.Lock()
-
-
 def default_client() -> Any:
-    global _client
-    with _lock:
-        if _client is None:
-            from botocore.config import Config
+    from parley import aws
 
-            from parley import aws
-
-            config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3,
-                            read_timeout=READ_TIMEOUT_SECONDS)
-            _client = aws.session().client("bedrock-runtime", config=config)
-        return _client
+    return aws.client("bedrock-runtime", max_attempts=1, read_timeout=READ_TIMEOUT_SECONDS)
 
 
 def map_error(exc: Exception) -> ProviderError:

@@ -14,6 +14,7 @@ import threading
 import time
 
 from parley import aws, egress
+from parley.config import settings
 from parley.providers.base import ERROR, ProviderError
 
 CACHE_SECONDS = 300
@@ -22,7 +23,7 @@ _lock = threading.Lock()
 
 
 def backend() -> str:
-    return os.environ.get("PARLEY_SECRETS_BACKEND") or "aws"
+    return settings().secrets_backend
 
 
 def api_key(name: str) -> str:

@@ -3,15 +3,15 @@
 Formats: a WooCommerce product CSV export, a Shopify product CSV export, the generic CSV (sku, name, ...; any
 other column a property) and JSON Lines. `parse_products` detects the format from the file's name and header
 unless told. Rows come back as (line, item) or (line, error message); the caller validates items with
-parley.models.Product. docs/imports.md has the column mappings.
+the API's Product model. docs/imports.md has the column mappings.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from parley.imports import generic, shopify, woocommerce
-from parley.imports.text import CellError, Parsed, Table, read_table
+from parley_client.imports import generic, shopify, woocommerce
+from parley_client.imports.text import CellError, Parsed, Table, read_table
 
 FORMATS = ("auto", "woocommerce", "shopify", "csv", "jsonl")
 FORMAT_NAMES = {"woocommerce": "a WooCommerce product export", "shopify": "a Shopify product export",

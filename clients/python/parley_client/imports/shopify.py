@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from parley.imports.text import CellError, Parsed, Record, Table, count, number, slug, split_list, strip_html
+from parley_client.imports.text import CellError, Parsed, Record, Table, count, number, slug, split_list, strip_html
 
 OPTIONS = (1, 2, 3)
 # Columns read into the product or its variants.

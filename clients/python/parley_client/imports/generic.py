@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from parley.imports.text import CellError, Table, count, flag, number
+from parley_client.imports.text import CellError, Table, count, flag, number
 
 PRODUCT_COLUMNS = ("sku", "name", "description", "price", "categories")
 DOCUMENT_COLUMNS = ("title", "content", "url")

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from parley import imports
-from parley.client import (
+from parley_client import imports
+from parley_client.client import (
     BadRequest,
     ParleyClient,
     ParleyError,
@@ -329,7 +329,7 @@ def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
 
 
 def _rows(path: Path, kind: str, fmt: str) -> imports.Parsed:
-    """The file's rows as the `parley.imports` reader of its format reads them."""
+    """The file's rows as the `parley_client.imports` reader of its format reads them."""
     if fmt == "auto" and path.suffix.lower() not in (".jsonl", ".ndjson", ".csv"):
         raise UsageError(f"{path}: give a .jsonl (one JSON object per line) or a .csv file, or name its --format")
     try:
@@ -346,15 +346,26 @@ def _rows(path: Path, kind: str, fmt: str) -> imports.Parsed:
         raise UsageError(f"{path} {exc}") from None
 
 
+def _server_models() -> tuple[Any, Any, type[Exception]] | None:
+    """(Product, Document, pydantic's ValidationError) when the server package is installed, else None."""
+    try:
+        from pydantic import ValidationError
+
+        from parley.models import Document, Product
+    except ImportError:
+        return None
+    return Product, Document, ValidationError
+
+
 def read_items(path: Path, kind: str, fmt: str = "auto", currency: str | None = None) -> list[dict[str, Any]]:
     """Every product or document of a file, validated; raises UsageError naming bad lines. Products come from
     JSON Lines, a generic CSV, or a WooCommerce or Shopify export (`fmt`, else detected); `currency` is given
-    to products that name none. Notes on what was read go to stderr."""
-    from pydantic import ValidationError
+    to products that name none. Notes on what was read go to stderr.
 
-    from parley.models import Document, Product
-
-    model = Product if kind == "products" else Document
+    With the server package beside the client (the repo's venv), rows are checked against the API's own models
+    before anything is sent; the client installed alone sends them as read and the API checks them."""
+    models = _server_models()
+    model = None if models is None else models[0 if kind == "products" else 1]
     parsed = _rows(path, kind, fmt)
     items: list[dict[str, Any]] = []
     problems: list[tuple[int, str]] = []
@@ -364,9 +375,12 @@ def read_items(path: Path, kind: str, fmt: str = "auto", currency: str | None = 
             continue
         if currency and kind == "products" and not row.get("currency"):
             row = {**row, "currency": currency}
+        if model is None:
+            items.append(row)
+            continue
         try:
             items.append(model.model_validate(row).model_dump())
-        except ValidationError as exc:
+        except models[2] as exc:
             problems.append((line, "; ".join(describe_errors(exc.errors()))))
     if problems:
         problems.sort(key=lambda problem: problem[0])
@@ -498,30 +512,35 @@ class DirectAccounts:
 
     def create(self, name: str, data_set_ids: list[int], is_admin: bool) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
         from parley.models import CreateServiceAccountRequest
 
         request = self._validate(CreateServiceAccountRequest,
                                  {"name": name, "data_set_ids": data_set_ids, "is_admin": is_admin})
-        return self._call(lambda: accounts.create(request.name.strip(), request.data_set_ids, request.is_admin))
+        return self._call(lambda: accounts.create(OPERATOR, request.name.strip(), request.data_set_ids,
+                                                  request.is_admin))
 
     def list_page(self, limit: int | None, cursor: str | None) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
 
         if cursor is not None and not str(cursor).isdigit():
             raise UsageError("a service account cursor is an account id")
-        return self._call(lambda: accounts.list_page(limit or 50, None if cursor is None else int(cursor)))
+        return self._call(lambda: accounts.list_page(OPERATOR, limit or 50, None if cursor is None else int(cursor)))
 
     def update(self, account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
         from parley.models import UpdateServiceAccountRequest
 
         request = self._validate(UpdateServiceAccountRequest, changes)
-        return self._call(lambda: accounts.update(account_id, request.model_dump(exclude_none=True)))
+        return self._call(lambda: accounts.update(OPERATOR, account_id, request.model_dump(exclude_none=True)))
 
     def reset_token(self, account_id: int) -> dict[str, Any]:
         from parley.logic import accounts
+        from parley.logic.access import OPERATOR
 
-        return self._call(lambda: accounts.reset_token(account_id))
+        return self._call(lambda: accounts.reset_token(OPERATOR, account_id))
 
     def close(self) -> None:
         pass
@@ -530,8 +549,15 @@ class DirectAccounts:
 @contextmanager
 def direct_environment() -> Iterator[str]:
     """The environment for `--direct`: the table variables as set, or else the local stack's (with its AWS
-    endpoint and dummy credentials). Restored afterwards. Yields a description of the target."""
-    from parley import aws, config
+    endpoint and dummy credentials). Restored afterwards. Yields a description of the target.
+
+    Only this mode uses server code (the domain layer writes the tables), so only it needs the `parley` package:
+    it is in the repo's venv (`make install`), not in the client installed alone."""
+    try:
+        from parley import aws, config
+    except ImportError:
+        raise UsageError("--direct needs the server package `parley` beside the client: run it from the repo's "
+                         "venv (`make install`), or use the admin API with a token") from None
 
     present = [name for name in TABLE_ENV if os.environ.get(name)]
     overlay: dict[str, str | None] = {}
@@ -591,9 +617,9 @@ def _accounts_backend(args: argparse.Namespace) -> Iterator[ApiAccounts | Direct
         finally:
             backend.close()
         return
-    from botocore.exceptions import BotoCoreError, ClientError
-
     with direct_environment():
+        from botocore.exceptions import BotoCoreError, ClientError  # beside the server package, as --direct is
+
         try:
             yield DirectAccounts()
         except (BotoCoreError, ClientError) as exc:

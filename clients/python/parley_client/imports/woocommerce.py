@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from parley.imports.text import CellError, Parsed, Record, Table, count, flag, number, split_list, strip_html
+from parley_client.imports.text import CellError, Parsed, Record, Table, count, flag, number, split_list, strip_html
 
 # Columns WooCommerce writes that say how the shop runs rather than what the product is: left out.
 BOOKKEEPING = frozenset({

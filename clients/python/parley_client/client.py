@@ -1,6 +1,6 @@
 """A Python client for the parley API (httpx).
 
-    from parley.client import ParleyClient
+    from parley_client import ParleyClient
 
     with ParleyClient() as parley:                    # PARLEY_API_URL / PARLEY_API_TOKEN, else `make dev`
         answer = parley.ask("Does FiberUP Business Duplex include an SLA?", data_set_id=1)
@@ -167,7 +167,8 @@ def _error_for(response: httpx.Response) -> ParleyError:
 
 def local_state_path() -> Path | None:
     """Where `make dev` recorded the running local stack: $PARLEY_LOCAL_STATE, else `.parley-data/local.json`
-    in the current directory or one of its parents, else in this source checkout. None when there is none."""
+    in the current directory or one of its parents (the repo checkout when run from inside it). None when there
+    is none. The client is installed apart from the repo, so it never guesses the checkout from its own path."""
     explicit = os.environ.get(STATE_ENV)
     if explicit:
         path = Path(explicit).expanduser()
@@ -177,8 +178,7 @@ def local_state_path() -> Path | None:
         candidate = folder / _STATE_RELATIVE
         if candidate.is_file():
             return candidate
-    checkout = Path(__file__).resolve().parents[3] / _STATE_RELATIVE  # layers/parley/parley/client.py
-    return checkout if checkout.is_file() else None
+    return None
 
 
 def read_local_state() -> dict[str, Any] | None:
@@ -205,7 +205,7 @@ def _path_part(value: Any) -> str:
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    """Items for loads may be dicts or pydantic models (parley.models.Product / Document)."""
+    """Items for loads may be dicts or pydantic models (the API's Product / Document)."""
     dump = getattr(item, "model_dump", None)
     return dump() if callable(dump) else dict(item)
 
