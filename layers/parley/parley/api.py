@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -22,7 +23,6 @@ from parley.dal.idempotency import IdempotencyKey
 from parley.errors import BadRequest, DomainError, PayloadTooLarge, ServiceUnavailable, Unauthenticated
 from parley.log import logger
 from parley.wire import serialize
-
 
 # JSON limits checked before a body is parsed or validated. No request of the API nests deeper than 8 levels;
 # Python's parser would hit its recursion limit (a RecursionError, once a 500) somewhere near 1,000.
@@ -95,7 +95,7 @@ def responses(status: int, description: str, model: str | None = None, example: 
     return documented
 
 
-def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -106,7 +106,8 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 
 def principal(app: APIGatewayHttpResolver) -> Principal:
     """The authenticated caller (the authenticate middleware has already rejected anonymous requests)."""
-    return app.context["principal"]
+    caller: Principal = app.context["principal"]
+    return caller
 
 
 def idempotency_key(app: APIGatewayHttpResolver, raw: str | None) -> IdempotencyKey | None:
@@ -141,9 +142,11 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
         seen: set[str] = set()
-        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
-        # Parsers disagree on which copy wins (first, last, error), so a proxy or log may read another value.
-        raise BadRequest(f"Duplicate key {json.dumps(duplicate, ensure_ascii=False)} in a JSON object.")
+        for key, _ in pairs:
+            if key in seen:
+                # Parsers disagree on which copy wins (first, last, error), so a proxy or log may read another value.
+                raise BadRequest(f"Duplicate key {json.dumps(key, ensure_ascii=False)} in a JSON object.")
+            seen.add(key)
     return found
 
 
@@ -159,7 +162,7 @@ def parse_body(text: str | bytes) -> Any:
     return json.loads(text, object_pairs_hook=_object_without_duplicates, parse_int=_bounded_int)
 
 
-def _admit(event: dict[str, Any]) -> Principal:
+def _admit(event: Mapping[str, Any]) -> Principal:
     """Checks made before anything else (request validation included): identity, body size and encoding."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     caller = Principal.from_context(authorizer.get("lambda"))
@@ -188,14 +191,14 @@ class ParleyResolver(APIGatewayHttpResolver):
     def __init__(self) -> None:
         super().__init__(enable_validation=True, serializer=serialize, json_body_deserializer=parse_body)
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         try:
             caller = _admit(event)
         except DomainError as exc:
             return _result(exc.status_code, {"detail": exc.detail})
         except Exception:  # the catch-all also covers what runs before the route
             return _result(500, internal_error_body(context))
-        self.append_context(principal=caller)
+        self.append_context(principal=caller)  # type: ignore[no-untyped-call]  # unannotated in Powertools
         logger.append_keys(account_id=caller.account_id)
         try:
             return super().resolve(event, context)
@@ -227,7 +230,7 @@ def internal_error_body(context: Any) -> dict[str, Any]:
     return {"detail": "internal error", "request_id": request_id}
 
 
-def _domain_error(exc: DomainError) -> Response:
+def _domain_error(exc: DomainError) -> Response[dict[str, Any]]:
     headers = None
     if isinstance(exc, ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
@@ -240,7 +243,7 @@ PATH_NOUNS = {"conversation_id": "conversation", "data_set_id": "data set", "acc
               "task_id": "task"}
 
 
-def _validation_error(exc: RequestValidationError) -> Response:
+def _validation_error(exc: RequestValidationError) -> Response[dict[str, Any]]:
     """Path and query parameters (typed in parley.api_params) and bodies that fail validation: a bad path id is
     an unknown resource (404), a bad query parameter a bad request (400), a bad body field 422."""
     errors = exc.errors()
@@ -266,7 +269,7 @@ def _validation_error(exc: RequestValidationError) -> Response:
     return error_response(422, detail)
 
 
-def _not_found(_: NotFoundError) -> Response:
+def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
     return error_response(404, "Not found.")
 
 

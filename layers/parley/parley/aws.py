@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_clients: dict[tuple, Any] = {}
+_clients: dict[tuple[str, str | None, int, float, float], Any] = {}  # (service, endpoint, attempts, timeouts)
 _session: Any = None
 _lock = threading.RLock()  # client() takes it, then session() takes it again
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import contextvars
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -29,7 +30,7 @@ RETRY_MAX_SECONDS = 300  # below the queue's visibility timeout, so a backoff ne
 def retry_delay(tries: int) -> int:
     """Seconds before a record that failed on its `tries`-th try comes back: half of the exponential step
     fixed, half random, so conversations that failed together do not come back together."""
-    step = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, tries - 1))
+    step: int = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, tries - 1))
     return step // 2 + random.randint(0, step - step // 2)
 
 
@@ -70,7 +71,7 @@ def process_fifo_batch(event: dict[str, Any], record_handler: Callable[[SQSRecor
     failed = [(record, tries) for records, tries in outcomes for record in records]
     if failed and delay is not None:
         # the whole rest of a group comes back together: SQS holds the group while any of it is in flight
-        retries = []
+        retries: list[tuple[str, int]] = []
         for records, tries in outcomes:
             if records:
                 seconds = retry_delay(tries)

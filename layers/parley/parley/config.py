@@ -55,7 +55,7 @@ class Settings:
     secrets_prefix: str = "parley/"  # every API-key secret of this stack is named under it (`<stack name>/`)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         missing = [
             name
             for name in (

@@ -71,7 +71,7 @@ def check_url(url: str) -> tuple[str, int, bool]:
 
 def resolve(host: str, port: int) -> list[IpAddress]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos))
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos))
 
 
 def check_addresses(host: str, addresses: list[IpAddress], allow_listed: bool) -> None:

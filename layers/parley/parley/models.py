@@ -9,13 +9,27 @@ from __future__ import annotations
 import json
 import math
 from itertools import islice
-from typing import Any, Annotated, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, StrictBool,
-                      StrictFloat, StrictInt, StrictStr, ValidationError, ValidationInfo, field_validator,
-                      model_serializer, model_validator)
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from parley import egress
 from parley.ids import MAX_SAFE_INTEGER
@@ -44,13 +58,13 @@ def _storable_int(value: int) -> int:
 # Numbers as DynamoDB stores them (a longer integer is taken as a float, as JSON numbers may be).
 StorableInt = Annotated[StrictInt, AfterValidator(_storable_int)]
 StorableFloat = Annotated[StrictFloat, AfterValidator(_storable_float)]
-PropertyValue = Union[StrictBool, StorableInt, StorableFloat, Annotated[StrictStr, Field(max_length=2_000)], None]
+PropertyValue = StrictBool | StorableInt | StorableFloat | Annotated[StrictStr, Field(max_length=2_000)] | None
 
 
 MAX_ERRORS_SHOWN = 50
 
 
-def _error_detail(error: dict[str, Any]) -> InitErrorDetails:
+def _error_detail(error: ErrorDetails) -> InitErrorDetails:
     detail = InitErrorDetails(type=error["type"], loc=error["loc"], input=error.get("input"))
     if "ctx" in error:
         detail["ctx"] = error["ctx"]
@@ -94,7 +108,7 @@ class CreateConversationRequest(_Body):
 
 class SendMessageRequest(_Body):
     question_message: Annotated[StrictStr, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
-    data_set_id: Optional[Id] = None
+    data_set_id: Id | None = None
 
     _check_blank = field_validator("question_message")(_not_blank)
 
@@ -112,7 +126,7 @@ MAX_OPTION_VALUES = 250
 Sku = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 # property names become DynamoDB map keys, which may not be empty
 PropertyName = Annotated[str, Field(min_length=1, max_length=200)]
-Money = Annotated[Union[StrictInt, StorableFloat], Field(ge=0, le=1e12)]
+Money = Annotated[StrictInt | StorableFloat, Field(ge=0, le=1e12)]
 OptionValue = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
@@ -126,19 +140,19 @@ class _Offer(_Body):
     """Price and availability, shared by products and their variants. Fields left out stay out of the dump,
     so products without them are stored as before."""
 
-    price: Optional[Money] = Field(None, description="The price to pay. When absent it is the sale price if the "
+    price: Money | None = Field(None, description="The price to pay. When absent it is the sale price if the "
                                                      "item is on sale, else the regular price.")
-    regular_price: Optional[Money] = Field(None, description="The price before any sale.")
-    sale_price: Optional[Money] = Field(None, description="The sale price; the item is on sale when it is below "
+    regular_price: Money | None = Field(None, description="The price before any sale.")
+    sale_price: Money | None = Field(None, description="The sale price; the item is on sale when it is below "
                                                           "regular_price.")
-    in_stock: Optional[StrictBool] = Field(None, description="Whether it can be bought now; defaults to "
+    in_stock: StrictBool | None = Field(None, description="Whether it can be bought now; defaults to "
                                                              "stock_quantity > 0 when only that is given.")
-    stock_quantity: Optional[Annotated[StrictInt, Field(ge=0, le=10**12)]] = Field(None, description="Units in stock.")
+    stock_quantity: Annotated[StrictInt, Field(ge=0, le=10**12)] | None = Field(None, description="Units in stock.")
 
     _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
-    def _derive_price_and_stock(self) -> "_Offer":
+    def _derive_price_and_stock(self) -> _Offer:
         if self.price is None and (self.regular_price is not None or self.sale_price is not None):
             on_sale = (self.sale_price is not None
                        and (self.regular_price is None or self.sale_price < self.regular_price))
@@ -153,7 +167,7 @@ class _Offer(_Body):
                 if value is not None or key in self._KEPT_WHEN_NONE}
 
 
-def _at_most(entries: int):
+def _at_most(entries: int) -> BeforeValidator:
     """A map's size, checked before its values: pydantic checks max_length only after validating every value, so
     100,000 wrong values made 400,000 errors (seconds of work) where one error says it all."""
 
@@ -172,7 +186,7 @@ class Variant(_Offer):
     """One purchasable variant of a product (a Shopify variant, an entry of a JSON feed's variants list)."""
 
     sku: Sku
-    name: Optional[Annotated[StrictStr, Field(min_length=1, max_length=500)]] = None
+    name: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
     options: Annotated[dict[PropertyName, OptionValue], Field(max_length=MAX_OPTIONS), _at_most(MAX_OPTIONS)] = Field(
         {}, description='The values that define this variant, e.g. {"Color": "Blue", "Size": "M"}.')
     properties: Properties = {}
@@ -187,24 +201,24 @@ class Product(_Offer):
     properties: Properties = {}
     categories: Annotated[list[Annotated[StrictStr, Field(max_length=200)]], Field(max_length=50)] = Field(
         [], description='Category names or paths: "Clothing > Hoodies" puts the product in Hoodies and in Clothing.')
-    currency: Optional[Annotated[StrictStr, AfterValidator(_currency)]] = Field(
+    currency: Annotated[StrictStr, AfterValidator(_currency)] | None = Field(
         None, description="ISO 4217 code of the prices, e.g. EUR or USD.")
-    url: Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]] = Field(
+    url: Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None = Field(
         None, description="The product page.")
-    parent_sku: Optional[Sku] = Field(None, description="This item is a variant of the product with that sku.")
-    options: Optional[Annotated[dict[PropertyName, Union[OptionValue, Annotated[list[OptionValue],
-                                                                                   Field(max_length=MAX_OPTION_VALUES)]]],
-                                Field(max_length=MAX_OPTIONS), _at_most(MAX_OPTIONS)]] = Field(
+    parent_sku: Sku | None = Field(None, description="This item is a variant of the product with that sku.")
+    options: Annotated[dict[PropertyName, OptionValue | Annotated[list[OptionValue],
+                                                                                   Field(max_length=MAX_OPTION_VALUES)]],
+                                Field(max_length=MAX_OPTIONS), _at_most(MAX_OPTIONS)] | None = Field(
         None, description='On a variant, the values that define it ({"Color": "Blue"}); on a parent, optionally '
                           'the declared values ({"Color": ["Blue", "Red"]}).')
-    variants: Optional[Annotated[list[Variant], Field(max_length=MAX_VARIANTS, fail_fast=True)]] = Field(
+    variants: Annotated[list[Variant], Field(max_length=MAX_VARIANTS, fail_fast=True)] | None = Field(
         None, description=f"The product's variants (at most {MAX_VARIANTS}), each with its own sku.")
 
     _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"price"})  # stored as before issue 11
     _check_blank = field_validator("sku", "name")(_not_blank)
 
     @model_validator(mode="after")
-    def _consistent_family(self) -> "Product":
+    def _consistent_family(self) -> Product:
         if self.parent_sku is not None and self.parent_sku == self.sku:
             raise ValueError("parent_sku must not be the product's own sku")
         if self.parent_sku is not None and self.variants:
@@ -217,7 +231,7 @@ class Product(_Offer):
         return self
 
     @model_validator(mode="after")
-    def _fits_one_item(self) -> "Product":
+    def _fits_one_item(self) -> Product:
         # A product is stored as one DynamoDB item (400 KB at most, keys included); the field limits alone
         # allow far more (200 properties of 2,000 characters, 250 variants), which would only fail later in
         # the worker.
@@ -236,7 +250,7 @@ class ProductsRequest(_Body):
 class Document(_Body):
     title: Annotated[StrictStr, Field(min_length=1, max_length=500)]
     content: Annotated[StrictStr, Field(min_length=1, max_length=90_000)]
-    url: Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]] = None
+    url: Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None = None
 
     _check_blank = field_validator("title", "content")(_not_blank)
 
@@ -245,7 +259,7 @@ class Document(_Body):
         return self.url or self.title
 
     @model_validator(mode="after")
-    def _key_fits_a_sort_key(self) -> "Document":
+    def _key_fits_a_sort_key(self) -> Document:
         # The key is part of the document's DynamoDB sort key, which may take at most 1,024 bytes.
         if len(self.key.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_KEY_BYTES:
             raise ValueError(f"the url (or, without one, the title) names the document and may take at most "
@@ -266,9 +280,9 @@ class CreateServiceAccountRequest(_Body):
 
 
 class UpdateServiceAccountRequest(_Body):
-    name: Optional[Name] = None
-    data_set_ids: Optional[Annotated[list[Id], Field(max_length=100)]] = None
-    is_active: Optional[StrictBool] = None
+    name: Name | None = None
+    data_set_ids: Annotated[list[Id], Field(max_length=100)] | None = None
+    is_active: StrictBool | None = None
 
     _check_blank = field_validator("name")(lambda v: v if v is None else _not_blank(v))
 
@@ -288,29 +302,29 @@ class AnswerSettings(_Body):
     """
 
     provider: Literal["extractive", "bedrock", "openai"] = "extractive"
-    model: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_MODEL_ID)]],
+    model: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_MODEL_ID)] | None,
                      Field(validate_default=True)] = None
-    system_prompt: Optional[Annotated[StrictStr, Field(max_length=8_000)]] = None
-    temperature: Optional[Annotated[StrictFloat, Field(ge=0, le=2)]] = None  # a JSON 1 is accepted as 1.0
-    max_tokens: Optional[Annotated[StrictInt, Field(ge=1, le=8192)]] = None
-    max_steps: Optional[Annotated[StrictInt, Field(ge=1, le=20)]] = None  # model calls per answer (default 6)
-    base_url: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=2_000)]],
+    system_prompt: Annotated[StrictStr, Field(max_length=8_000)] | None = None
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None  # a JSON 1 is accepted as 1.0
+    max_tokens: Annotated[StrictInt, Field(ge=1, le=8192)] | None = None
+    max_steps: Annotated[StrictInt, Field(ge=1, le=20)] | None = None  # model calls per answer (default 6)
+    base_url: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None,
                         Field(validate_default=True)] = None
-    api_key_secret: Annotated[Optional[Annotated[StrictStr, Field(min_length=1, max_length=256,
-                                                                  pattern=_SECRET_NAME)]],
+    api_key_secret: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=256,
+                                                                  pattern=_SECRET_NAME)] | None,
                               Field(validate_default=True)] = None
 
     @field_validator("model", "base_url", "api_key_secret")
     @classmethod
-    def _required_by_provider(cls, value, info: ValidationInfo):
+    def _required_by_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
         provider = info.data.get("provider")  # absent when the provider itself was invalid
-        if value is None and provider in _NEEDS[info.field_name]:
+        if value is None and provider in _NEEDS.get(info.field_name or "", ()):
             raise ValueError(f"is required when provider is {provider}")
         return value
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, value: Optional[str]) -> Optional[str]:
+    def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return value
         parts = urlsplit(value.strip())
@@ -324,7 +338,7 @@ class AnswerSettings(_Body):
 
     @field_validator("api_key_secret")
     @classmethod
-    def _secret_in_scope(cls, value: Optional[str]) -> Optional[str]:
+    def _secret_in_scope(cls, value: str | None) -> str | None:
         # On AWS the worker may read only this stack's secrets (see template.yaml); locally
         # (PARLEY_SECRETS_BACKEND=env) the name is an environment variable instead.
         from parley.config import settings

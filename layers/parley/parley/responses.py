@@ -9,19 +9,21 @@ real responses against the generated document, so a handler that returns somethi
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from parley.models import AnswerSettings
+
+
 class FieldError(BaseModel):
-    loc: list[Union[str, int]] = Field(description='Where the problem is, e.g. ["body", "data_set_id"].')
+    loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "data_set_id"].')
     msg: str
     type: str
 
 
 class ErrorResponse(BaseModel):
-    detail: Union[str, list[FieldError]] = Field(
+    detail: str | list[FieldError] = Field(
         description="What went wrong: a sentence, or one entry per invalid field (422 and query errors).")
 
 
@@ -36,14 +38,14 @@ class ConversationCreated(BaseModel):
 
 
 class ConversationSummary(ConversationCreated):
-    summary: Optional[str] = Field(description="The first question, cut to 200 characters; null before any message.")
+    summary: str | None = Field(description="The first question, cut to 200 characters; null before any message.")
 
 
 class AnswerSource(BaseModel):
     type: Literal["product", "document"]
     id: str = Field(description="The product's SKU or the document's key (its URL, else its title).")
     title: str
-    url: Optional[str]
+    url: str | None
 
 
 class AnswerStep(BaseModel):
@@ -51,7 +53,7 @@ class AnswerStep(BaseModel):
     arguments: dict[str, Any] = Field(description="The arguments it called the tool with.")
     result_count: int = Field(description="How many products or passages the result held.")
     duration_ms: float
-    error: Optional[str] = Field(default=None, description="Present when the arguments were bad or the tool "
+    error: str | None = Field(default=None, description="Present when the arguments were bad or the tool "
                                                            "failed; the model was told and carried on.")
 
 
@@ -67,13 +69,13 @@ class Message(BaseModel):
 
 class Conversation(ConversationSummary):
     history: list[Message] = Field(description="Oldest first: the whole history, or a page of about 1 MB.")
-    history_next_cursor: Optional[str] = Field(
+    history_next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page of the history; null when this page ends it.")
 
 
 class ConversationPage(BaseModel):
     results: list[ConversationSummary]
-    next_cursor: Optional[str] = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
 
 
 class TaskAccepted(BaseModel):
@@ -93,10 +95,10 @@ class LoadResult(BaseModel):
 
 class TaskStatus(BaseModel):
     state: Literal["PENDING", "SUCCESS", "FAILURE"]
-    kind: Optional[Literal["answer", "load_products", "load_documents"]]
-    conversation_id: Optional[int] = Field(default=None, description="Present for answer tasks.")
-    error: Optional[TaskError] = Field(default=None, description="Present when state is FAILURE.")
-    result: Optional[LoadResult] = Field(default=None, description="Present when a load task succeeded.")
+    kind: Literal["answer", "load_products", "load_documents"] | None
+    conversation_id: int | None = Field(default=None, description="Present for answer tasks.")
+    error: TaskError | None = Field(default=None, description="Present when state is FAILURE.")
+    result: LoadResult | None = Field(default=None, description="Present when a load task succeeded.")
 
 
 class DataSet(BaseModel):
@@ -104,7 +106,7 @@ class DataSet(BaseModel):
     name: str
     product_count: int
     document_count: int
-    created_at: Optional[str]
+    created_at: str | None
     answer_settings: AnswerSettings = Field(
         description="Admins see every setting; other accounts see only `provider` and `model`.")
 
@@ -119,7 +121,7 @@ class ServiceAccount(BaseModel):
     is_admin: bool
     is_active: bool
     data_set_ids: list[int]
-    created_at: Optional[str]
+    created_at: str | None
 
 
 class ServiceAccountWithToken(ServiceAccount):
@@ -128,4 +130,4 @@ class ServiceAccountWithToken(ServiceAccount):
 
 class ServiceAccountPage(BaseModel):
     results: list[ServiceAccount]
-    next_cursor: Optional[str]
+    next_cursor: str | None

@@ -9,9 +9,13 @@ Manager and Bedrock call of the DAL and the providers is a subsegment of its own
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-_tracer: Any = None
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+_tracer: Tracer | None = None
 
 
 def enabled() -> bool:
@@ -19,7 +23,7 @@ def enabled() -> bool:
     return (os.environ.get("POWERTOOLS_TRACE_DISABLED") or "true").strip().lower() in ("false", "0")
 
 
-def tracer() -> Any:
+def tracer() -> Tracer:
     global _tracer
     if _tracer is None:
         from aws_lambda_powertools import Tracer  # loads aws_xray_sdk and patches boto3/botocore
@@ -28,7 +32,7 @@ def tracer() -> Any:
     return _tracer
 
 
-def handler(function: Callable) -> Callable:
+def handler(function: Callable[..., Any]) -> Callable[..., Any]:
     """Trace a Lambda handler when tracing is on; otherwise the handler itself, untouched."""
     if not enabled():
         return function

@@ -8,15 +8,25 @@ the API's Product model. docs/imports.md has the column mappings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from parley_client.imports import generic, shopify, woocommerce
-from parley_client.imports.text import CellError, Parsed, read_table
+from parley_client.imports.text import CellError, Parsed, Table, read_table
 
 FORMATS = ("auto", "woocommerce", "shopify", "csv", "jsonl")
 FORMAT_NAMES = {"woocommerce": "a WooCommerce product export", "shopify": "a Shopify product export",
                 "csv": "a generic product CSV", "jsonl": "JSON Lines"}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+class _ShopExport(Protocol):
+    """What the modules of the shops' formats (woocommerce, shopify) provide."""
+
+    TYPICAL_COLUMNS: tuple[str, ...]
+
+    def looks_like(self, header: list[str]) -> bool: ...
+
+    def products(self, table: Table) -> Parsed: ...
 
 
 class UnreadableFile(ValueError):
@@ -52,7 +62,7 @@ def parse_products(text: str, fmt: str) -> Parsed:
             return Parsed(fmt, list(generic.csv_rows(table, "products")))
         except CellError as exc:
             raise UnreadableFile(str(exc)) from None
-    reader = woocommerce if fmt == "woocommerce" else shopify
+    reader: _ShopExport = woocommerce if fmt == "woocommerce" else shopify
     if not reader.looks_like(table.header):
         raise UnreadableFile(f"line 1: the header is not that of {FORMAT_NAMES[fmt]} "
                              f"(expected columns such as {', '.join(reader.TYPICAL_COLUMNS)})")

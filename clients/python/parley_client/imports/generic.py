@@ -4,7 +4,8 @@ and JSON Lines (one product or document object per line, as the API takes it).""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from parley_client.imports.text import CellError, Table, count, flag, number
 

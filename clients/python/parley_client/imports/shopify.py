@@ -5,7 +5,6 @@ only an image are skipped. See docs/imports.md for the whole column mapping."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from parley_client.imports.text import CellError, Parsed, Record, Table, count, number, slug, split_list, strip_html
@@ -26,8 +25,8 @@ MARKET = re.compile(r"^(google shopping|included|price|compare at price) / ", re
 METAFIELD = re.compile(r"^(.*?)\s*\((product|variant)\.metafields\.[^)]*\)$", re.IGNORECASE)
 # Grams (how Shopify exports every weight) in the unit the shop shows.
 GRAMS_PER = {"g": 1.0, "kg": 1000.0, "lb": 453.59237, "oz": 28.349523125}
-DEFAULT_OPTION = ("title", "default title")
-TYPICAL_COLUMNS = ("Handle", "Title", "Option1 Name", "Variant SKU", "Variant Price")  # the option Shopify gives a product without variants
+DEFAULT_OPTION = ("title", "default title")  # the option Shopify gives a product without variants
+TYPICAL_COLUMNS = ("Handle", "Title", "Option1 Name", "Variant SKU", "Variant Price")
 
 
 def looks_like(header: list[str]) -> bool:

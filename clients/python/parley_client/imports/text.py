@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
-from typing import Any, Iterator
+from typing import Any
 
 
 class CellError(ValueError):

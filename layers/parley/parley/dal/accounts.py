@@ -6,8 +6,8 @@ from typing import Any, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value, raise_to
-from parley.dal.entities import Account
 from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
+from parley.dal.entities import Account
 from parley.ids import now_iso
 
 _COUNTER_KEY = {"pk": {"S": "COUNTER#ACCOUNT"}}

@@ -14,7 +14,8 @@ def put(key: str, body: bytes, content_type: str = "application/octet-stream") -
 
 def get(key: str) -> bytes:
     with aws_errors("object storage"):
-        return aws.client("s3").get_object(Bucket=settings().index_bucket, Key=key)["Body"].read()
+        body: bytes = aws.client("s3").get_object(Bucket=settings().index_bucket, Key=key)["Body"].read()
+    return body
 
 
 def delete(key: str) -> None:

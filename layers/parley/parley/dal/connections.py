@@ -11,8 +11,8 @@ import time
 from typing import Any, cast
 
 from parley.config import settings
-from parley.dal.entities import Connection
 from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_item, update_if
+from parley.dal.entities import Connection
 
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
 MAX_SUBSCRIPTIONS = 20  # per connection: bounds the clean-up of a closed connection to one BatchWriteItem
@@ -55,7 +55,7 @@ class ConnectionRepository:
         )
         if recorded is None:
             return False
-        item = {**{k: v for k, v in _subscription_key(conversation_id, connection_id).items()},
+        item = {**_subscription_key(conversation_id, connection_id),
                 **to_item({"connection_id": connection_id, "account_id": account_id, "expires_at": expires_at})}
         with aws_errors("storage"):
             ddb().put_item(TableName=self.table, Item=item)

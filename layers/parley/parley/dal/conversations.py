@@ -14,8 +14,17 @@ import binascii
 from typing import Any, cast
 
 from parley.config import settings
-from parley.dal.dynamo import (aws_errors, batch_write, ddb, error_code, from_item, query_all, to_attr, to_item,
-                               update_if)
+from parley.dal.dynamo import (
+    aws_errors,
+    batch_write,
+    ddb,
+    error_code,
+    from_item,
+    query_all,
+    to_attr,
+    to_item,
+    update_if,
+)
 from parley.dal.entities import Conversation, Message
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from parley.dal.dynamo import aws_errors, ddb, update_if
 
 
-def next_value(table: str, key: dict, name: str) -> int:
+def next_value(table: str, key: dict[str, dict[str, str]], name: str) -> int:
     with aws_errors("storage"):
         response = ddb().update_item(
             TableName=table,
@@ -18,7 +18,7 @@ def next_value(table: str, key: dict, name: str) -> int:
     return int(response["Attributes"][name]["N"])
 
 
-def raise_to(table: str, key: dict, name: str, at_least: int) -> None:
+def raise_to(table: str, key: dict[str, dict[str, str]], name: str, at_least: int) -> None:
     """Make sure the counter is at least `at_least` (so later next_value calls never hand out that id)."""
     update_if(
         TableName=table,

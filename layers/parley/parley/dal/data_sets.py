@@ -18,12 +18,22 @@ The sparse index `all_data_sets` (list_pk = "DATASET", id) lists every data set 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, cast
+from collections.abc import Iterable
+from typing import Any, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value
-from parley.dal.dynamo import (aws_errors, batch_until_processed, batch_write, ddb, from_item, query_all, to_attr,
-                               to_item, update_if)
+from parley.dal.dynamo import (
+    aws_errors,
+    batch_until_processed,
+    batch_write,
+    ddb,
+    from_item,
+    query_all,
+    to_attr,
+    to_item,
+    update_if,
+)
 from parley.dal.entities import DataSet
 from parley.ids import now_iso
 
@@ -114,8 +124,9 @@ class DataSetRepository:
 
     def stage(self, data_set_id: int, version: int, sk_and_items: list[tuple[str, dict[str, Any]]]) -> None:
         """Write a load's items as staged rows of `version` (a later duplicate key in the load wins)."""
-        latest = {sk: item for sk, item in sk_and_items}
-        batch_write(self.table, [{"PutRequest": {"Item": {**_key(data_set_id, staged_sk(version, sk)), **to_item(item)}}}
+        latest = dict(sk_and_items)
+        batch_write(self.table, [{"PutRequest": {"Item": {**_key(data_set_id, staged_sk(version, sk)),
+                                                          **to_item(item)}}}
                                  for sk, item in latest.items()])
 
     def _rows(self, data_set_id: int) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, overload
 
 from parley import aws
 from parley.errors import ServiceUnavailable
@@ -69,6 +70,14 @@ def from_attr(attr: dict[str, Any]) -> Any:
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_attr(v) for k, v in values.items() if v is not None}
+
+
+@overload
+def from_item(item: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@overload
+def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None: ...
 
 
 def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:

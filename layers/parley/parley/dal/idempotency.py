@@ -39,7 +39,7 @@ class IdempotencyKey:
     fingerprint: str  # the request it was first used with: method, path and body
 
     @classmethod
-    def of_request(cls, account_id: int, key: str, method: str, path: str, body: str) -> "IdempotencyKey":
+    def of_request(cls, account_id: int, key: str, method: str, path: str, body: str) -> IdempotencyKey:
         return cls(account_id, key, _sha256(f"{method} {path}\n{body}"))
 
     def item_key(self) -> dict[str, Any]:
@@ -78,7 +78,8 @@ def transact_claimed(ops: list[dict[str, Any]], key: IdempotencyKey, response: d
         if claimed.get("fingerprint") != key.fingerprint:
             raise Unprocessable("This Idempotency-Key was used for a different request (method, path or body) "
                                 "in the last 24 hours.") from None
-        return json.loads(claimed["response"])
+        first_response: dict[str, Any] = json.loads(claimed["response"])
+        return first_response
     return None
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from parley.dal import jobs
 from parley.auth import Principal
+from parley.dal import idempotency, jobs
 from parley.dal.conversations import ConversationRepository, decode_cursor, encode_cursor
 from parley.dal.data_sets import DataSetRepository
-from parley.dal import idempotency
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.entities import Conversation, Message
 from parley.dal.idempotency import IdempotencyKey
@@ -82,18 +81,19 @@ def message_view(message: Message) -> dict[str, Any]:
     return view
 
 
-def shorten(text: str | None) -> str | None:
+def shorten(text: str) -> str:
     """A conversation's summary: its first question, cut to SUMMARY_CHARS characters."""
-    if text is None or len(text) <= SUMMARY_CHARS:
+    if len(text) <= SUMMARY_CHARS:
         return text
     return text[:SUMMARY_CHARS - 1] + "\u2026"
 
 
 def summary_view(meta: Conversation) -> dict[str, Any]:
+    summary = meta.get("summary")  # conversations started before the cap hold the whole question
     return {
         "id": meta["id"],
         "started_at": meta["started_at"],
-        "summary": shorten(meta.get("summary")),  # conversations started before the cap hold the whole question
+        "summary": None if summary is None else shorten(summary),
         "data_set_id": meta["data_set_id"],
     }
 
@@ -168,7 +168,8 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
     task_id = new_task_id()
     message_id = user_message_id()
     for _ in range(5):
-        message: Message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(), "task_id": task_id}
+        message: Message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(),
+                            "task_id": task_id}
         task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
                               message_id=message_id)
         ops = conversations.record_question_ops(condition, values, conversation_id, message, shorten(question))

@@ -11,10 +11,8 @@ import json
 import time
 from typing import Any
 
-from parley.dal import jobs
 from parley.auth import Principal
-from parley.dal import blobs
-from parley.dal import idempotency
+from parley.dal import blobs, idempotency, jobs
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
 from parley.dal.dynamo import TransactionCancelled
 from parley.dal.entities import DataSet

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from parley.auth import Principal
 from parley.config import settings
@@ -109,7 +110,7 @@ class AnswerStream:
             return
         self.targets = [s["connection_id"] for s in subscribers if s.get("account_id") == owner_id]
 
-    def __enter__(self) -> "AnswerStream":
+    def __enter__(self) -> AnswerStream:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

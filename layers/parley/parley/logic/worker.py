@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.dal import blobs
 from parley.dal.conversations import ConversationRepository
@@ -18,13 +18,18 @@ from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
 from parley.dal.entities import DataSet, Message, Task
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
-from parley.engine import Source, Turn
+from parley.engine import Answer, Source, Turn
 from parley.ids import now_iso
 from parley.log import logger
 from parley.logic import data_sets as data_set_logic
 from parley.logic.conversations import fail_answer, message_view
 from parley.logic.knowledge_cache import knowledge_for
 from parley.logic.streaming import AnswerStream
+
+if TYPE_CHECKING:
+    from parley.agent.contracts import AnswerListener, Knowledge
+    from parley.agent.planner import PlannerEngine
+    from parley.providers import LanguageModelEngine
 
 
 class JobError(Exception):
@@ -44,7 +49,7 @@ class JobError(Exception):
 WRITE_RESERVE_SECONDS = 5.0
 
 
-def engine_for(data_set: DataSet, not_after: float | None = None):
+def engine_for(data_set: DataSet, not_after: float | None = None) -> PlannerEngine | _ProviderFailuresAsJobErrors:
     """The data set's answer engine: the offline one unless its settings name a language-model provider.
     `not_after` (monotonic seconds) is when a model answer must be done by."""
     settings = data_set.get("answer_settings") or {}
@@ -60,10 +65,11 @@ def engine_for(data_set: DataSet, not_after: float | None = None):
 class _ProviderFailuresAsJobErrors:
     """Gives a provider's final failure (after its retries) the task error code the client sees."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: LanguageModelEngine):
         self.engine = engine
 
-    def answer(self, question, history, knowledge, listener=None):
+    def answer(self, question: str, history: list[Turn], knowledge: Knowledge,
+               listener: AnswerListener | None = None) -> Answer:
         from parley.providers import ProviderError, StepLimitReached
 
         try:

@@ -8,7 +8,8 @@ that will not stop asking for tools ends in `StepLimitReached` (code `agent_step
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from parley.agent.contracts import AnswerListener, Tool
 from parley.agent.model_loop import DEFAULT_MAX_STEPS, ChatModel, StepLimitReached, run
@@ -16,8 +17,8 @@ from parley.engine import Answer, Turn
 from parley.prompt import build
 from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError
 
-__all__ = ["LanguageModelEngine", "ProviderError", "StepLimitReached", "engine_for_settings",
-           "answer_budget_seconds", "ERROR", "THROTTLED", "TIMEOUT"]
+__all__ = ["ERROR", "THROTTLED", "TIMEOUT", "LanguageModelEngine", "ProviderError", "StepLimitReached",
+           "answer_budget_seconds", "engine_for_settings"]
 
 
 def answer_budget_seconds() -> float:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from parley.log import logger
 
@@ -48,26 +50,27 @@ MAX_DELAY_SECONDS = 8.0
 def within(seconds: float, work: Callable[[], T]) -> T:
     """`work()`'s result, or a final TIMEOUT once `seconds` have passed (the abandoned attempt ends by its own
     read timeout; what it returns then is dropped)."""
-    outcome: dict[str, object] = {}
+    value: list[T] = []
+    error: list[BaseException] = []
     done = threading.Event()
 
     def run() -> None:
         try:
-            outcome["value"] = work()
+            value.append(work())
         except BaseException as exc:  # handed to the caller's thread, whatever it is
-            outcome["error"] = exc
+            error.append(exc)
         finally:
             done.set()
 
     threading.Thread(target=run, name="provider-call", daemon=True).start()
     if not done.wait(seconds):
         raise ProviderError(TIMEOUT, "the answer's time ran out", retryable=True)
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    if error:
+        raise error[0]
+    return value[0]
 
 
-def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict,
+def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict[str, str | None],
                       sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                       jitter: Callable[[], float] = random.random) -> T:
     """Run `attempt(seconds_left)` until it returns, fails for good, or no further attempt fits the deadline.
@@ -78,7 +81,7 @@ def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: d
     while True:
         try:
             seconds_left = max(deadline - clock(), 0.1)
-            return within(seconds_left, lambda: attempt(seconds_left))
+            return within(seconds_left, partial(attempt, seconds_left))
         except ProviderError as exc:
             if not exc.retryable:
                 raise

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from parley.agent.contracts import Tool
 from parley.agent.model_loop import ModelReply, ToolCall, decoded_arguments
@@ -41,8 +42,7 @@ def default_client() -> Any:
 
 def map_error(exc: Exception) -> ProviderError:
     """A botocore exception from `converse` as a ProviderError (retryable or final)."""
-    from botocore.exceptions import (ClientError, ConnectTimeoutError, EndpointConnectionError,
-                                     ReadTimeoutError)
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
@@ -109,7 +109,7 @@ class BedrockProvider:
 
         client = self._client or default_client()
         request = self.request(system, messages, tools)
-        streamed = []  # a retry after text went out would repeat it to the listener
+        streamed: list[bool] = []  # a retry after text went out would repeat it to the listener
 
         def attempt(_seconds_left: float) -> ModelReply:
             try:
@@ -135,9 +135,9 @@ class BedrockProvider:
         return ModelReply(text.strip(), calls, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
 
     @staticmethod
-    def _read_stream(stream: Any, on_text: Callable[[str], None], streamed: list) -> ModelReply:
+    def _read_stream(stream: Any, on_text: Callable[[str], None], streamed: list[bool]) -> ModelReply:
         text: list[str] = []
-        calls: dict[int, list] = {}  # content block index -> [id, name, input text]
+        calls: dict[int, list[str]] = {}  # content block index -> [id, name, input text]
         usage: dict[str, Any] = {}
         for event in stream:
             if "contentBlockStart" in event:

@@ -16,7 +16,8 @@ import email.utils
 import json
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from parley import egress
@@ -123,7 +124,7 @@ class OpenAICompatibleProvider:
         url = f"{self.base_url}/chat/completions"
         body = self.body(system, messages, tools, stream=on_text is not None)
         what = {"provider": "openai", "host": urlsplit(self.base_url).hostname, "model": self.model}
-        streamed = []  # a retry after text went out would repeat it to the listener
+        streamed: list[bool] = []  # a retry after text went out would repeat it to the listener
 
         def attempt(seconds_left: float) -> ModelReply:
             read = min(self.read_timeout, seconds_left)
@@ -165,7 +166,7 @@ def parse_completion(data: bytes) -> ModelReply:
         raise ProviderError(ERROR, "the server's reply is not a chat completion") from None
 
 
-def read_chunks(lines: Iterable[str], on_text: Callable[[str], None], streamed: list) -> ModelReply:
+def read_chunks(lines: Iterable[str], on_text: Callable[[str], None], streamed: list[bool]) -> ModelReply:
     """A `stream: true` reply: server-sent `data:` lines of chat.completion.chunk objects, then `[DONE]`.
     Tool calls arrive in pieces keyed by their index: the id and name first, the arguments in fragments."""
     text: list[str] = []
