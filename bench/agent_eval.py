@@ -16,28 +16,83 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bench.common import ROOT
 
 SUITES = ROOT / "tests" / "fixtures" / "suites"
 SAMPLES = ROOT / "samples"
 FIBERUP = ROOT / "samples" / "fiberup"
-TYPES = ("list", "filter", "superlative", "count", "compare", "attribute", "existence", "sale_stock", "follow_up",
-         "fact", "document", "no_answer")
+TYPES = (
+    "list",
+    "filter",
+    "superlative",
+    "count",
+    "compare",
+    "attribute",
+    "existence",
+    "sale_stock",
+    "follow_up",
+    "fact",
+    "document",
+    "no_answer",
+)
 CRITERIA = {"must_mention", "must_not_mention", "any_of", "yes_no", "count", "sources_include", "no_answer"}
 
 # What an answer says when the data set cannot answer (the harness's reading of a refusal, not the engine's).
-REFUSALS = ("does not contain", "doesn't contain", "do not contain", "no information", "not in the data",
-            "cannot answer", "can't answer", "cannot find", "can't find", "could not find", "couldn't find",
-            "don't have information", "do not have information", "does not say", "doesn't say", "not listed",
-            "not mentioned", "no answer", "unable to", "don't know", "do not know", "no data", "not specified",
-            "not available in the data", "no details")
-NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-                "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20}
+REFUSALS = (
+    "does not contain",
+    "doesn't contain",
+    "do not contain",
+    "no information",
+    "not in the data",
+    "cannot answer",
+    "can't answer",
+    "cannot find",
+    "can't find",
+    "could not find",
+    "couldn't find",
+    "don't have information",
+    "do not have information",
+    "does not say",
+    "doesn't say",
+    "not listed",
+    "not mentioned",
+    "no answer",
+    "unable to",
+    "don't know",
+    "do not know",
+    "no data",
+    "not specified",
+    "not available in the data",
+    "no details",
+)
+NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+}
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
 
 
@@ -110,6 +165,7 @@ def load_suite(name: str) -> list[dict[str, Any]]:
 
 # --- criteria ---------------------------------------------------------------------------------------------------
 
+
 def _canonical_number(token: str) -> str:
     value = float(token.replace(",", ""))
     return f"{value:.6f}".rstrip("0").rstrip(".")
@@ -141,7 +197,7 @@ def mentions(text: str, term: str) -> bool:
 
 
 def leading_verdict(text: str) -> str | None:
-    """"yes" or "no" when one of the answer's first two sentences starts with it (so an answer may first say which
+    """ "yes" or "no" when one of the answer's first two sentences starts with it (so an answer may first say which
     item a follow-up points at: "TV Basic is the cheaper one. No, it has no sports channels.")."""
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip().lower())[:2]:
         first = re.match(r"\W*([a-z]+)", sentence)
@@ -185,6 +241,7 @@ def check(expect: dict[str, Any], text: str, sources: list[dict[str, Any]]) -> l
 
 # --- the real path ----------------------------------------------------------------------------------------------
 
+
 class Shop:
     """A catalog loaded as a data set of its own through the load API, asked through the conversation API."""
 
@@ -199,8 +256,9 @@ class Shop:
         self.data_set_id = created.json()["id"]
         tasks = [self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/products", {"products": products}))]
         if documents:
-            tasks.append(self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/documents",
-                                                 {"documents": documents})))
+            tasks.append(
+                self._accepted(api.post(f"/api/data_sets/{self.data_set_id}/documents", {"documents": documents}))
+            )
         drain(local)
         for task in tasks:
             state = api.get(f"/api/task_status/{task}").json()
@@ -224,7 +282,7 @@ class Shop:
                 return {"text": f"(send refused {sent.status}: {sent.json()})", "sources": []}
             self._drain(self.local)
             state = self.api.get(f"/api/task_status/{sent.json()['task_id']}").json()
-            if state["state"] == "PENDING":   # the worker raised: the job waits in the queue for redelivery
+            if state["state"] == "PENDING":  # the worker raised: the job waits in the queue for redelivery
                 return {"text": "(no answer: the worker failed on this question; see its log)", "sources": []}
             if state["state"] != "SUCCESS":
                 return {"text": f"(task {state['state']}: {state.get('result') or state})", "sources": []}
@@ -235,9 +293,17 @@ class Shop:
 def ask_case(shop: Shop, case: dict[str, Any]) -> dict[str, Any]:
     answer = shop.ask(case)
     missed = check(case["expect"], answer["text"], answer.get("sources") or [])
-    return {"catalog": shop.name, "id": case["id"], "type": case["type"], "question": case["question"],
-            "turns": case.get("turns", []), "passed": not missed, "missed": missed, "answer": answer["text"],
-            "sources": [s.get("id") for s in answer.get("sources") or []]}
+    return {
+        "catalog": shop.name,
+        "id": case["id"],
+        "type": case["type"],
+        "question": case["question"],
+        "turns": case.get("turns", []),
+        "passed": not missed,
+        "missed": missed,
+        "answer": answer["text"],
+        "sources": [s.get("id") for s in answer.get("sources") or []],
+    }
 
 
 def run(names: list[str]) -> dict[str, Any]:
@@ -267,8 +333,12 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     by_catalog = {}
     for name in dict.fromkeys(r["catalog"] for r in results):
         rows = [r for r in results if r["catalog"] == name]
-        by_catalog[name] = {**tally(rows), "by_type": {t: tally([r for r in rows if r["type"] == t])
-                                                       for t in TYPES if any(r["type"] == t for r in rows)}}
+        by_catalog[name] = {
+            **tally(rows),
+            "by_type": {
+                t: tally([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)
+            },
+        }
     by_type = {t: tally([r for r in results if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in results)}
     return {"overall": tally(results), "by_catalog": by_catalog, "by_type": by_type, "cases": results}
 
@@ -284,8 +354,12 @@ def print_report(summary: dict[str, Any], out: Any = sys.stdout) -> None:
         cells = [summary["by_catalog"][n]["by_type"].get(t) for n in names]
         print(f"{t:<13}" + "".join(f"{percent(c) if c else '-':>12}" for c in cells) + f"{percent(cell):>12}", file=out)
     overall = summary["overall"]
-    print(f"{'all':<13}" + "".join(f"{percent(summary['by_catalog'][n]):>12}" for n in names)
-          + f"{percent(overall):>12}   ({overall['accuracy']:.0%})", file=out)
+    print(
+        f"{'all':<13}"
+        + "".join(f"{percent(summary['by_catalog'][n]):>12}" for n in names)
+        + f"{percent(overall):>12}   ({overall['accuracy']:.0%})",
+        file=out,
+    )
     failures = [r for r in summary["cases"] if not r["passed"]]
     if failures:
         print(f"\nfailures ({len(failures)}):", file=out)
@@ -300,7 +374,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--out", help="write the results as JSON to this file (for bench.run)")
     args = parser.parse_args()
-    with contextlib.redirect_stdout(sys.stderr):   # the handlers' JSON logs go to stdout; keep it for the report
+    with contextlib.redirect_stdout(sys.stderr):  # the handlers' JSON logs go to stdout; keep it for the report
         summary = run(args.catalog or catalogs())
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=1))

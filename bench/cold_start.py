@@ -34,9 +34,12 @@ LAYER_DIR = ROOT / "layers" / "parley"
 TRACING_REQUIREMENTS = ROOT / "layers" / "tracing" / "requirements.txt"
 TRACED = ("TaskStatusFunction", "SendMessageFunction", "WorkerFunction")  # EnableTracing=true vs false
 # What Lambda sets for a sampled invocation of a function with active tracing (X-Ray sends to a UDP daemon).
-TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": str(ROOT),
-              "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-              "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+TRACING_ON = {
+    "POWERTOOLS_TRACE_DISABLED": "false",
+    "LAMBDA_TASK_ROOT": str(ROOT),
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+}
 
 
 def _python313() -> str | None:
@@ -60,17 +63,40 @@ def lambda_venv() -> dict[str, Any]:
     if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
         shutil.rmtree(LAMBDA_VENV, ignore_errors=True)
         subprocess.run([base, "-m", "venv", str(LAMBDA_VENV)], check=True, capture_output=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                               "-r", str(LAYER_DIR / "requirements.txt"), "-r", str(TRACING_REQUIREMENTS), "boto3"],
-                capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(LAYER_DIR / "requirements.txt"),
+                "-r",
+                str(TRACING_REQUIREMENTS),
+                "boto3",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             raise RuntimeError(f"building {LAMBDA_VENV} failed:\n{done.stderr[-2000:]}")
         stamp.write_text(wanted)
-    described = subprocess.run([str(python), "-c", (
-        "import importlib.metadata as m, importlib.util as u, json, platform; print(json.dumps({"
-        "'version': platform.python_version(), 'awscrt': u.find_spec('awscrt') is not None, "
-        "'packages': {n: m.version(n) for n in ('boto3', 'botocore', 'aws-lambda-powertools', 'pydantic')}}))")],
-        capture_output=True, text=True, check=True)
+    described = subprocess.run(
+        [
+            str(python),
+            "-c",
+            (
+                "import importlib.metadata as m, importlib.util as u, json, platform; print(json.dumps({"
+                "'version': platform.python_version(), 'awscrt': u.find_spec('awscrt') is not None, "
+                "'packages': {n: m.version(n) for n in ('boto3', 'botocore', 'aws-lambda-powertools', 'pydantic')}}))"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {"python": str(python), "base": base, **json.loads(described.stdout)}
 
 
@@ -82,8 +108,11 @@ def _api_requests(admin_token: str, conversation_id: int, task_id: str, account_
         "CreateConversationFunction": ("POST", "/api/conversations", {"data_set_id": 1}),
         "ListConversationsFunction": ("GET", "/api/conversations", None),
         "GetConversationFunction": ("GET", f"/api/conversations/{conversation_id}", None),
-        "SendMessageFunction": ("POST", f"/api/conversations/{conversation_id}",
-                                {"question_message": "Does FiberUP Business Duplex include an SLA?"}),
+        "SendMessageFunction": (
+            "POST",
+            f"/api/conversations/{conversation_id}",
+            {"question_message": "Does FiberUP Business Duplex include an SLA?"},
+        ),
         "TaskStatusFunction": ("GET", f"/api/task_status/{task_id}", None),
         "ListDataSetsFunction": ("GET", "/api/data_sets", None),
         "GetDataSetFunction": ("GET", "/api/data_sets/1", None),
@@ -104,13 +133,17 @@ def _worker_events(local: Any, call: Callable[..., Any], rounds: int) -> list[di
     wanted = set()
     for _ in range(rounds):
         cid = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
-        wanted.add(call("POST", f"/api/conversations/{cid}",
-                        {"question_message": "Is there a plan with guaranteed uptime?"}).json()["task_id"])
+        wanted.add(
+            call(
+                "POST", f"/api/conversations/{cid}", {"question_message": "Is there a plan with guaranteed uptime?"}
+            ).json()["task_id"]
+        )
     messages: dict[str, dict] = {}
     sqs = local.pump.sqs
     for _ in range(100):
-        batch = sqs.receive_message(QueueUrl=local.pump.queue_url, MaxNumberOfMessages=10,
-                                    MessageSystemAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=local.pump.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
         for message in batch:
             tid = json.loads(message["Body"]).get("task_id")
             if tid in wanted:
@@ -136,8 +169,9 @@ def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]
 
     assert call("POST", "/api/data_sets", {"name": "bench loads"}).status == 201
     conversation_id = call("POST", "/api/conversations", {"data_set_id": 1}).json()["id"]
-    task_id = call("POST", f"/api/conversations/{conversation_id}",
-                   {"question_message": "What does Home 300 cost?"}).json()["task_id"]
+    task_id = call(
+        "POST", f"/api/conversations/{conversation_id}", {"question_message": "What does Home 300 cost?"}
+    ).json()["task_id"]
     service = call("POST", "/api/service_accounts", {"name": "svc", "data_set_ids": [1]}).json()
     requests = _api_requests(account["token"], conversation_id, task_id, service["id"])
 
@@ -151,11 +185,17 @@ def prepare(rounds: int) -> tuple[Any, dict[str, str], dict[str, list[list[dict]
 
     def authorizer_event() -> dict:
         event = api_event("GET", "/api/data_sets", None)
-        return {"version": "2.0", "type": "REQUEST", "routeArn": "arn:aws:execute-api:us-east-1:123456789012:"
-                "local/$default/GET/api/data_sets", "identitySource": [f"Token {account['token']}"],
-                "routeKey": event["routeKey"], "rawPath": event["rawPath"], "rawQueryString": "",
-                "headers": event["headers"],
-                "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"}}
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": "arn:aws:execute-api:us-east-1:123456789012:local/$default/GET/api/data_sets",
+            "identitySource": [f"Token {account['token']}"],
+            "routeKey": event["routeKey"],
+            "rawPath": event["rawPath"],
+            "rawQueryString": "",
+            "headers": event["headers"],
+            "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"},
+        }
 
     worker_events = _worker_events(local, call, rounds)
 
@@ -179,13 +219,21 @@ _PYTHON: dict[str, str] = {}  # {"python": the Lambda-like venv's interpreter}, 
 def _probe(job: dict, env: dict[str, str], importtime: bool = False) -> tuple[dict, str]:
     args = [_PYTHON["python"]] + (["-X", "importtime"] if importtime else []) + [str(PROBE)]
     env = {**env, "PYTHONPATH": str(LAYER_DIR)}  # the layer, as /opt/python on Lambda
-    done = subprocess.run(args, input=json.dumps(job), capture_output=True, text=True, env=env,
-                          cwd=job.get("code_dir") or ROOT, timeout=120)
+    done = subprocess.run(
+        args,
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=job.get("code_dir") or ROOT,
+        timeout=120,
+    )
     line = next((out for out in done.stdout.splitlines() if out.startswith("BENCH_RESULT ")), None)
     if line is None:
-        raise RuntimeError(f"probe failed for {job.get('function_name')}:\n{done.stdout[-2000:]}\n"
-                           f"{done.stderr[-3000:]}")
-    return json.loads(line[len("BENCH_RESULT "):]), done.stderr
+        raise RuntimeError(
+            f"probe failed for {job.get('function_name')}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        )
+    return json.loads(line[len("BENCH_RESULT ") :]), done.stderr
 
 
 def importtime_by_package(stderr: str) -> list[tuple[str, float]]:
@@ -209,7 +257,7 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server's access log
     venv = lambda_venv()
     _PYTHON["python"] = venv["python"]
-    (server, local), stack_env, events = prepare(invoke_rounds)
+    (server, _local), stack_env, events = prepare(invoke_rounds)
     try:
         functions = Stack().functions()
         imports: dict[str, list[float]] = defaultdict(list)
@@ -224,8 +272,14 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
             for name, fn in functions.items():
                 module, attr = fn.handler.rsplit(".", 1)
                 fn_events = events[name][r] if r < len(events[name]) else []
-                job = {"module": module, "handler": attr, "code_dir": str(fn.code_dir), "events": fn_events,
-                       "function_name": name, "memory": fn.memory_mb}
+                job = {
+                    "module": module,
+                    "handler": attr,
+                    "code_dir": str(fn.code_dir),
+                    "events": fn_events,
+                    "function_name": name,
+                    "memory": fn.memory_mb,
+                }
                 result, _ = _probe(job, lambda_environment(stack_env, name, fn.memory_mb))
                 imports[name].append(result["import_s"])
                 if result.get("invocations_s"):
@@ -239,8 +293,14 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
         profiles = {}
         for name, fn in functions.items():
             module, attr = fn.handler.rsplit(".", 1)
-            job = {"module": module, "handler": attr, "code_dir": str(fn.code_dir), "events": [],
-                   "function_name": name, "memory": fn.memory_mb}
+            job = {
+                "module": module,
+                "handler": attr,
+                "code_dir": str(fn.code_dir),
+                "events": [],
+                "function_name": name,
+                "memory": fn.memory_mb,
+            }
             _, stderr = _probe(job, lambda_environment(stack_env, name, fn.memory_mb), importtime=True)
             profiles[name] = importtime_by_package(stderr)[:8]
         _, stderr = _probe({"module": "boto3"}, base_env, importtime=True)
@@ -249,8 +309,14 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
         server.stop()
     api_functions = {route.function for route in Stack().routes()} | {Stack().authorizer()[0]}
     boto3_median = median(imports["boto3"])
-    out: dict[str, Any] = {"rounds": rounds, "boto3_import_s": boto3_median, "environment": venv,
-                           "boto3_p95_s": percentile(imports["boto3"], 95), "functions": {}, "profiles": profiles}
+    out: dict[str, Any] = {
+        "rounds": rounds,
+        "boto3_import_s": boto3_median,
+        "environment": venv,
+        "boto3_p95_s": percentile(imports["boto3"], 95),
+        "functions": {},
+        "profiles": profiles,
+    }
     for name in functions:
         first = [i[0] for i in invocations[name]]
         second = [i[1] for i in invocations[name] if len(i) > 1]
@@ -269,7 +335,8 @@ def run(rounds: int = 15, invoke_rounds: int = 3) -> dict[str, Any]:
         if name in functions and traced_imports[name]:
             first = [i[0] for i in traced_invocations[name]]
             out["tracing"][name] = {
-                "import_off_s": median(imports[name]), "import_on_s": median(traced_imports[name]),
+                "import_off_s": median(imports[name]),
+                "import_on_s": median(traced_imports[name]),
                 "first_invocation_off_s": out["functions"][name]["first_invocation_s"],
                 "first_invocation_on_s": median(first) if first else None,
             }

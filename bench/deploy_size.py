@@ -44,12 +44,28 @@ def run() -> dict[str, Any]:
     if interpreter is None:
         return {"pending": "no python3.13 found for sam build"}
     build_dir = Path(tempfile.mkdtemp(prefix="parley-sam-"))
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1",
-           "PATH": f"{Path(interpreter).parent}:{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": f"{Path(interpreter).parent}:{os.environ.get('PATH', '')}",
+    }
     sam = ROOT / ".venv" / "bin" / "sam"
-    done = subprocess.run([str(sam if sam.exists() else "sam"), "build", "--build-dir", str(build_dir / "build"),
-                           "--cache-dir", str(build_dir / "cache")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=400)
+    done = subprocess.run(
+        [
+            str(sam if sam.exists() else "sam"),
+            "build",
+            "--build-dir",
+            str(build_dir / "build"),
+            "--cache-dir",
+            str(build_dir / "cache"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     if done.returncode:
         return {"pending": f"sam build failed: {(done.stdout + done.stderr)[-800:]}"}
     out: dict[str, Any] = {"functions": {}, "layers": {}, "packages": {}}

@@ -19,8 +19,7 @@ def run(k: int = 5, path: Path = QUESTIONS) -> dict[str, Any]:
     from parley_local.samples import load_sample
 
     products, documents = load_sample()
-    index = SearchIndex.build(products, [{**d, "key": d.get("key") or d.get("url") or d["title"]}
-                                         for d in documents])
+    index = SearchIndex.build(products, [{**d, "key": d.get("key") or d.get("url") or d["title"]} for d in documents])
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     hits, reciprocal, misses = 0, 0.0, []
     for row in rows:
@@ -31,8 +30,7 @@ def run(k: int = 5, path: Path = QUESTIONS) -> dict[str, Any]:
             reciprocal += 1 / (found.index(expected) + 1)
         else:
             misses.append({"question": row["question"], "expected": expected[1], "got": [f[1] for f in found[:3]]})
-    return {"questions": len(rows), "k": k, "recall": hits / len(rows), "mrr": reciprocal / len(rows),
-            "misses": misses}
+    return {"questions": len(rows), "k": k, "recall": hits / len(rows), "mrr": reciprocal / len(rows), "misses": misses}
 
 
 def main() -> None:

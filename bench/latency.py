@@ -31,9 +31,14 @@ from parley_local.children import stop_process
 POLL_SECONDS = 0.05
 IDLE_SECONDS = 10  # --idle-seconds of the stacks measured (make dev: 60), so the bench sees them reaped
 WARMUP_TURNS_8 = 8  # per client, before the measured 8-client turns
-QUESTIONS = ["Does FiberUP Business Duplex include an SLA?", "What does Home 300 cost?",
-             "Is a router included with Home 1000?", "How do I cancel my contract?",
-             "Do you have a plan with TV?", "What is the upload speed of Business Pro?"]
+QUESTIONS = [
+    "Does FiberUP Business Duplex include an SLA?",
+    "What does Home 300 cost?",
+    "Is a router included with Home 1000?",
+    "How do I cancel my contract?",
+    "Do you have a plan with TV?",
+    "What is the upload speed of Business Pro?",
+]
 FAKE_KEY_VALUE = "sk-bench-" + "x" * 24
 
 
@@ -47,15 +52,25 @@ class FakeChatCompletions:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests += 1
                 answer = {
-                    "id": f"chatcmpl-{outer.requests}", "object": "chat.completion", "created": int(time.time()),
+                    "id": f"chatcmpl-{outer.requests}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
                     "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                        "role": "assistant", "content": "FiberUP Business Duplex includes a 99.9% SLA."}}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": "FiberUP Business Duplex includes a 99.9% SLA.",
+                            },
+                        }
+                    ],
                     "usage": {"prompt_tokens": 200, "completion_tokens": 12, "total_tokens": 212},
                 }
                 raw = json.dumps(answer).encode()
@@ -84,12 +99,20 @@ def start_stack(workdir: Path, args: list[str], env: dict[str, str]) -> tuple[su
     port = free_port()
     log_path = workdir / f"stack-{port}.log"
     timings = workdir / f"timings-{port}.jsonl"
-    child_env = {**os.environ, "PORT": str(port), "PARLEY_DEV_TOKEN": DEV_TOKEN, "BENCH_TIMINGS": str(timings),
-                 "PARLEY_LOCAL_STATE": str(workdir / f"local-{port}.json"), "PYTHONPATH": str(ROOT), **env}
+    child_env = {
+        **os.environ,
+        "PORT": str(port),
+        "PARLEY_DEV_TOKEN": DEV_TOKEN,
+        "BENCH_TIMINGS": str(timings),
+        "PARLEY_LOCAL_STATE": str(workdir / f"local-{port}.json"),
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
     child_env.pop("AWS_ENDPOINT_URL", None)
     log = open(log_path, "w")
-    process = subprocess.Popen([PYTHON, "-m", "bench._timed_stack", *args], cwd=ROOT, env=child_env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [PYTHON, "-m", "bench._timed_stack", *args], cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -122,8 +145,15 @@ def one_turn(client: httpx.Client, conversation_id: int, question: str) -> dict[
             raise TimeoutError(f"task {task_id} still {state} after 60 s")
     history = client.get(f"/api/conversations/{conversation_id}").json()["history"]
     ended = time.time()
-    return {"task_id": task_id, "t_start": started, "t_sent": sent, "t_end": ended, "state": state,
-            "polls": polls, "answer": history[-1]["text"] if history else ""}
+    return {
+        "task_id": task_id,
+        "t_start": started,
+        "t_sent": sent,
+        "t_end": ended,
+        "state": state,
+        "polls": polls,
+        "answer": history[-1]["text"] if history else "",
+    }
 
 
 def cpu_times() -> tuple[int, int]:
@@ -189,7 +219,8 @@ def stage_shares(turns: list[dict], timings_path: Path) -> dict[str, float]:
         if not send or not work:
             continue
         stages["API (HTTP, gateway, authorizer cache, send handler)"].append(
-            send["t0"] - turn["t_start"] + (send["t1"] - send["t0"] - send["aws_s"]))
+            send["t0"] - turn["t_start"] + (send["t1"] - send["t0"] - send["aws_s"])
+        )
         stages["storage (AWS requests of send + worker)"].append(send["aws_s"] + work["aws_s"])
         stages["queue wait (enqueued -> worker invoked)"].append(work["t0"] - send["t1"])
         stages["worker (answer engine, excl. AWS requests)"].append(work["t1"] - work["t0"] - work["aws_s"])
@@ -199,10 +230,15 @@ def stage_shares(turns: list[dict], timings_path: Path) -> dict[str, float]:
 
 def summarize(turns: list[dict], wall: float) -> dict[str, Any]:
     latencies = [t["t_end"] - t["t_start"] for t in turns]
-    return {"turns": len(turns), "p50_s": median(latencies), "p95_s": percentile(latencies, 95),
-            "throughput_per_s": len(turns) / wall if wall else 0.0, "wall_s": wall,
-            "failures": sum(1 for t in turns if t["state"] != "SUCCESS"),
-            "mean_polls": sum(t["polls"] for t in turns) / max(1, len(turns))}
+    return {
+        "turns": len(turns),
+        "p50_s": median(latencies),
+        "p95_s": percentile(latencies, 95),
+        "throughput_per_s": len(turns) / wall if wall else 0.0,
+        "wall_s": wall,
+        "failures": sum(1 for t in turns if t["state"] != "SUCCESS"),
+        "mean_polls": sum(t["polls"] for t in turns) / max(1, len(turns)),
+    }
 
 
 def aws_request_medians(timings_path: Path) -> dict[str, float]:
@@ -224,8 +260,13 @@ def invocation_durations(timings_path: Path) -> dict[str, float]:
     return {fn: median(values) for fn, values in per_fn.items()}
 
 
-def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions | None,
-                sequential_turns: int, concurrent_turns_each: int) -> dict[str, Any]:
+def run_variant(
+    name: str,
+    stack_args: list[str],
+    provider: FakeChatCompletions | None,
+    sequential_turns: int,
+    concurrent_turns_each: int,
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     env = {"PARLEY_SECRETS_BACKEND": "env", "FAKE_KEY": FAKE_KEY_VALUE} if provider else {}
     stack_args = [arg.replace("{workdir}", str(workdir)) for arg in stack_args] + ["--idle-seconds", str(IDLE_SECONDS)]
@@ -237,17 +278,23 @@ def run_variant(name: str, stack_args: list[str], provider: FakeChatCompletions 
         out["idle_pss_mb"] = pss_tree_kb(process.pid) / 1024
         if provider:
             with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Token {DEV_TOKEN}"}) as http:
-                settings = {"provider": "openai", "model": "fake", "base_url": f"http://127.0.0.1:{provider.port}/v1",
-                            "api_key_secret": "FAKE_KEY"}
+                settings = {
+                    "provider": "openai",
+                    "model": "fake",
+                    "base_url": f"http://127.0.0.1:{provider.port}/v1",
+                    "api_key_secret": "FAKE_KEY",
+                }
                 response = http.patch("/api/data_sets/1/settings", json=settings)
                 if response.status_code >= 300:
-                    return {**out, "pending": f"PATCH settings answered {response.status_code}: "
-                                               f"{response.text[:200]}"}
+                    return {**out, "pending": f"PATCH settings answered {response.status_code}: {response.text[:200]}"}
                 cid = http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
                 probe = one_turn(http, cid, QUESTIONS[0])
                 if probe["state"] != "SUCCESS" or not provider.requests:
-                    return {**out, "pending": f"a turn with the provider ended {probe['state']} after "
-                                               f"{provider.requests} request(s) to the fake server"}
+                    return {
+                        **out,
+                        "pending": f"a turn with the provider ended {probe['state']} after "
+                        f"{provider.requests} request(s) to the fake server",
+                    }
         turns, wall = run_clients(url, 1, sequential_turns, warmup=2)
         out["sequential"] = summarize(turns, wall)
         out["sequential"]["stages_s"] = stage_shares(turns, timings)
@@ -292,11 +339,16 @@ def run(sequential_turns: int = 30, concurrent_turns_each: int = 8, dynamodb_loc
     on_disk = ["--data-dir", "{workdir}/data"]  # `make dev`: DynamoDB Local keeping its data on disk
     variants = [("offline engine, moto", ["--moto"], False)]
     if dynamodb_local:
-        variants = [("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
-                    ("offline engine, DynamoDB Local on disk, --in-process (threads of one process, before issue 16)",
-                     on_disk + ["--in-process"], False),
-                    ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
-                     ("OpenAI-compatible provider (instant fake), DynamoDB Local on disk (make dev)", on_disk, True)]
+        variants = [
+            ("offline engine, DynamoDB Local on disk (make dev)", on_disk, False),
+            (
+                "offline engine, DynamoDB Local on disk, --in-process (threads of one process, before issue 16)",
+                on_disk + ["--in-process"],
+                False,
+            ),
+            ("offline engine, DynamoDB Local in memory", ["--in-memory"], False),
+            ("OpenAI-compatible provider (instant fake), DynamoDB Local on disk (make dev)", on_disk, True),
+        ]
     else:
         variants.append(("OpenAI-compatible provider (instant fake), moto", ["--moto"], True))
     results = []
@@ -323,9 +375,16 @@ def alternate(rounds: int = 2, turns: int = 30) -> list[dict[str, Any]]:
             try:
                 measured, wall = run_clients(url, 1, turns, warmup=3)
                 summary = summarize(measured, wall)
-                out.append({"round": round_number, "mode": mode, "p50_s": summary["p50_s"],
-                            "mean_polls": summary["mean_polls"], "host_load": os.getloadavg()[0],
-                            "worker_record_s": invocation_durations(timings).get("WorkerRecord")})
+                out.append(
+                    {
+                        "round": round_number,
+                        "mode": mode,
+                        "p50_s": summary["p50_s"],
+                        "mean_polls": summary["mean_polls"],
+                        "host_load": os.getloadavg()[0],
+                        "worker_record_s": invocation_durations(timings).get("WorkerRecord"),
+                    }
+                )
                 print(json.dumps(out[-1]), flush=True)
             finally:
                 stop_stack(process)
@@ -335,8 +394,11 @@ def alternate(rounds: int = 2, turns: int = 30) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
-    parser.add_argument("--alternate", action="store_true",
-                        help="only the one-client comparison of processes and --in-process, alternated")
+    parser.add_argument(
+        "--alternate",
+        action="store_true",
+        help="only the one-client comparison of processes and --in-process, alternated",
+    )
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--concurrent-turns", type=int, default=8)
     parser.add_argument("--no-dynamodb-local", action="store_true")

@@ -14,17 +14,20 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 # moto's request stubber joins botocore's built-in handlers on this import: done before any boto3 session exists
 # (an integration test's --direct CLI call makes one), so every later session is intercepted inside mock_aws.
-import moto.core.models  # noqa: E402, F401
-from parley import config  # noqa: E402
-from parley.logic import accounts  # noqa: E402
-from parley.logic.access import OPERATOR  # noqa: E402
-from parley_local import stack as local_stack  # noqa: E402
-from parley_local.emulated import Api, emulated_cloud  # noqa: E402, F401 (Api: the tests' client)
-from parley_local.emulated import drain as drain_queue  # noqa: E402
-from parley_local.iam import IamEmulation  # noqa: E402
-from parley_local.runtime import Gateway  # noqa: E402
-from parley_local.template import Stack  # noqa: E402
+import moto.core.models  # noqa: F401
 
+from parley import config
+from parley.logic import accounts
+from parley.logic.access import OPERATOR
+from parley_local import stack as local_stack
+from parley_local.emulated import (
+    Api,
+    drain as drain_queue,
+    emulated_cloud,
+)
+from parley_local.iam import IamEmulation
+from parley_local.runtime import Gateway
+from parley_local.template import Stack
 
 IAM = IamEmulation()
 IAM.install()  # every AWS call a function makes is checked against its template policy, as on AWS
@@ -116,5 +119,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if unused:
         lines = [f"  {fn}: {action} on {resource}" for fn, grants in unused.items() for action, resource in grants]
         session.config.get_terminal_writer().line(
-            "template.yaml grants what no call in the suite needed:\n" + "\n".join(lines), red=True)
+            "template.yaml grants what no call in the suite needed:\n" + "\n".join(lines), red=True
+        )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

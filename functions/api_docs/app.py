@@ -29,7 +29,7 @@ ASSETS = {
 # Scripts and styles only from this API (Swagger UI sets inline styles; its logo is a data: URL).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                               "frame-ancestors 'none'",
+    "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
 PAGE = """<!DOCTYPE html>
@@ -66,9 +66,15 @@ def _read(folder: Path, name: str) -> str | None:
     return _cache.get(path)
 
 
-@app.get("/api/openapi.json", compress=True, cache_control="no-cache", summary="This OpenAPI document",
-         tags=["documentation"], operation_id="openapi_document",
-         responses=responses(200, "The OpenAPI 3.1 document.", media=(content_types.APPLICATION_JSON,), public=True))
+@app.get(
+    "/api/openapi.json",
+    compress=True,
+    cache_control="no-cache",
+    summary="This OpenAPI document",
+    tags=["documentation"],
+    operation_id="openapi_document",
+    responses=responses(200, "The OpenAPI 3.1 document.", media=(content_types.APPLICATION_JSON,), public=True),
+)
 def openapi_document():
     document = _read(HERE, "openapi.json")
     if document is None:
@@ -76,9 +82,14 @@ def openapi_document():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-@app.get("/api/docs", cache_control="no-cache", summary="Swagger UI", tags=["documentation"],
-         operation_id="swagger_ui",
-         responses=responses(200, "An HTML page that reads /api/openapi.json.", media=("text/html",), public=True))
+@app.get(
+    "/api/docs",
+    cache_control="no-cache",
+    summary="Swagger UI",
+    tags=["documentation"],
+    operation_id="swagger_ui",
+    responses=responses(200, "An HTML page that reads /api/openapi.json.", media=("text/html",), public=True),
+)
 def swagger_ui():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=PAGE, headers=SECURITY_HEADERS)
 
@@ -94,9 +105,14 @@ def _gzipped(folder: Path, name: str, text: str) -> bytes:
 _zipped: dict[Path, bytes] = {}
 
 
-@app.get("/api/docs/<asset>", cache_control="public, max-age=3600", summary="Swagger UI's scripts and styles",
-         tags=["documentation"], operation_id="swagger_asset",
-         responses=responses(200, "The file.", media=("text/css", "text/javascript"), errors=(404,), public=True))
+@app.get(
+    "/api/docs/<asset>",
+    cache_control="public, max-age=3600",
+    summary="Swagger UI's scripts and styles",
+    tags=["documentation"],
+    operation_id="swagger_asset",
+    responses=responses(200, "The file.", media=("text/css", "text/javascript"), errors=(404,), public=True),
+)
 def swagger_asset(asset: str):
     if asset not in ASSETS:
         return _detail(404, "Not found.")
@@ -107,8 +123,7 @@ def swagger_asset(asset: str):
     headers = {"X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
     if "gzip" in (app.current_event.headers.get("accept-encoding") or ""):
         headers["Content-Encoding"] = "gzip"  # bytes: Powertools sends them base64-encoded, as API Gateway needs
-        return Response(status_code=200, content_type=content_type, body=_gzipped(folder, asset, text),
-                        headers=headers)
+        return Response(status_code=200, content_type=content_type, body=_gzipped(folder, asset, text), headers=headers)
     return Response(status_code=200, content_type=content_type, body=text, headers=headers)
 
 

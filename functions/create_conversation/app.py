@@ -17,12 +17,17 @@ app = create_app()
     description="The conversation belongs to the calling account, which must have access to the data set.",
     tags=["conversations"],
     operation_id="create_conversation",
-    responses=responses(201, "The new conversation.", "ConversationCreated",
-                        {"id": 7, "started_at": "2026-11-27T15:04:05Z", "data_set_id": 1},
-                        (403, 404, 503, *BODY_ERRORS)),
+    responses=responses(
+        201,
+        "The new conversation.",
+        "ConversationCreated",
+        {"id": 7, "started_at": "2026-11-27T15:04:05Z", "data_set_id": 1},
+        (403, 404, 503, *BODY_ERRORS),
+    ),
 )
 def create_conversation(request: CreateConversationRequest, idempotency: IdempotencyKeyHeader = None):
     return conversations.create(principal(app), request.data_set_id, idempotency_key(app, idempotency)), 201
+
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

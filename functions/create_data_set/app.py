@@ -16,10 +16,20 @@ app = create_app()
     description="An empty data set with default answer settings; load products and documents into it next.",
     tags=["data sets"],
     operation_id="create_data_set",
-    responses=responses(201, "The new, empty data set.", "DataSet",
-                        {"id": 2, "name": "Catalogue", "product_count": 0, "document_count": 0,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
-                        (403, *BODY_ERRORS)),
+    responses=responses(
+        201,
+        "The new, empty data set.",
+        "DataSet",
+        {
+            "id": 2,
+            "name": "Catalogue",
+            "product_count": 0,
+            "document_count": 0,
+            "created_at": "2026-11-27T15:04:05Z",
+            "answer_settings": {"provider": "extractive"},
+        },
+        (403, *BODY_ERRORS),
+    ),
 )
 def create_data_set(request: CreateDataSetRequest):
     return data_sets.create(principal(app), request.name), 201

@@ -16,10 +16,21 @@ app = create_app()
     description="The answer carries the account's token, the only time it is shown.",
     tags=["service accounts"],
     operation_id="create_service_account",
-    responses=responses(201, "The new account with its token (shown only now).", "ServiceAccountWithToken",
-                        {"id": 3, "name": "support-bot", "is_admin": False, "is_active": True, "data_set_ids": [1],
-                         "created_at": "2026-11-27T15:04:05Z", "token": "prl_3_" + "x" * 43},
-                        (403, *BODY_ERRORS)),
+    responses=responses(
+        201,
+        "The new account with its token (shown only now).",
+        "ServiceAccountWithToken",
+        {
+            "id": 3,
+            "name": "support-bot",
+            "is_admin": False,
+            "is_active": True,
+            "data_set_ids": [1],
+            "created_at": "2026-11-27T15:04:05Z",
+            "token": "prl_3_" + "x" * 43,
+        },
+        (403, *BODY_ERRORS),
+    ),
 )
 def create_service_account(request: CreateServiceAccountRequest):
     return accounts.create(principal(app), request.name.strip(), request.data_set_ids, request.is_admin), 201

@@ -17,8 +17,7 @@ app = create_app()
     description="Its messages and tasks go with it; only the account that started it may delete it.",
     tags=["conversations"],
     operation_id="delete_conversation",
-    responses=responses(204, "Deleted, with its messages and tasks: they answer 404 from now on.",
-                        errors=(404, 503)),
+    responses=responses(204, "Deleted, with its messages and tasks: they answer 404 from now on.", errors=(404, 503)),
 )
 def delete_conversation(conversation_id: ConversationId):
     conversations.delete(principal(app), conversation_id)

@@ -15,13 +15,24 @@ app = create_app()
     summary="Read a data set",
     tags=["data sets"],
     operation_id="get_data_set",
-    responses=responses(200, "The data set.", "DataSet",
-                        {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
-                        (403, 404)),
+    responses=responses(
+        200,
+        "The data set.",
+        "DataSet",
+        {
+            "id": 1,
+            "name": "Sample shop",
+            "product_count": 120,
+            "document_count": 14,
+            "created_at": "2026-11-27T15:04:05Z",
+            "answer_settings": {"provider": "extractive"},
+        },
+        (403, 404),
+    ),
 )
 def get_data_set(data_set_id: DataSetId):
     return data_sets.get_visible(principal(app), data_set_id)
+
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -14,10 +14,23 @@ app = create_app()
     summary="List the data sets you can use",
     tags=["data sets"],
     operation_id="list_data_sets",
-    responses=responses(200, "Every data set this account may use.", "DataSetList",
-                        {"results": [{"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
-                                      "created_at": "2026-11-27T15:04:05Z",
-                                      "answer_settings": {"provider": "extractive"}}]}),
+    responses=responses(
+        200,
+        "Every data set this account may use.",
+        "DataSetList",
+        {
+            "results": [
+                {
+                    "id": 1,
+                    "name": "Sample shop",
+                    "product_count": 120,
+                    "document_count": 14,
+                    "created_at": "2026-11-27T15:04:05Z",
+                    "answer_settings": {"provider": "extractive"},
+                }
+            ]
+        },
+    ),
 )
 def list_data_sets():
     return data_sets.list_visible(principal(app))

@@ -15,11 +15,25 @@ app = create_app()
     summary="List service accounts (admin)",
     tags=["service accounts"],
     operation_id="list_service_accounts",
-    responses=responses(200, "A page of accounts, by id.", "ServiceAccountPage",
-                        {"results": [{"id": 1, "name": "admin", "is_admin": True, "is_active": True,
-                                      "data_set_ids": [], "created_at": "2026-11-27T15:04:05Z"}],
-                         "next_cursor": None},
-                        (400, 403)),
+    responses=responses(
+        200,
+        "A page of accounts, by id.",
+        "ServiceAccountPage",
+        {
+            "results": [
+                {
+                    "id": 1,
+                    "name": "admin",
+                    "is_admin": True,
+                    "is_active": True,
+                    "data_set_ids": [],
+                    "created_at": "2026-11-27T15:04:05Z",
+                }
+            ],
+            "next_cursor": None,
+        },
+        (400, 403),
+    ),
 )
 def list_service_accounts(limit: PageSize = 50, cursor: AccountCursor = None):
     return accounts.list_page(principal(app), limit, cursor)

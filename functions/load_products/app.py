@@ -17,14 +17,20 @@ app = create_app()
     description="A product with the sku of one already loaded replaces it.",
     tags=["data sets"],
     operation_id="load_products",
-    responses=responses(202, "The products are indexed asynchronously: poll the task.", "TaskAccepted",
-                        {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"}, (403, 404, 503, *BODY_ERRORS)),
+    responses=responses(
+        202,
+        "The products are indexed asynchronously: poll the task.",
+        "TaskAccepted",
+        {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"},
+        (403, 404, 503, *BODY_ERRORS),
+    ),
 )
-def load_products(data_set_id: DataSetId, request: ProductsRequest,
-                  idempotency: IdempotencyKeyHeader = None):
+def load_products(data_set_id: DataSetId, request: ProductsRequest, idempotency: IdempotencyKeyHeader = None):
     items = [p.model_dump() for p in request.products]
-    return data_sets.request_load(principal(app), data_set_id, data_sets.PRODUCTS, items,
-                                  idempotency_key(app, idempotency)), 202
+    return data_sets.request_load(
+        principal(app), data_set_id, data_sets.PRODUCTS, items, idempotency_key(app, idempotency)
+    ), 202
+
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -17,14 +17,25 @@ app = create_app()
     description="The question is stored at once; the worker answers it from the conversation's data set.",
     tags=["conversations"],
     operation_id="send_message",
-    responses=responses(202, "The question is stored; the answer is produced asynchronously: poll the task.",
-                        "TaskAccepted", {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"},
-                        (403, 404, 503, *BODY_ERRORS)),
+    responses=responses(
+        202,
+        "The question is stored; the answer is produced asynchronously: poll the task.",
+        "TaskAccepted",
+        {"task_id": "3f0c2a9e-6a51-4c55-9d87-0f5b1f0e2b7a"},
+        (403, 404, 503, *BODY_ERRORS),
+    ),
 )
-def send_message(conversation_id: ConversationId, request: SendMessageRequest,
-                 idempotency: IdempotencyKeyHeader = None):
-    return conversations.send(principal(app), conversation_id, request.question_message, request.data_set_id,
-                              idempotency_key(app, idempotency)), 202
+def send_message(
+    conversation_id: ConversationId, request: SendMessageRequest, idempotency: IdempotencyKeyHeader = None
+):
+    return conversations.send(
+        principal(app),
+        conversation_id,
+        request.question_message,
+        request.data_set_id,
+        idempotency_key(app, idempotency),
+    ), 202
+
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

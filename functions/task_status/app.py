@@ -15,11 +15,17 @@ app = create_app()
     summary="Poll a task",
     tags=["tasks"],
     operation_id="task_status",
-    responses=responses(200, "The task's state (PENDING until it has finished).", "TaskStatus",
-                        {"state": "SUCCESS", "kind": "answer", "conversation_id": 7}, (404,)),
+    responses=responses(
+        200,
+        "The task's state (PENDING until it has finished).",
+        "TaskStatus",
+        {"state": "SUCCESS", "kind": "answer", "conversation_id": 7},
+        (404,),
+    ),
 )
 def task_status(task_id: TaskId):
     return tasks.status(principal(app), task_id)
+
 
 @tracing.handler
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

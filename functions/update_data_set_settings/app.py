@@ -16,10 +16,20 @@ app = create_app()
     summary="Replace a data set's answer settings (admin)",
     tags=["data sets"],
     operation_id="update_data_set_settings",
-    responses=responses(200, "The data set with its new settings.", "DataSet",
-                        {"id": 1, "name": "Sample shop", "product_count": 120, "document_count": 14,
-                         "created_at": "2026-11-27T15:04:05Z", "answer_settings": {"provider": "extractive"}},
-                        (403, 404, *BODY_ERRORS)),
+    responses=responses(
+        200,
+        "The data set with its new settings.",
+        "DataSet",
+        {
+            "id": 1,
+            "name": "Sample shop",
+            "product_count": 120,
+            "document_count": 14,
+            "created_at": "2026-11-27T15:04:05Z",
+            "answer_settings": {"provider": "extractive"},
+        },
+        (403, 404, *BODY_ERRORS),
+    ),
 )
 def update_data_set_settings(data_set_id: DataSetId, request: AnswerSettings):
     return data_sets.update_settings(principal(app), data_set_id, request.model_dump(exclude_none=True))

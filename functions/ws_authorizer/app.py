@@ -12,8 +12,13 @@ from parley.logic.streaming import authenticate_connection
 
 
 def _policy(principal_id: str, effect: str, method_arn: str) -> dict:
-    return {"principalId": principal_id, "policyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn}]}}
+    return {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": method_arn}],
+        },
+    }
 
 
 @tracing.handler

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from parley_local.template import ROOT
 
-__all__ = ["load_sample", "PRODUCTS_FILE", "DOCUMENTS_FILE"]
+__all__ = ["DOCUMENTS_FILE", "PRODUCTS_FILE", "load_sample"]
 
 SAMPLE_DIR = ROOT / "samples" / "fiberup"
 PRODUCTS_FILE = SAMPLE_DIR / "products.jsonl"

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from parley_client import cli
 from parley_client.client import BadRequest, Forbidden, NotFound, ParleyClient, Unauthorized
 
@@ -51,7 +50,8 @@ def test_client_ask_answers_the_sla_question_from_the_sample(client):
     assert answer["role"] == "agent"
     assert answer["text"].startswith("Yes") and "FiberUP Business Duplex" in answer["text"]
     assert {"type": "product", "id": "FU-BIZ-DUPLEX"}.items() <= next(
-        s for s in answer["sources"] if s["type"] == "product").items()
+        s for s in answer["sources"] if s["type"] == "product"
+    ).items()
     conversation_id = answer["conversation_id"]
 
     follow_up = client.ask("What does the SLA guarantee for availability?", 1, conversation_id=conversation_id)
@@ -79,9 +79,8 @@ def test_client_send_and_wait_step_by_step(client):
 
 
 def test_client_raises_typed_errors_carrying_the_detail(client, local_stack):
-    with ParleyClient(local_stack.url, "prl_1_" + "X" * 43) as stranger:
-        with pytest.raises(Unauthorized) as unknown:
-            stranger.list_conversations()
+    with ParleyClient(local_stack.url, "prl_1_" + "X" * 43) as stranger, pytest.raises(Unauthorized) as unknown:
+        stranger.list_conversations()
     assert unknown.value.status == 401 and unknown.value.detail == "Invalid token."
     with ParleyClient(local_stack.url, token="") as anonymous, pytest.raises(Unauthorized):
         anonymous.list_data_sets()
@@ -127,23 +126,35 @@ def test_cli_ask_prints_the_answer_and_its_sources(api_env, capsys):
 
 
 def test_cli_ask_json_prints_the_raw_responses(local_stack, capsys):
-    code, out, err = run(capsys, "--url", local_stack.url, "--token", local_stack.token,
-                         "ask", SLA_QUESTION, "--data-set", "1", "--json")
+    code, out, err = run(
+        capsys, "--url", local_stack.url, "--token", local_stack.token, "ask", SLA_QUESTION, "--data-set", "1", "--json"
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["task"]["state"] == "SUCCESS" and result["created"]["id"] == result["conversation_id"]
     assert result["answer"]["text"].startswith("Yes")
     assert any(s["id"] == "FU-BIZ-DUPLEX" for s in result["answer"]["sources"])
 
-    code, out, err = run(capsys, "ask", "And what does it cost?", "--conversation", str(result["conversation_id"]),
-                         "--url", local_stack.url, "--token", local_stack.token, "--json")
+    code, out, err = run(
+        capsys,
+        "ask",
+        "And what does it cost?",
+        "--conversation",
+        str(result["conversation_id"]),
+        "--url",
+        local_stack.url,
+        "--token",
+        local_stack.token,
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["created"] is None and len(json.loads(out)["conversation"]["history"]) == 4
 
 
 def test_cli_reports_api_errors_with_status_and_detail(local_stack, capsys):
-    code, out, err = run(capsys, "--url", local_stack.url, "--token", "prl_1_" + "Y" * 43,
-                         "ask", SLA_QUESTION, "--data-set", "1")
+    code, out, err = run(
+        capsys, "--url", local_stack.url, "--token", "prl_1_" + "Y" * 43, "ask", SLA_QUESTION, "--data-set", "1"
+    )
     assert code == 1 and out == "" and err.strip() == "error: 401 Invalid token."
     code, _, err = run(capsys, "--url", local_stack.url, "--token", local_stack.token, "data-sets", "show", "424242")
     assert code == 1 and err.strip() == "error: 404 data set not found"
@@ -193,8 +204,7 @@ def test_cli_manages_accounts_through_the_admin_api(api_env, local_stack, capsys
     with ParleyClient(local_stack.url, second_token) as new:
         assert [d["id"] for d in new.list_data_sets()["results"]] == [1]
 
-    code, out, _ = run(capsys, "accounts", "update", str(account_id), "--name", "cli bot 2", "--no-data-sets",
-                       "--json")
+    code, out, _ = run(capsys, "accounts", "update", str(account_id), "--name", "cli bot 2", "--no-data-sets", "--json")
     assert code == 0 and json.loads(out)["name"] == "cli bot 2" and json.loads(out)["data_set_ids"] == []
     code, out, _ = run(capsys, "accounts", "update", str(account_id), "--data-set", "1", "--data-set", "1")
     assert code == 0 and "data sets 1" in out
@@ -228,8 +238,7 @@ def test_cli_direct_bootstraps_an_admin_against_the_stack_tables(local_stack, ca
     copy = tmp_path / "local.json"
     copy.write_text(state_path.read_text())
     monkeypatch.setenv("PARLEY_LOCAL_STATE", str(copy))
-    for name in (*cli.TABLE_ENV, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "PARLEY_API_URL",
-                 "PARLEY_API_TOKEN"):
+    for name in (*cli.TABLE_ENV, "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "PARLEY_API_URL", "PARLEY_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     before = dict(os.environ)
 
@@ -264,17 +273,29 @@ def test_cli_direct_bootstraps_an_admin_against_the_stack_tables(local_stack, ca
 
 PRODUCTS_CSV = """\
 sku,name,description,price,categories,warranty_years,colour
-ZX-3000,Zorblax Quantum Toaster,"A four-slot toaster that browns bread evenly, with a defrost button.",89.5,kitchen|appliances,5,chrome
+ZX-3000,Zorblax Quantum Toaster,\
+"A four-slot toaster that browns bread evenly, with a defrost button.",89.5,kitchen|appliances,5,chrome
 ZX-1000,Zorblax Mini Kettle,A one-litre travel kettle.,25,kitchen,2,
 """
 
-DOCUMENTS_JSONL = "\n".join(json.dumps(d) for d in [
-    {"title": "Zorblax returns policy", "url": "https://zorblax.example/returns",
-     "content": "Unused Zorblax appliances can be returned within 45 days of delivery for a full refund. "
-                "Return shipping is free for members of the Zorblax Club."},
-    {"title": "Zorblax descaling guide",
-     "content": "Descale a Zorblax kettle every month with citric acid to keep it quiet."},
-]) + "\n"
+DOCUMENTS_JSONL = (
+    "\n".join(
+        json.dumps(d)
+        for d in [
+            {
+                "title": "Zorblax returns policy",
+                "url": "https://zorblax.example/returns",
+                "content": "Unused Zorblax appliances can be returned within 45 days of delivery for a full refund. "
+                "Return shipping is free for members of the Zorblax Club.",
+            },
+            {
+                "title": "Zorblax descaling guide",
+                "content": "Descale a Zorblax kettle every month with citric acid to keep it quiet.",
+            },
+        ]
+    )
+    + "\n"
+)
 
 
 def test_cli_loads_csv_and_jsonl_then_answers_from_them(api_env, client, capsys, tmp_path):
@@ -284,8 +305,9 @@ def test_cli_loads_csv_and_jsonl_then_answers_from_them(api_env, client, capsys,
     (tmp_path / "products.csv").write_text(PRODUCTS_CSV)
     (tmp_path / "documents.jsonl").write_text(DOCUMENTS_JSONL)
 
-    code, out, err = run(capsys, "load", "products", str(tmp_path / "products.csv"), "--data-set", data_set,
-                         "--chunk-size", "1")
+    code, out, err = run(
+        capsys, "load", "products", str(tmp_path / "products.csv"), "--data-set", data_set, "--chunk-size", "1"
+    )
     assert code == 0, err
     assert "chunk 1/2: 1 products loaded" in out and "chunk 2/2" in out
     assert f"loaded 2 products into data set {data_set}" in out
@@ -302,15 +324,17 @@ def test_cli_loads_csv_and_jsonl_then_answers_from_them(api_env, client, capsys,
     product = next(s for s in answer["sources"] if s["type"] == "product")
     assert product["id"] == "ZX-3000"
 
-    code, out, err = run(capsys, "ask", "Within how many days can I return a Zorblax appliance?",
-                         "--data-set", data_set)
+    code, out, err = run(
+        capsys, "ask", "Within how many days can I return a Zorblax appliance?", "--data-set", data_set
+    )
     assert code == 0, err
     assert "45 days" in out
     assert "  [document] Zorblax returns policy <https://zorblax.example/returns>" in out.splitlines()
 
     # Loading again upserts by sku; --no-wait prints the task ids instead of waiting.
-    code, out, err = run(capsys, "load", "products", str(tmp_path / "products.csv"), "--data-set", data_set,
-                         "--no-wait")
+    code, out, err = run(
+        capsys, "load", "products", str(tmp_path / "products.csv"), "--data-set", data_set, "--no-wait"
+    )
     task_ids = out.split()
     assert code == 0 and len(task_ids) == 1
     assert client.wait_for_task(task_ids[0], timeout=30)["result"]["product_count"] == 2
@@ -335,8 +359,9 @@ def test_cli_rejects_a_bad_file_before_sending_anything(api_env, client, capsys,
     assert client.get_data_set(data_set)["product_count"] == 0
 
     bad_jsonl = tmp_path / "bad.jsonl"
-    bad_jsonl.write_text('{"title": "Fine", "content": "ok"}\n{"title": "No content"\n[1, 2]\n'
-                         '{"title": "Blank", "content": "   "}\n')
+    bad_jsonl.write_text(
+        '{"title": "Fine", "content": "ok"}\n{"title": "No content"\n[1, 2]\n{"title": "Blank", "content": "   "}\n'
+    )
     code, _, err = run(capsys, "load", "documents", str(bad_jsonl), "--data-set", str(data_set))
     assert code == 2 and "bad lines: 2, 3, 4" in err and "not valid JSON" in err and "expected a JSON object" in err
     assert client.get_data_set(data_set)["document_count"] == 0
@@ -348,21 +373,52 @@ def test_cli_rejects_a_bad_file_before_sending_anything(api_env, client, capsys,
 def test_cli_loads_shop_exports_in_chunks_with_variations_after_their_parents(api_env, client, capsys):
     data_set = new_data_set(client, "exports")
     samples = Path(__file__).resolve().parents[2] / "samples" / "apparel"
-    code, out, err = run(capsys, "load", "products", str(samples / "woocommerce-export.csv"), "--data-set",
-                         str(data_set), "--chunk-size", "7", "--currency", "EUR")
+    code, out, err = run(
+        capsys,
+        "load",
+        "products",
+        str(samples / "woocommerce-export.csv"),
+        "--data-set",
+        str(data_set),
+        "--chunk-size",
+        "7",
+        "--currency",
+        "EUR",
+    )
     assert code == 0, err
     assert "as a WooCommerce product export: 25 products" in err and "wc-<ID>" in err
     assert "chunk 4/4: 4 products loaded" in out and f"loaded 25 products into data set {data_set}" in out
-    code, out, err = run(capsys, "load", "products", str(samples / "shopify-export.csv"), "--data-set",
-                         str(data_set), "--format", "shopify")
+    code, out, err = run(
+        capsys,
+        "load",
+        "products",
+        str(samples / "shopify-export.csv"),
+        "--data-set",
+        str(data_set),
+        "--format",
+        "shopify",
+    )
     assert code == 0 and "now has 30 products" in out, err
 
 
 def test_cli_sets_a_data_sets_answer_settings(api_env, client, capsys):
     data_set = str(new_data_set(client, "settings"))
-    code, out, err = run(capsys, "data-sets", "settings", data_set, "--provider", "openai", "--model", "m1",
-                         "--base-url", "http://127.0.0.1:9/v1", "--api-key-secret", "PARLEY_TEST_KEY",
-                         "--max-steps", "3")
+    code, _out, err = run(
+        capsys,
+        "data-sets",
+        "settings",
+        data_set,
+        "--provider",
+        "openai",
+        "--model",
+        "m1",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--api-key-secret",
+        "PARLEY_TEST_KEY",
+        "--max-steps",
+        "3",
+    )
     assert code == 0, err
     shown = client.get_data_set(int(data_set))["answer_settings"]
     assert shown["provider"] == "openai" and shown["model"] == "m1" and shown["base_url"] == "http://127.0.0.1:9/v1"

@@ -8,19 +8,31 @@ import time
 
 import httpx
 import pytest
+from parley_client import cli
+from parley_client.client import ParleyClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from parley_client import cli
-from parley_client.client import ParleyClient
 from tests.unit.test_streaming import check_turn
 
 SLA_QUESTION = "Does FiberUP Business Duplex include an SLA?"
 BOOKS = [
-    {"sku": "BK-ODYSSEY", "name": "The Odyssey, clothbound", "description": "Homer's epic in a verse translation.",
-     "properties": {"pages": 560, "binding": "Clothbound"}, "categories": ["Classics"], "price": 24.0},
-    {"sku": "BK-ATLAS", "name": "World Atlas of Rivers", "description": "Maps of the great rivers of every continent.",
-     "properties": {"pages": 320, "binding": "Hardcover"}, "categories": ["Reference"], "price": 39.5},
+    {
+        "sku": "BK-ODYSSEY",
+        "name": "The Odyssey, clothbound",
+        "description": "Homer's epic in a verse translation.",
+        "properties": {"pages": 560, "binding": "Clothbound"},
+        "categories": ["Classics"],
+        "price": 24.0,
+    },
+    {
+        "sku": "BK-ATLAS",
+        "name": "World Atlas of Rivers",
+        "description": "Maps of the great rivers of every continent.",
+        "properties": {"pages": 320, "binding": "Hardcover"},
+        "categories": ["Reference"],
+        "price": 39.5,
+    },
 ]
 
 
@@ -68,11 +80,12 @@ def test_events_arrive_in_order_and_completed_is_the_stored_message(local_stack)
         conversation = http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
         assert call(socket, {"action": "subscribe", "conversation_id": conversation})["type"] == "subscribed"
         for question in (SLA_QUESTION, "How much does it cost?"):
-            task = http.post(f"/api/conversations/{conversation}", json={"question_message": question}).json()["task_id"]
+            task = http.post(f"/api/conversations/{conversation}", json={"question_message": question}).json()[
+                "task_id"
+            ]
             events = turn(socket)
             assert poll(http, task)["state"] == "SUCCESS"
-            check_turn(events, http.get(f"/api/conversations/{conversation}").json()["history"][-1], conversation,
-                       task)
+            check_turn(events, http.get(f"/api/conversations/{conversation}").json()["history"][-1], conversation, task)
         assert "FiberUP Business Duplex" in turn_text(http, conversation, 1)
 
 
@@ -106,8 +119,12 @@ def test_bad_tokens_are_refused(local_stack):
 
 def test_accounts_are_isolated(local_stack):
     other_token = new_account(local_stack, "streaming-other")
-    with local_stack.client() as http, local_stack.client(other_token) as other_http, \
-            open_socket(local_stack) as mine, open_socket(local_stack, other_token) as theirs:
+    with (
+        local_stack.client() as http,
+        local_stack.client(other_token) as other_http,
+        open_socket(local_stack) as mine,
+        open_socket(local_stack, other_token) as theirs,
+    ):
         conversation = http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
         refused = call(theirs, {"action": "subscribe", "conversation_id": conversation})
         assert refused["type"] == "error" and refused["error"]["code"] == "not_found"
@@ -116,8 +133,10 @@ def test_accounts_are_isolated(local_stack):
         assert turn(mine)[-1]["type"] == "message.completed"
         # Anything streamed to the other account would arrive before the reply to its next message.
         own = other_http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
-        assert call(theirs, {"action": "subscribe", "conversation_id": own}) == {"type": "subscribed",
-                                                                                 "conversation_id": own}
+        assert call(theirs, {"action": "subscribe", "conversation_id": own}) == {
+            "type": "subscribed",
+            "conversation_id": own,
+        }
 
 
 def test_two_subscribers_get_the_same_events(local_stack):
@@ -137,16 +156,18 @@ def test_a_connection_dropped_mid_answer_still_gets_the_answer_stored_and_polled
         conversation = http.post("/api/conversations", json={"data_set_id": 1}).json()["id"]
         with open_socket(local_stack) as socket:
             call(socket, {"action": "subscribe", "conversation_id": conversation})
-            task = http.post(f"/api/conversations/{conversation}", json={"question_message": SLA_QUESTION}
-                             ).json()["task_id"]
+            task = http.post(f"/api/conversations/{conversation}", json={"question_message": SLA_QUESTION}).json()[
+                "task_id"
+            ]
             assert json.loads(socket.recv(timeout=60))["type"] == "task.started"
             socket.socket.shutdown(sockets.SHUT_RDWR)  # the network goes away: no close handshake
         assert poll(http, task)["state"] == "SUCCESS"
         history = http.get(f"/api/conversations/{conversation}").json()["history"]
         assert [m["role"] for m in history] == ["user", "agent"] and "sla" in history[-1]["text"].lower()
         # and the next turn, streamed to nobody, is stored the same way
-        task = http.post(f"/api/conversations/{conversation}", json={"question_message": "Is there a setup fee?"}
-                         ).json()["task_id"]
+        task = http.post(
+            f"/api/conversations/{conversation}", json={"question_message": "Is there a setup fee?"}
+        ).json()["task_id"]
         assert poll(http, task)["state"] == "SUCCESS"
         assert len(http.get(f"/api/conversations/{conversation}").json()["history"]) == 4
 
@@ -185,8 +206,11 @@ def test_parley_chat_streams_each_answer_into_one_conversation(local_stack, monk
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{SLA_QUESTION}\nHow is roaming charged?\n"))
     streamed = []
     real_stream = ParleyClient.stream
-    monkeypatch.setattr(ParleyClient, "stream", lambda self, *a, **kw: (
-        streamed.append(event) or event for event in real_stream(self, *a, **kw)))
+    monkeypatch.setattr(
+        ParleyClient,
+        "stream",
+        lambda self, *a, **kw: (streamed.append(event) or event for event in real_stream(self, *a, **kw)),
+    )
     assert cli.main(["chat", "--data-set", "1"]) == 0
     out = capsys.readouterr().out
     answers = [line.split("agent> ", 1)[1] for line in out.splitlines() if "agent> " in line]

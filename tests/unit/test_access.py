@@ -59,8 +59,9 @@ def test_only_the_documentation_routes_are_public():
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
-def test_every_route_rejects_missing_malformed_unknown_and_disabled_tokens(method, path, ids, admin, make_user,
-                                                                           gateway):
+def test_every_route_rejects_missing_malformed_unknown_and_disabled_tokens(
+    method, path, ids, admin, make_user, gateway
+):
     target = concrete(path, ids)
     body = VALID_BODIES.get((method, path))
     missing = admin.call(method, target, body, token=None)

@@ -36,8 +36,13 @@ def scripted(monkeypatch):
 
 def settings_for(provider: str, scripted: ScriptedModel, scenario: str, **extra) -> dict:
     if provider == "openai":
-        return {"provider": "openai", "model": f"scripted-{scenario}", "base_url": scripted.base_url,
-                "api_key_secret": "SCRIPTED_KEY", **extra}
+        return {
+            "provider": "openai",
+            "model": f"scripted-{scenario}",
+            "base_url": scripted.base_url,
+            "api_key_secret": "SCRIPTED_KEY",
+            **extra,
+        }
     return {"provider": "bedrock", "model": f"scripted-{scenario}", **extra}
 
 
@@ -73,7 +78,8 @@ CASES = [
 @pytest.mark.parametrize("provider", ["openai", "bedrock"])
 @pytest.mark.parametrize("data_set,question,sku_prefix", CASES)
 def test_a_turn_with_the_catalog_tools_stores_its_steps_sources_and_usage_and_follow_ups_see_them(
-        admin, drain, scripted, provider, data_set, question, sku_prefix):
+    admin, drain, scripted, provider, data_set, question, sku_prefix
+):
     if data_set == "hardware":
         data_set = hardware_shop(admin, drain)
     assert admin.patch(SETTINGS.format(data_set), settings_for(provider, scripted, "parallel")).status == 200
@@ -106,10 +112,20 @@ def test_a_turn_with_the_catalog_tools_stores_its_steps_sources_and_usage_and_fo
 
 
 @pytest.mark.parametrize("provider", ["openai", "bedrock"])
-def test_a_runaway_model_ends_in_failure_agent_step_limit_after_the_data_sets_budget(
-        admin, drain, scripted, provider):
-    assert admin.patch(SETTINGS.format(1), {"provider": "openai", "model": "m", "base_url": "https://x.example/v1",
-                                            "api_key_secret": "k", "max_steps": 21}).status == 422
+def test_a_runaway_model_ends_in_failure_agent_step_limit_after_the_data_sets_budget(admin, drain, scripted, provider):
+    assert (
+        admin.patch(
+            SETTINGS.format(1),
+            {
+                "provider": "openai",
+                "model": "m",
+                "base_url": "https://x.example/v1",
+                "api_key_secret": "k",
+                "max_steps": 21,
+            },
+        ).status
+        == 422
+    )
     assert admin.patch(SETTINGS.format(1), {"provider": "bedrock", "model": "m", "max_steps": 0}).status == 422
     changed = admin.patch(SETTINGS.format(1), settings_for(provider, scripted, "runaway", max_steps=2))
     assert changed.status == 200 and changed.json()["answer_settings"]["max_steps"] == 2
@@ -123,14 +139,12 @@ def test_a_runaway_model_ends_in_failure_agent_step_limit_after_the_data_sets_bu
 
 
 @pytest.mark.parametrize("provider", ["openai", "bedrock"])
-def test_a_provider_error_mid_loop_fails_the_task_with_no_agent_message(admin, drain, scripted, provider,
-                                                                        monkeypatch):
+def test_a_provider_error_mid_loop_fails_the_task_with_no_agent_message(admin, drain, scripted, provider, monkeypatch):
     assert admin.patch(SETTINGS.format(1), settings_for(provider, scripted, "provider_error")).status == 200
     conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
-    status, notice = ask(admin, drain, conversation, "Which plan is the fastest?")
+    status, _notice = ask(admin, drain, conversation, "Which plan is the fastest?")
     assert status["state"] == "FAILURE" and status["error"]["code"] == "provider_error"
-    assert [m["role"] for m in admin.get(f"/api/conversations/{conversation}").json()["history"]] == \
-        ["user", "system"]
+    assert [m["role"] for m in admin.get(f"/api/conversations/{conversation}").json()["history"]] == ["user", "system"]
 
 
 def test_a_crash_mid_loop_then_redelivery_gives_exactly_one_agent_message(cloud, admin, scripted, monkeypatch):
@@ -172,8 +186,12 @@ def test_the_lambda_contexts_remaining_time_bounds_the_answer(admin, drain, fake
     fake_openai.replies = [("hang", 8)]  # past the remaining time, inside the answer budget and read timeout
     left = (worker_logic.WRITE_RESERVE_SECONDS + 0.5) * 1000
     monkeypatch.setattr(LambdaContext, "get_remaining_time_in_millis", lambda self: int(left))
-    settings = {"provider": "openai", "model": "test-model", "base_url": fake_openai.base_url,
-                "api_key_secret": "TEST_OPENAI_KEY"}
+    settings = {
+        "provider": "openai",
+        "model": "test-model",
+        "base_url": fake_openai.base_url,
+        "api_key_secret": "TEST_OPENAI_KEY",
+    }
     assert admin.patch(SETTINGS.format(1), settings).status == 200
     conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
     status, notice = ask(admin, drain, conversation, "Which plans include an SLA?")

@@ -23,16 +23,30 @@ def shops(gateway):
 @pytest.mark.parametrize("name,case", CASES, ids=[case["id"] for _, case in CASES])
 def test_suite_case(shops, name, case):
     result = ask_case(shops[name], case)
-    assert result["passed"], f"{' / '.join([*case['turns'], case['question']])}: {'; '.join(result['missed'])}\n" \
-                             f"answer: {result['answer']}\nsources: {result['sources']}"
+    assert result["passed"], (
+        f"{' / '.join([*case['turns'], case['question']])}: {'; '.join(result['missed'])}\n"
+        f"answer: {result['answer']}\nsources: {result['sources']}"
+    )
 
 
 def test_every_catalog_has_a_suite_covering_the_issue_types():
     assert {"fiberup", "apparel", "hardware", "books", "woocommerce", "shopify", "telecom"} <= set(catalogs())
     for name in ("apparel", "hardware", "books"):
         types = {case["type"] for case in load_suite(name)}
-        assert types == {"list", "filter", "superlative", "count", "compare", "attribute", "existence",
-                         "sale_stock", "follow_up", "fact", "document", "no_answer"}, name
+        assert types == {
+            "list",
+            "filter",
+            "superlative",
+            "count",
+            "compare",
+            "attribute",
+            "existence",
+            "sale_stock",
+            "follow_up",
+            "fact",
+            "document",
+            "no_answer",
+        }, name
 
 
 def test_criteria_match_whole_words_and_numbers_in_any_form():
@@ -44,8 +58,14 @@ def test_criteria_match_whole_words_and_numbers_in_any_form():
 
 
 def test_criteria_report_each_miss():
-    expect = {"must_mention": ["Blue"], "must_not_mention": ["Red"], "yes_no": "no", "count": 3,
-              "sources_include": ["SKU-1"], "any_of": [["30 days", "a month"]]}
+    expect = {
+        "must_mention": ["Blue"],
+        "must_not_mention": ["Red"],
+        "yes_no": "no",
+        "count": 3,
+        "sources_include": ["SKU-1"],
+        "any_of": [["30 days", "a month"]],
+    }
     assert check(expect, "No: there are three, in Blue, within 30 days.", [{"id": "SKU-1", "title": "x"}]) == []
     missed = check(expect, "Yes, Red ones, 2 of them.", [{"id": "SKU-2", "title": "x"}])
     assert len(missed) == 6
@@ -56,10 +76,34 @@ def test_criteria_report_each_miss():
     assert check({"no_answer": True}, "It costs 20 EUR.", []) == ["does not say that the data set cannot answer"]
 
 
-PRODUCT_FIELDS = {"sku", "name", "description", "properties", "categories", "price", "currency", "regular_price",
-                  "sale_price", "in_stock", "stock_quantity", "url", "parent_sku", "options", "variants"}
-VARIANT_FIELDS = {"sku", "name", "options", "price", "regular_price", "sale_price", "in_stock", "stock_quantity",
-                  "properties"}
+PRODUCT_FIELDS = {
+    "sku",
+    "name",
+    "description",
+    "properties",
+    "categories",
+    "price",
+    "currency",
+    "regular_price",
+    "sale_price",
+    "in_stock",
+    "stock_quantity",
+    "url",
+    "parent_sku",
+    "options",
+    "variants",
+}
+VARIANT_FIELDS = {
+    "sku",
+    "name",
+    "options",
+    "price",
+    "regular_price",
+    "sale_price",
+    "in_stock",
+    "stock_quantity",
+    "properties",
+}
 
 
 @pytest.mark.parametrize("name", ["apparel", "hardware", "books"])
@@ -76,8 +120,9 @@ def test_sample_catalogs_use_only_the_product_fields_of_the_load_api(name):
     assert documents and all(d["title"] and d["content"] for d in documents)
 
 
-@pytest.mark.parametrize("name,fmt,count", [("woocommerce", "woocommerce", 25), ("shopify", "shopify", 5),
-                                            ("telecom", "csv", 12)])
+@pytest.mark.parametrize(
+    "name,fmt,count", [("woocommerce", "woocommerce", 25), ("shopify", "shopify", 5), ("telecom", "csv", 12)]
+)
 def test_export_catalogs_load_through_the_cli_importer(name, fmt, count, capsys):
     """A suite over a shop's export gets the products `parley load products FILE` would send, format and all."""
     from parley_client.cli import read_items

@@ -7,7 +7,6 @@ import pytest
 
 from parley import config
 from parley.dal.conversations import ConversationRepository
-
 from parley_local.scripted_model import ScriptedModel
 
 from .test_providers import FakeOpenAI, fake_openai  # noqa: F401  (fixture)
@@ -17,8 +16,14 @@ SETTINGS = "/api/data_sets/1/settings"
 
 
 def openai_settings(fake: FakeOpenAI, **extra) -> dict:
-    return {"provider": "openai", "model": "test-model", "base_url": fake.base_url,
-            "api_key_secret": "TEST_OPENAI_KEY", "max_tokens": 200, **extra}
+    return {
+        "provider": "openai",
+        "model": "test-model",
+        "base_url": fake.base_url,
+        "api_key_secret": "TEST_OPENAI_KEY",
+        "max_tokens": 200,
+        **extra,
+    }
 
 
 def ask(api, drain, conversation_id: int, question: str) -> tuple[dict, dict]:
@@ -36,8 +41,13 @@ def ask(api, drain, conversation_id: int, question: str) -> tuple[dict, dict]:
 
 def test_new_data_sets_answer_extractively_and_admins_change_that(admin):
     assert admin.get("/api/data_sets/1").json()["answer_settings"] == {"provider": "extractive"}
-    body = {"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "system_prompt": "Be brief.",
-            "temperature": 0.3, "max_tokens": 512}
+    body = {
+        "provider": "bedrock",
+        "model": "amazon.nova-lite-v1:0",
+        "system_prompt": "Be brief.",
+        "temperature": 0.3,
+        "max_tokens": 512,
+    }
     updated = admin.patch(SETTINGS, body)
     assert updated.status == 200, updated.json()
     assert updated.json()["id"] == 1 and updated.json()["answer_settings"] == body
@@ -51,8 +61,12 @@ def test_new_data_sets_answer_extractively_and_admins_change_that(admin):
 
 
 def test_the_view_names_the_key_secret_but_never_holds_a_key(admin, monkeypatch):
-    body = {"provider": "openai", "model": "gpt-4o-mini", "base_url": "https://api.openai.com/v1/",
-            "api_key_secret": "parley/openai"}
+    body = {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "base_url": "https://api.openai.com/v1/",
+        "api_key_secret": "parley/openai",
+    }
     shown = admin.patch(SETTINGS, body).json()["answer_settings"]
     assert shown == {**body, "base_url": "https://api.openai.com/v1"}
 
@@ -65,22 +79,37 @@ def test_only_admins_change_settings_and_unknown_data_sets_are_404(admin, user):
     assert user.get("/api/data_sets/1").json()["answer_settings"] == {"provider": "extractive"}
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"provider": "llama-magic"}, "provider"),
-    ({"provider": "bedrock"}, "model"),
-    ({"provider": "openai", "model": "m", "api_key_secret": "parley/k"}, "base_url"),
-    ({"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:11434/v1"}, "api_key_secret"),
-    ({"provider": "openai", "model": "m", "base_url": "ftp://example.com", "api_key_secret": "parley/k"}, "base_url"),
-    ({"provider": "openai", "model": "m", "base_url": "https://u:p@example.com/v1", "api_key_secret": "parley/k"},
-     "base_url"),
-    ({"provider": "openai", "model": "m", "base_url": "https://example.com/v1", "api_key_secret": "OPENAI_KEY"},
-     "api_key_secret"),
-    ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "temperature": 2.5}, "temperature"),
-    ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "max_tokens": 0}, "max_tokens"),
-    ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "max_tokens": 9000}, "max_tokens"),
-    ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "temperature": "hot"}, "temperature"),
-    ({"provider": "bedrock", "model": "has spaces"}, "model"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"provider": "llama-magic"}, "provider"),
+        ({"provider": "bedrock"}, "model"),
+        ({"provider": "openai", "model": "m", "api_key_secret": "parley/k"}, "base_url"),
+        ({"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:11434/v1"}, "api_key_secret"),
+        (
+            {"provider": "openai", "model": "m", "base_url": "ftp://example.com", "api_key_secret": "parley/k"},
+            "base_url",
+        ),
+        (
+            {
+                "provider": "openai",
+                "model": "m",
+                "base_url": "https://u:p@example.com/v1",
+                "api_key_secret": "parley/k",
+            },
+            "base_url",
+        ),
+        (
+            {"provider": "openai", "model": "m", "base_url": "https://example.com/v1", "api_key_secret": "OPENAI_KEY"},
+            "api_key_secret",
+        ),
+        ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "temperature": 2.5}, "temperature"),
+        ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "max_tokens": 0}, "max_tokens"),
+        ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "max_tokens": 9000}, "max_tokens"),
+        ({"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "temperature": "hot"}, "temperature"),
+        ({"provider": "bedrock", "model": "has spaces"}, "model"),
+    ],
+)
 def test_bad_settings_are_422_naming_the_field(admin, body, field):
     response = admin.patch(SETTINGS, body)
     assert response.status == 422, response.json()
@@ -105,19 +134,21 @@ def test_switching_to_a_provider_and_back_answers_correctly_each_time(admin, dra
         assert status["state"] == "SUCCESS"
         assert reply["role"] == "agent" and reply["text"].startswith("From the catalog: ")
         assert [s["tool"] for s in reply["steps"]] == ["search_products"]
-        assert {"type": "product", "id": "FU-BIZ-DUPLEX", "title": "FiberUP Business Duplex", "url": None} \
-            in reply["sources"]
+        assert {"type": "product", "id": "FU-BIZ-DUPLEX", "title": "FiberUP Business Duplex", "url": None} in reply[
+            "sources"
+        ]
         assert len(scripted.requests) == 2
 
         assert admin.patch(SETTINGS, {"provider": "extractive"}).status == 200
         status, reply = ask(admin, drain, conversation, "What are the roaming charges outside the EU?")
-        assert status["state"] == "SUCCESS" and len(scripted.requests) == 2     # the model was not asked
+        assert status["state"] == "SUCCESS" and len(scripted.requests) == 2  # the model was not asked
         assert "roaming" in reply["text"].lower() and reply["sources"]
 
         assert admin.patch(SETTINGS, settings).status == 200
         status, reply = ask(admin, drain, conversation, "How do I cancel my contract?")
         assert status["state"] == "SUCCESS" and reply["steps"][0]["arguments"] == {
-            "query": "How do I cancel my contract?"}
+            "query": "How do I cancel my contract?"
+        }
         # the model sees both earlier turns, whichever engine answered them
         sent = [m["content"] for m in scripted.requests[2][2]["messages"]]
         assert sent[1] == SLA_QUESTION and sent[2].startswith("From the catalog: ")
@@ -130,14 +161,18 @@ def test_switching_to_a_provider_and_back_answers_correctly_each_time(admin, dra
     assert usage[0]["input_tokens"] > 0 and usage[1] == {"input_tokens": 0, "output_tokens": 0}
 
 
-@pytest.mark.parametrize("reply,code", [
-    ((429, {"error": "rate limited"}, {"Retry-After": "120"}), "provider_throttled"),
-    ((401, {"error": "bad key"}), "provider_error"),
-    (("hang", 5), "provider_timeout"),
-])
+@pytest.mark.parametrize(
+    "reply,code",
+    [
+        ((429, {"error": "rate limited"}, {"Retry-After": "120"}), "provider_throttled"),
+        ((401, {"error": "bad key"}), "provider_error"),
+        (("hang", 5), "provider_timeout"),
+    ],
+)
 def test_a_final_provider_failure_fails_the_task_and_leaves_a_system_notice(
-        admin, drain, fake_openai, monkeypatch, reply, code):
-    monkeypatch.setenv("JOB_MAX_TRIES", "1")          # the first failure is the last try
+    admin, drain, fake_openai, monkeypatch, reply, code
+):
+    monkeypatch.setenv("JOB_MAX_TRIES", "1")  # the first failure is the last try
     monkeypatch.setenv("WORKER_ANSWER_BUDGET_SECONDS", "1")
     config.reset()  # settings are read once per process
     config.reset()

@@ -11,8 +11,9 @@ import pytest
 def table_items(cloud) -> int:
     client = boto3.client("dynamodb")
     env = cloud.environment()
-    return sum(client.scan(TableName=env[name], Select="COUNT")["Count"]
-               for name in ("CONVERSATIONS_TABLE", "TASKS_TABLE"))
+    return sum(
+        client.scan(TableName=env[name], Select="COUNT")["Count"] for name in ("CONVERSATIONS_TABLE", "TASKS_TABLE")
+    )
 
 
 @pytest.fixture
@@ -62,15 +63,32 @@ def test_a_question_of_exactly_16000_characters_is_accepted(user, conversation):
 
 
 def test_wrong_content_type_is_415(user, conversation):
-    response = user.call("POST", conversation, raw=b"question_message=hi",
-                         headers={"content-type": "application/x-www-form-urlencoded"})
+    response = user.call(
+        "POST", conversation, raw=b"question_message=hi", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status == 415 and "application/json" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("raw_id", ["0", "-1", "abc", "1e3", "9007199254740992", "99999999999999999999",
-                                    "..%2F..%2Fetc%2Fpasswd", "1%20OR%201=1", "%7B%22%24ne%22%3A1%7D",
-                                    # forms pydantic alone would read as 1: only the canonical one names it
-                                    "01", "+1", "1.0", "1_0", "%201"])
+@pytest.mark.parametrize(
+    "raw_id",
+    [
+        "0",
+        "-1",
+        "abc",
+        "1e3",
+        "9007199254740992",
+        "99999999999999999999",
+        "..%2F..%2Fetc%2Fpasswd",
+        "1%20OR%201=1",
+        "%7B%22%24ne%22%3A1%7D",
+        # forms pydantic alone would read as 1: only the canonical one names it
+        "01",
+        "+1",
+        "1.0",
+        "1_0",
+        "%201",
+    ],
+)
 def test_bad_ids_in_paths_are_404(raw_id, user, cloud):
     before = table_items(cloud)
     assert user.get(f"/api/conversations/{raw_id}").status == 404
@@ -80,8 +98,21 @@ def test_bad_ids_in_paths_are_404(raw_id, user, cloud):
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "limit=5.0", "limit=%2B5", "limit=1_0",
-                                   "data_set_id=-3", "data_set_id=x", "cursor=%%%", "cursor=bm90LWEtbnVtYmVy"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=5.0",
+        "limit=%2B5",
+        "limit=1_0",
+        "data_set_id=-3",
+        "data_set_id=x",
+        "cursor=%%%",
+        "cursor=bm90LWEtbnVtYmVy",
+    ],
+)
 def test_bad_list_parameters_are_400(query, user):
     response = user.get(f"/api/conversations?{query}")
     assert response.status == 400, response.body
@@ -104,15 +135,20 @@ def test_unknown_routes_and_methods_are_404(user):
 
 
 def test_create_conversation_field_errors(user):
-    for body, status in (({}, 422), ({"data_set_id": "one"}, 422), ({"data_set_id": 0}, 422),
-                         ({"data_set_id": None}, 422), ({"data_set_id": True}, 422)):
+    for body, status in (
+        ({}, 422),
+        ({"data_set_id": "one"}, 422),
+        ({"data_set_id": 0}, 422),
+        ({"data_set_id": None}, 422),
+        ({"data_set_id": True}, 422),
+    ):
         response = user.post("/api/conversations", body)
         assert response.status == status, body
         assert response.json()["detail"][0]["loc"] == ["body", "data_set_id"]
 
 
 def test_injection_strings_are_stored_as_plain_text(user, conversation, drain):
-    hostile = "'; DROP TABLE conversations; -- {\"$ne\": null} ../../etc/passwd <script>alert(1)</script> \u202e\u0000"
+    hostile = '\'; DROP TABLE conversations; -- {"$ne": null} ../../etc/passwd <script>alert(1)</script> \u202e\u0000'
     assert user.post(conversation, {"question_message": hostile}).status == 202
     drain()
     history = user.get(conversation).json()["history"]
@@ -128,8 +164,18 @@ def test_bad_product_loads_name_the_field(admin):
     assert admin.post("/api/data_sets/77/products", {"products": [{"sku": "a", "name": "b"}]}).status == 404
 
 
-@pytest.mark.parametrize("text", ["\U0001F600 emoji", "\u202eright-to-left override", "zero\u200bwidth",
-                                  "nul \u0000 inside", "e\u0301 combining", "\ufeffbom first", "日本語の質問"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\U0001f600 emoji",
+        "\u202eright-to-left override",
+        "zero\u200bwidth",
+        "nul \u0000 inside",
+        "e\u0301 combining",
+        "\ufeffbom first",
+        "日本語の質問",
+    ],
+)
 def test_unicode_edge_cases_round_trip(text, user, conversation, drain):
     assert user.post(conversation, {"question_message": text}).status == 202
     drain()
@@ -184,15 +230,21 @@ def test_numbers_dynamodb_cannot_store_are_422(raw, admin, cloud):
 def test_a_product_larger_than_one_dynamodb_item_is_422(admin, cloud):
     properties = {f"{i:03d}" + "k" * 197: "v" * 2_000 for i in range(200)}  # within every field limit: 440 KB
     before = table_items(cloud)
-    response = admin.post("/api/data_sets/1/products", {"products": [{"sku": "big", "name": "big",
-                                                                      "properties": properties}]})
+    response = admin.post(
+        "/api/data_sets/1/products", {"products": [{"sku": "big", "name": "big", "properties": properties}]}
+    )
     assert response.status == 422 and response.json()["detail"][0]["loc"] == ["body", "products", 0]
     assert "at most 350000 bytes" in response.json()["detail"][0]["msg"]
     assert table_items(cloud) == before
 
 
-@pytest.mark.parametrize("document", [{"title": "t", "content": "c", "url": "https://example.com/" + "a" * 990},
-                                      {"title": "\U0001F600" * 500, "content": "c"}])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"title": "t", "content": "c", "url": "https://example.com/" + "a" * 990},
+        {"title": "\U0001f600" * 500, "content": "c"},
+    ],
+)
 def test_a_document_key_longer_than_a_sort_key_allows_is_422(document, admin, cloud):
     before = table_items(cloud)
     response = admin.post("/api/data_sets/1/documents", {"documents": [document]})
@@ -203,12 +255,19 @@ def test_a_document_key_longer_than_a_sort_key_allows_is_422(document, admin, cl
 
 def test_loads_at_the_storage_limits_succeed(admin, drain):
     properties = {"tiny": 1e-130, "huge": -9.99e125, "zero": 0.0, "long int": 10**38 - 1, "longer int": 10**40}
-    products = admin.post("/api/data_sets/1/products", {"products": [{"sku": "edge", "name": "Edge numbers",
-                                                                      "price": 1e-130, "properties": properties}]})
+    products = admin.post(
+        "/api/data_sets/1/products",
+        {"products": [{"sku": "edge", "name": "Edge numbers", "price": 1e-130, "properties": properties}]},
+    )
     url = "https://example.com/" + "a" * 980  # 1,000 bytes
-    documents = admin.call("POST", "/api/data_sets/1/documents", raw=json.dumps(
-        {"documents": [{"title": "\U0001F600" * 500, "content": "\U0001F600" * 90_000, "url": url}]},
-        ensure_ascii=False).encode())
+    documents = admin.call(
+        "POST",
+        "/api/data_sets/1/documents",
+        raw=json.dumps(
+            {"documents": [{"title": "\U0001f600" * 500, "content": "\U0001f600" * 90_000, "url": url}]},
+            ensure_ascii=False,
+        ).encode(),
+    )
     assert products.status == 202 and documents.status == 202, (products.body, documents.body)
     drain()
     for response in (products, documents):

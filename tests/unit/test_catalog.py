@@ -121,7 +121,7 @@ def test_knowledge_cache_is_bounded_by_bytes(cloud, monkeypatch):
     data = knowledge.pack(knowledge.build(PRODUCTS, DOCUMENTS))
     for number in (1, 2, 3):
         blobs.put(f"index/{number}/1.knowledge", data)
-    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))   # room for two
+    monkeypatch.setenv("KNOWLEDGE_CACHE_BYTES", str(len(data) * 4 * 2))  # room for two
     config.reset()  # settings are read once per process
     for number in (1, 2, 3):
         knowledge_cache.knowledge_for({"id": number, "index_version": 1, "index_key": f"index/{number}/1.knowledge"})

@@ -11,7 +11,6 @@ import json
 
 import httpx
 import pytest
-
 from parley_client import cli
 from parley_client.client import (
     DEFAULT_URL,
@@ -72,10 +71,13 @@ def test_wait_for_task_backs_off_from_100_ms_doubling_up_to_2_s():
 
 def test_wait_for_task_times_out_without_sleeping_past_the_deadline():
     time = FakeTime()
-    with ParleyClient("http://parley.test", "tok", transport=scripted([{"state": "PENDING"}]),
-                      sleep=time.sleep, clock=time.clock) as client:
-        with pytest.raises(TaskTimeout) as timeout:
-            client.wait_for_task(TASK, timeout=5)
+    with (
+        ParleyClient(
+            "http://parley.test", "tok", transport=scripted([{"state": "PENDING"}]), sleep=time.sleep, clock=time.clock
+        ) as client,
+        pytest.raises(TaskTimeout) as timeout,
+    ):
+        client.wait_for_task(TASK, timeout=5)
     assert time.sleeps == [0.1, 0.2, 0.4, 0.8, 1.6, 1.9]
     assert timeout.value.task_id == TASK and "PENDING after 5 s" in str(timeout.value)
 
@@ -83,10 +85,17 @@ def test_wait_for_task_times_out_without_sleeping_past_the_deadline():
 def test_a_failed_task_raises_with_its_error_code_and_message():
     failure = {"state": "FAILURE", "error": {"code": "enqueue_failed", "message": "Send it again."}}
     time = FakeTime()
-    with ParleyClient("http://parley.test", "tok", transport=scripted([{"state": "PENDING"}, failure]),
-                      sleep=time.sleep, clock=time.clock) as client:
-        with pytest.raises(TaskFailed) as failed:
-            client.wait_for_task(TASK)
+    with (
+        ParleyClient(
+            "http://parley.test",
+            "tok",
+            transport=scripted([{"state": "PENDING"}, failure]),
+            sleep=time.sleep,
+            clock=time.clock,
+        ) as client,
+        pytest.raises(TaskFailed) as failed,
+    ):
+        client.wait_for_task(TASK)
     assert (failed.value.code, failed.value.message) == ("enqueue_failed", "Send it again.")
     assert failed.value.task["state"] == "FAILURE" and time.sleeps == [0.1]
 
@@ -94,8 +103,9 @@ def test_a_failed_task_raises_with_its_error_code_and_message():
 def test_503_carries_retry_after_and_413_is_a_bad_request():
     def handle(request: httpx.Request) -> httpx.Response:
         if request.method == "POST":
-            return httpx.Response(503, json={"detail": "the answer queue is unavailable, please retry"},
-                                  headers={"Retry-After": "2"})
+            return httpx.Response(
+                503, json={"detail": "the answer queue is unavailable, please retry"}, headers={"Retry-After": "2"}
+            )
         return httpx.Response(413, json={"detail": "request body is larger than 1048576 bytes"})
 
     with ParleyClient("http://parley.test", "tok", transport=httpx.MockTransport(handle)) as client:
@@ -112,9 +122,11 @@ def test_connection_errors_are_parley_errors():
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    with ParleyClient("http://parley.test", "tok", transport=httpx.MockTransport(refuse)) as client:
-        with pytest.raises(ApiUnreachable) as unreachable:
-            client.list_data_sets()
+    with (
+        ParleyClient("http://parley.test", "tok", transport=httpx.MockTransport(refuse)) as client,
+        pytest.raises(ApiUnreachable) as unreachable,
+    ):
+        client.list_data_sets()
     assert unreachable.value.status is None and "http://parley.test" in unreachable.value.detail
 
 
@@ -176,12 +188,16 @@ def test_direct_needs_all_table_variables_or_a_local_stack(monkeypatch, capsys):
 
 def test_cli_reads_products_from_csv_with_properties_and_categories(tmp_path):
     path = tmp_path / "p.csv"
-    path.write_text("SKU,Name,price,categories,Colour,weight_kg\n"
-                    "A-1,Alpha,12.5,,red,\n"
-                    "B-2,Beta,,x| y |,,3\n")
+    path.write_text("SKU,Name,price,categories,Colour,weight_kg\nA-1,Alpha,12.5,,red,\nB-2,Beta,,x| y |,,3\n")
     alpha, beta = cli.read_items(path, "products")
-    assert alpha == {"sku": "A-1", "name": "Alpha", "description": "", "price": 12.5, "categories": [],
-                     "properties": {"Colour": "red"}}
+    assert alpha == {
+        "sku": "A-1",
+        "name": "Alpha",
+        "description": "",
+        "price": 12.5,
+        "categories": [],
+        "properties": {"Colour": "red"},
+    }
     assert beta["price"] is None and beta["categories"] == ["x", "y"] and beta["properties"] == {"weight_kg": "3"}
 
 
@@ -202,8 +218,10 @@ def test_cli_reads_documents_and_rejects_unknown_csv_columns(tmp_path):
 
 def test_bad_rows_are_reported_by_line_before_any_request(tmp_path, capsys):
     path = tmp_path / "p.jsonl"
-    path.write_text('{"sku": "a", "name": "A"}\n\n{"sku": "b", "name": "B", "price": "12"}\n'
-                    '{"sku": "c", "name": "C", "properties": {"size": [1]}}\n')
+    path.write_text(
+        '{"sku": "a", "name": "A"}\n\n{"sku": "b", "name": "B", "price": "12"}\n'
+        '{"sku": "c", "name": "C", "properties": {"size": [1]}}\n'
+    )
     # The URL is unreachable: nothing may be sent before the file is known to be good.
     assert cli.main(["--url", "http://127.0.0.1:9", "load", "products", str(path), "--data-set", "1"]) == 2
     err = capsys.readouterr().err

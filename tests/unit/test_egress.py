@@ -33,19 +33,22 @@ def settings_with(base_url: str, secret: str = "parley/openai") -> dict:
     return {"provider": "openai", "model": "m", "base_url": base_url, "api_key_secret": secret}
 
 
-@pytest.mark.parametrize("base_url", [
-    "http://169.254.169.254/latest/meta-data",   # the instance metadata service
-    "https://169.254.169.254/v1",
-    "https://[fe80::1]/v1",
-    "https://[::ffff:169.254.169.254]/v1",
-    "https://10.0.0.5/v1",
-    "https://192.168.1.20/v1",
-    "https://100.64.0.1/v1",
-    "https://[fd00::1]/v1",
-    "http://api.example.com/v1",                 # plain http to a host that is not allow-listed
-    "https://metadata.test/v1",                  # a name that resolves to the metadata service
-    "https://intranet.test/v1",                  # a name that resolves to a private address
-])
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://169.254.169.254/latest/meta-data",  # the instance metadata service
+        "https://169.254.169.254/v1",
+        "https://[fe80::1]/v1",
+        "https://[::ffff:169.254.169.254]/v1",
+        "https://10.0.0.5/v1",
+        "https://192.168.1.20/v1",
+        "https://100.64.0.1/v1",
+        "https://[fd00::1]/v1",
+        "http://api.example.com/v1",  # plain http to a host that is not allow-listed
+        "https://metadata.test/v1",  # a name that resolves to the metadata service
+        "https://intranet.test/v1",  # a name that resolves to a private address
+    ],
+)
 def test_settings_refuse_urls_the_key_may_not_go_to(admin, monkeypatch, base_url):
     resolving(monkeypatch, {"metadata.test": "169.254.169.254", "intranet.test": "10.1.2.3"})
     response = admin.patch(SETTINGS, settings_with(base_url))
@@ -76,8 +79,7 @@ def test_even_an_allow_listed_host_may_not_be_link_local(admin, monkeypatch):
 
 @pytest.mark.parametrize("secret", ["other-stack/openai", "parley", "parley/", "parleyx/key", "parley/../x"])
 def test_secrets_outside_this_stacks_prefix_are_refused(admin, secret):
-    response = admin.patch(SETTINGS, settings_with("https://93.184.215.14/v1",
-                                                   secret))
+    response = admin.patch(SETTINGS, settings_with("https://93.184.215.14/v1", secret))
     assert response.status == 422
     assert [e["loc"][-1] for e in response.json()["detail"]] == ["api_key_secret"]
 
@@ -99,8 +101,15 @@ def test_the_worker_checks_the_address_again_when_it_connects(admin, drain, fake
 
 
 def test_the_worker_refuses_settings_saved_before_the_policy(admin, drain, fake_openai, cloud, monkeypatch):
-    DataSetRepository().set_settings(1, {"provider": "openai", "model": "m", "api_key_secret": "TEST_OPENAI_KEY",
-                                         "base_url": "http://169.254.169.254/latest"})
+    DataSetRepository().set_settings(
+        1,
+        {
+            "provider": "openai",
+            "model": "m",
+            "api_key_secret": "TEST_OPENAI_KEY",
+            "base_url": "http://169.254.169.254/latest",
+        },
+    )
     conversation = admin.post("/api/conversations", {"data_set_id": 1}).json()["id"]
     status, _ = ask(admin, drain, conversation, SLA_QUESTION)
     assert status["state"] == "FAILURE" and "169.254.169.254" in status["error"]["message"]

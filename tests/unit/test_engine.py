@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from parley.engine import (NO_ANSWER_TEXT, Answer, AnswerEngine, ExtractiveEngine, Source,
-                           Turn)
 from parley.agent.catalog import Catalog
+from parley.engine import NO_ANSWER_TEXT, Answer, AnswerEngine, ExtractiveEngine, Source, Turn
 from parley.retrieval import SearchIndex
 from parley_local.samples import load_sample
 
@@ -48,11 +47,14 @@ def test_sla_question_answers_yes_and_names_product(engine, index):
     assert len({(s.type, s.id) for s in answer.sources}) == len(answer.sources)
 
 
-@pytest.mark.parametrize("question, sku", [
-    ("Does FiberUP Business Basic include an SLA?", "FU-BIZ-BASIC"),
-    ("Does Business Pro 1000 have an SLA?", "FU-BIZ-PRO"),
-    ("Does Home 300 come with an SLA?", "FU-HOME-300"),
-])
+@pytest.mark.parametrize(
+    "question, sku",
+    [
+        ("Does FiberUP Business Basic include an SLA?", "FU-BIZ-BASIC"),
+        ("Does Business Pro 1000 have an SLA?", "FU-BIZ-PRO"),
+        ("Does Home 300 come with an SLA?", "FU-HOME-300"),
+    ],
+)
 def test_plan_without_sla_answers_no(engine, index, question, sku):
     answer = engine.answer(question, [], index)
     assert answer.text.startswith("No")
@@ -61,12 +63,15 @@ def test_plan_without_sla_answers_no(engine, index, question, sku):
     assert name in answer.text
 
 
-@pytest.mark.parametrize("question, expected, sku", [
-    ("Does Mobile 20 include 5G?", "Yes", "FU-MOB-20"),
-    ("Does Prepaid 5 have 5G?", "No", "FU-MOB-PRE5"),
-    ("Is EU roaming included in Mobile Junior?", "Yes", "FU-MOB-JUNIOR"),
-    ("Does Business Basic include a static IP?", "No", "FU-BIZ-BASIC"),
-])
+@pytest.mark.parametrize(
+    "question, expected, sku",
+    [
+        ("Does Mobile 20 include 5G?", "Yes", "FU-MOB-20"),
+        ("Does Prepaid 5 have 5G?", "No", "FU-MOB-PRE5"),
+        ("Is EU roaming included in Mobile Junior?", "Yes", "FU-MOB-JUNIOR"),
+        ("Does Business Basic include a static IP?", "No", "FU-BIZ-BASIC"),
+    ],
+)
 def test_other_yes_no_questions(engine, index, question, expected, sku):
     answer = engine.answer(question, [], index)
     assert answer.text.startswith(expected)
@@ -81,12 +86,15 @@ def test_unclear_yes_no_question_gets_facts_not_a_verdict(engine, index):
     assert "5" in answer.text
 
 
-@pytest.mark.parametrize("question", [
-    "Do you sell pet insurance?",
-    "What is the weather in Paris tomorrow?",
-    "Do you offer car insurance?",
-    "How do I bake bread?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Do you sell pet insurance?",
+        "What is the weather in Paris tomorrow?",
+        "Do you offer car insurance?",
+        "How do I bake bread?",
+    ],
+)
 def test_absent_topic_says_data_set_has_no_answer(engine, index, question):
     answer = engine.answer(question, [], index)
     assert answer.text == NO_ANSWER_TEXT
@@ -122,8 +130,7 @@ def test_follow_up_yes_no_uses_history(engine, index):
 
 
 def test_new_topic_is_not_dragged_back_by_history(engine, index):
-    history = [Turn("user", "Does FiberUP Business Duplex include an SLA?"),
-               Turn("agent", "Yes.")]
+    history = [Turn("user", "Does FiberUP Business Duplex include an SLA?"), Turn("agent", "Yes.")]
     answer = engine.answer("What are the roaming charges outside the EU?", history, index)
     assert ids(answer)[0] == "https://fiberup.example/legal/roaming"
 
@@ -134,7 +141,7 @@ def test_roaming_document_is_quoted_with_url(engine, index):
     assert ids(answer)[0] == url
     assert answer.sources[0].url == url
     assert url in answer.text and "Roaming charges" in answer.text
-    assert "EUR per MB" in answer.text         # quoted figures from the document
+    assert "EUR per MB" in answer.text  # quoted figures from the document
 
 
 def test_cancellation_notice_period(engine, index):
@@ -161,7 +168,7 @@ def test_price_question(engine, index):
 def test_facts_question_quotes_properties(engine, index):
     # "fast" finds the speed properties through the catalog's own units (download_mbps, upload_mbps)
     hints = Catalog.build(load_sample()[0]).vocabulary.hints()
-    assert engine.answer("How fast is Home 300?", [], index).text.count("Mbps") < 2   # no hints: no speeds
+    assert engine.answer("How fast is Home 300?", [], index).text.count("Mbps") < 2  # no hints: no speeds
     answer = engine.answer("How fast is Home 300?", [], index, hints)
     assert "FiberUP Home 300" in answer.text
     assert "300" in answer.text and "100" in answer.text
@@ -169,8 +176,11 @@ def test_facts_question_quotes_properties(engine, index):
 
 
 def test_answers_are_short(engine, index):
-    for q in ["Does FiberUP Business Duplex include an SLA?", "How do I cancel?",
-              "What are the roaming charges outside the EU?"]:
+    for q in [
+        "Does FiberUP Business Duplex include an SLA?",
+        "How do I cancel?",
+        "What are the roaming charges outside the EU?",
+    ]:
         assert len(engine.answer(q, [], index).text) < 900
 
 

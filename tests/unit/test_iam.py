@@ -14,10 +14,14 @@ TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table"
 def local_names() -> dict[str, dict[str, str]]:
     names = ["ConversationsTable", "TasksTable", "DataSetsTable", "AccountsTable"]
     physical = {name: {"Ref": name, "Arn": f"{TABLE}/{name}"} for name in names}
-    physical["JobsQueue"] = {"Ref": "http://localhost/123/JobsQueue.fifo",
-                             "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:JobsQueue.fifo"}
-    physical["JobsDeadLetterQueue"] = {"Ref": "http://localhost/123/JobsDeadLetterQueue.fifo",
-                                       "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:JobsDeadLetterQueue.fifo"}
+    physical["JobsQueue"] = {
+        "Ref": "http://localhost/123/JobsQueue.fifo",
+        "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:JobsQueue.fifo",
+    }
+    physical["JobsDeadLetterQueue"] = {
+        "Ref": "http://localhost/123/JobsDeadLetterQueue.fifo",
+        "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:JobsDeadLetterQueue.fifo",
+    }
     physical["IndexBucket"] = {"Ref": "parley-indexbucket", "Arn": "arn:aws:s3:::parley-indexbucket"}
     return physical
 
@@ -46,15 +50,28 @@ def test_a_call_outside_the_policy_is_access_denied(iam):
 
 
 def test_a_transaction_needs_each_items_own_action_on_its_table():
-    pairs = requested("dynamodb", "TransactWriteItems", {"TransactItems": [
-        {"Put": {"TableName": "A"}}, {"Update": {"TableName": "B"}}, {"ConditionCheck": {"TableName": "A"}}]})
-    assert pairs == [("dynamodb:PutItem", f"{TABLE}/A"), ("dynamodb:UpdateItem", f"{TABLE}/B"),
-                     ("dynamodb:ConditionCheckItem", f"{TABLE}/A")]
+    pairs = requested(
+        "dynamodb",
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "A"}},
+                {"Update": {"TableName": "B"}},
+                {"ConditionCheck": {"TableName": "A"}},
+            ]
+        },
+    )
+    assert pairs == [
+        ("dynamodb:PutItem", f"{TABLE}/A"),
+        ("dynamodb:UpdateItem", f"{TABLE}/B"),
+        ("dynamodb:ConditionCheckItem", f"{TABLE}/A"),
+    ]
 
 
 def test_an_index_query_needs_the_index_arn(iam):
-    iam.check("ListConversationsFunction", "dynamodb", "Query",
-              {"TableName": "ConversationsTable", "IndexName": "by_owner"})
+    iam.check(
+        "ListConversationsFunction", "dynamodb", "Query", {"TableName": "ConversationsTable", "IndexName": "by_owner"}
+    )
     with pytest.raises(AccessDenied):
         iam.check("ListConversationsFunction", "dynamodb", "Query", {"TableName": "ConversationsTable"})
 
@@ -81,13 +98,19 @@ def test_unused_grants_are_reported_per_function(template_stack):
     fresh.check("TaskStatusFunction", "dynamodb", "GetItem", {"TableName": "TasksTable"})
     unused = fresh.unused()
     assert "TaskStatusFunction" not in unused
-    assert any(action == "dynamodb:PutItem" and f"{TABLE}/TasksTable" in grant
-               for action, grant in unused["SendMessageFunction"])
+    assert any(
+        action == "dynamodb:PutItem" and f"{TABLE}/TasksTable" in grant
+        for action, grant in unused["SendMessageFunction"]
+    )
 
 
 def test_one_model_of_the_parameters_list_uses_the_grant(iam, template_stack):
     fresh = IamEmulation(template_stack)
     fresh.use_resources(local_names())
-    fresh.check("WorkerFunction", "bedrock", "Converse",
-                {"modelId": template_stack.parameter_default("BedrockModelIds").split(",")[0]})
+    fresh.check(
+        "WorkerFunction",
+        "bedrock",
+        "Converse",
+        {"modelId": template_stack.parameter_default("BedrockModelIds").split(",")[0]},
+    )
     assert "bedrock:InvokeModel" not in {action for action, _ in fresh.unused()["WorkerFunction"]}

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from parley_client import cli, imports
+
 from parley.dal.data_sets import DataSetRepository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,12 +132,12 @@ def test_woocommerce_categories_keep_their_paths_as_given(woo):
 
 def test_woocommerce_descriptions_lose_their_html(woo):
     hoodie = by_sku(woo)["HD-PULL"]["description"]
-    assert hoodie == ("A midweight hoodie with a lined hood and a kangaroo pocket.\n\n"
-                      "Brushed inside for warmth, cut for layering over a tee.\n\n"
-                      "- 80% cotton, 20% polyester\n- Ribbed cuffs & hem\n- Machine wash at 30\u00a0°C".replace(
-                          "\u00a0", " "))
-    assert all("<" not in item["description"] and "&" not in item["description"].replace(" & ", "")
-               for item in woo)
+    assert hoodie == (
+        "A midweight hoodie with a lined hood and a kangaroo pocket.\n\n"
+        "Brushed inside for warmth, cut for layering over a tee.\n\n"
+        "- 80% cotton, 20% polyester\n- Ribbed cuffs & hem\n- Machine wash at 30\u00a0°C".replace("\u00a0", " ")
+    )
+    assert all("<" not in item["description"] and "&" not in item["description"].replace(" & ", "") for item in woo)
     assert by_sku(woo)["wc-130"]["description"].endswith("Two zipped hand pockets.\nMade from recycled bottles.")
 
 
@@ -154,24 +154,40 @@ def test_woocommerce_columns_become_properties_unless_bookkeeping(woo):
     assert items["CL-JEANS-SLIM"]["properties"]["Date sale price ends"] == "2026-11-30 23:59:59"
     assert items["AC-UMBRELLA"]["url"] == "https://partner.example/umbrella"
     every_key = {key for item in woo for key in item["properties"]}
-    for dropped in ("Published", "Tax status", "Visibility in catalog", "Position", "ID", "Type",
-                    "_wpcom_is_markdown", "Attribute 1 visible", "Button text", "Backorders allowed?"):
+    for dropped in (
+        "Published",
+        "Tax status",
+        "Visibility in catalog",
+        "Position",
+        "ID",
+        "Type",
+        "_wpcom_is_markdown",
+        "Attribute 1 visible",
+        "Button text",
+        "Backorders allowed?",
+    ):
         assert dropped not in every_key
 
 
-WOO_HEADER = ("ID,Type,SKU,Name,Published,Short description,Description,In stock?,Stock,Sale price,"
-              "Regular price,Categories,Parent,Attribute 1 name,Attribute 1 value(s),Attribute 2 name,"
-              "Attribute 2 value(s),Warranty\n")
+WOO_HEADER = (
+    "ID,Type,SKU,Name,Published,Short description,Description,In stock?,Stock,Sale price,"
+    "Regular price,Categories,Parent,Attribute 1 name,Attribute 1 value(s),Attribute 2 name,"
+    "Attribute 2 value(s),Warranty\n"
+)
 
 
 def test_woocommerce_attributes_the_variations_do_not_use_stay_properties_of_the_parent(tmp_path):
-    path = write(tmp_path, "w.csv", WOO_HEADER +
-                 '7,variable,LAMP,Desk Lamp,1,,,1,,,,"Home > Lighting",,Color,"Black, White",Material,Steel,2 years\n'
-                 "8,variation,LAMP-B,,1,,,1,4,,30,,id:7,Color,Black,,,\n"
-                 "9,variation,LAMP-W,,1,,,1,0,,30,,id:7,Color,White,,,\n"
-                 # a variation for any finish: the attribute is named without a value
-                 '10,variable,SHADE,Shade,1,,,1,,,,,,Finish,"Matte, Gloss",Size,"S, L",\n'
-                 "11,variation,SHADE-S,,1,,,1,,,9,,id:10,Finish,,Size,S,\n")
+    path = write(
+        tmp_path,
+        "w.csv",
+        WOO_HEADER
+        + '7,variable,LAMP,Desk Lamp,1,,,1,,,,"Home > Lighting",,Color,"Black, White",Material,Steel,2 years\n'
+        "8,variation,LAMP-B,,1,,,1,4,,30,,id:7,Color,Black,,,\n"
+        "9,variation,LAMP-W,,1,,,1,0,,30,,id:7,Color,White,,,\n"
+        # a variation for any finish: the attribute is named without a value
+        '10,variable,SHADE,Shade,1,,,1,,,,,,Finish,"Matte, Gloss",Size,"S, L",\n'
+        "11,variation,SHADE-S,,1,,,1,,,9,,id:10,Finish,,Size,S,\n",
+    )
     lamp, black, white, shade, shade_s = cli.read_items(path, "products")
     assert shade["options"] == {"Finish": ["Matte", "Gloss"], "Size": ["S", "L"]} and shade["properties"] == {}
     assert shade_s["options"] == {"Size": "S"} and shade_s["name"] == "Shade - S"
@@ -182,14 +198,17 @@ def test_woocommerce_attributes_the_variations_do_not_use_stay_properties_of_the
 
 
 def test_bad_woocommerce_rows_are_named_by_line_and_column(tmp_path, capsys):
-    path = write(tmp_path, "w.csv", WOO_HEADER +
-                 "1,simple,OK-1,Fine,1,,,1,3,,10,,,,,,,\n"
-                 "2,simple,BAD-1,Cheap,1,,,1,,,ten,,,,,,,\n"
-                 "3,variation,BAD-2,Orphan,1,,,1,,,5,,id:99,,,,,\n"
-                 '4,simple,BAD-3,"Multi\nline",1,,,maybe,,,5,,,,,,,\n'
-                 "5,simple,BAD-4,Part,1,,,1,2.5,,5,,,,,,,\n"
-                 "6,simple,BAD-5,,1,,,1,,,5,,,,,,,\n"
-                 ",simple,,No name,1,,,1,,,5,,,,,,,\n")
+    path = write(
+        tmp_path,
+        "w.csv",
+        WOO_HEADER + "1,simple,OK-1,Fine,1,,,1,3,,10,,,,,,,\n"
+        "2,simple,BAD-1,Cheap,1,,,1,,,ten,,,,,,,\n"
+        "3,variation,BAD-2,Orphan,1,,,1,,,5,,id:99,,,,,\n"
+        '4,simple,BAD-3,"Multi\nline",1,,,maybe,,,5,,,,,,,\n'
+        "5,simple,BAD-4,Part,1,,,1,2.5,,5,,,,,,,\n"
+        "6,simple,BAD-5,,1,,,1,,,5,,,,,,,\n"
+        ",simple,,No name,1,,,1,,,5,,,,,,,\n",
+    )
     err = unsent(path, capsys)
     assert "6 bad rows, nothing was sent (bad lines: 3, 4, 5, 7, 8, 9)" in err
     assert "  line 3: Regular price: 'ten' is not a number" in err
@@ -210,8 +229,13 @@ def shopify() -> list[dict]:
 
 def test_shopify_rows_sharing_a_handle_are_one_product_with_variants(shopify):
     items = by_sku(shopify)
-    assert list(items) == ["organic-crew-tee", "merino-crew-sweater", "canvas-low-sneakers",
-                           "lightweight-rain-jacket", "wool-hiking-socks"]
+    assert list(items) == [
+        "organic-crew-tee",
+        "merino-crew-sweater",
+        "canvas-low-sneakers",
+        "lightweight-rain-jacket",
+        "wool-hiking-socks",
+    ]
     tee = items["organic-crew-tee"]
     assert tee["name"] == "Organic Crew Tee" and len(tee["variants"]) == 5  # the image-only row is no variant
     assert tee["options"] == {"Color": ["Sand", "Black"], "Size": ["S", "M", "L"]}
@@ -247,10 +271,16 @@ def test_a_shopify_product_without_options_carries_its_variant_on_itself(shopify
 def test_shopify_columns_categories_html_and_what_is_left_out(shopify, capsys):
     sweater = by_sku(shopify)["merino-crew-sweater"]
     assert sweater["categories"] == ["Apparel & Accessories > Clothing > Clothing Tops > Sweaters", "Sweaters"]
-    assert sweater["description"] == ("Warm, light, no itch\n\nKnitted from extra-fine merino \u2013 wear it on its "
-                                      "own or under a coat.\n\nHand wash cold.")
-    assert sweater["properties"] == {"Vendor": "Fernhill Goods", "Tags": "wool, winter", "Fabric": "Merino wool",
-                                     "Image": "https://cdn.shop.example/files/merino-oat.jpg"}
+    assert sweater["description"] == (
+        "Warm, light, no itch\n\nKnitted from extra-fine merino \u2013 wear it on its "
+        "own or under a coat.\n\nHand wash cold."
+    )
+    assert sweater["properties"] == {
+        "Vendor": "Fernhill Goods",
+        "Tags": "wool, winter",
+        "Fabric": "Merino wool",
+        "Image": "https://cdn.shop.example/files/merino-oat.jpg",
+    }
     text = json.dumps(shopify)
     for left_out in ("Cost per item", "7.1", "Google Shopping", "Published", "Status", "deny", "manual"):
         assert left_out not in text
@@ -258,23 +288,31 @@ def test_shopify_columns_categories_html_and_what_is_left_out(shopify, capsys):
 
 def test_shopify_variants_without_a_sku_get_one_from_handle_and_options(capsys):
     jacket = by_sku(cli.read_items(SHOPIFY, "products"))["lightweight-rain-jacket"]
-    assert [v["sku"] for v in jacket["variants"]] == ["lightweight-rain-jacket-yellow-m",
-                                                      "lightweight-rain-jacket-yellow-l", "FG-RAIN-NVY-M"]
+    assert [v["sku"] for v in jacket["variants"]] == [
+        "lightweight-rain-jacket-yellow-m",
+        "lightweight-rain-jacket-yellow-l",
+        "FG-RAIN-NVY-M",
+    ]
     assert "note: line(s) 15, 16 have no Variant SKU" in capsys.readouterr().err
 
 
-SHOPIFY_HEADER = ("Handle,Title,Body (HTML),Option1 Name,Option1 Value,Variant SKU,Variant Price,"
-                  "Variant Compare At Price,Variant Inventory Tracker,Variant Inventory Qty,Care instructions\n")
+SHOPIFY_HEADER = (
+    "Handle,Title,Body (HTML),Option1 Name,Option1 Value,Variant SKU,Variant Price,"
+    "Variant Compare At Price,Variant Inventory Tracker,Variant Inventory Qty,Care instructions\n"
+)
 
 
 def test_bad_shopify_rows_are_named_by_line(tmp_path, capsys):
-    path = write(tmp_path, "s.csv", SHOPIFY_HEADER +
-                 "mug,Mug,<p>Stoneware</p>,Color,Blue,MUG-B,12,,shopify,3,Dishwasher safe\n"
-                 "mug,,,,Red,MUG-R,twelve,,shopify,3,\n"
-                 ",,,,Green,MUG-G,12,,,,\n"
-                 "cap,,,Size,M,CAP-M,9,,,,\n"
-                 "hat,Hat,,Size,S,HAT-S,9,,shopify,-4,\n"
-                 "hat,,,,M,HAT-S,9,,shopify,1,\n")
+    path = write(
+        tmp_path,
+        "s.csv",
+        SHOPIFY_HEADER + "mug,Mug,<p>Stoneware</p>,Color,Blue,MUG-B,12,,shopify,3,Dishwasher safe\n"
+        "mug,,,,Red,MUG-R,twelve,,shopify,3,\n"
+        ",,,,Green,MUG-G,12,,,,\n"
+        "cap,,,Size,M,CAP-M,9,,,,\n"
+        "hat,Hat,,Size,S,HAT-S,9,,shopify,-4,\n"
+        "hat,,,,M,HAT-S,9,,shopify,1,\n",
+    )
     err = unsent(path, capsys)
     assert "bad lines: 3, 4, 5, 6" in err
     assert "  line 3: Variant Price: 'twelve' is not a number" in err
@@ -284,10 +322,13 @@ def test_bad_shopify_rows_are_named_by_line(tmp_path, capsys):
 
 
 def test_shopify_untracked_inventory_is_no_stock_count_and_unknown_columns_are_kept(tmp_path):
-    path = write(tmp_path, "s.csv", SHOPIFY_HEADER +
-                 "mug,Mug,<p>Stoneware</p>,Color,Blue,MUG-B,12,10,,0,Dishwasher safe\n"
-                 "mug,,,,Red,MUG-R,12,,shopify,-2,\n")
-    mug, = cli.read_items(path, "products")
+    path = write(
+        tmp_path,
+        "s.csv",
+        SHOPIFY_HEADER + "mug,Mug,<p>Stoneware</p>,Color,Blue,MUG-B,12,10,,0,Dishwasher safe\n"
+        "mug,,,,Red,MUG-R,12,,shopify,-2,\n",
+    )
+    (mug,) = cli.read_items(path, "products")
     blue, red = mug["variants"]
     assert "stock_quantity" not in blue and "in_stock" not in blue and blue["price"] == 12  # 10 < 12: no sale
     assert (red["stock_quantity"], red["in_stock"]) == (0, False)  # oversold
@@ -303,20 +344,40 @@ def test_the_generic_csv_reads_typed_columns_and_keeps_the_rest_as_properties():
     assert (plan["currency"], plan["regular_price"], plan["sale_price"], plan["price"]) == ("GBP", 12, 10, 10)
     assert plan["in_stock"] is True and plan["url"] == "https://kestrel.example/plans/sim-30"
     assert plan["categories"] == ["Plans", "Plans > SIM only"]
-    assert plan["properties"] == {"Data": "30GB", "Contract": "12 Months", "Network": "5G",
-                                  "Calls and texts": "Unlimited", "EU roaming": "Yes", "Hotspot": "Yes"}
+    assert plan["properties"] == {
+        "Data": "30GB",
+        "Contract": "12 Months",
+        "Network": "5G",
+        "Calls and texts": "Unlimited",
+        "EU roaming": "Yes",
+        "Hotspot": "Yes",
+    }
     assert items["KM-PH-LUMEN-3"]["in_stock"] is False
     assert items["KM-ACC-CHG-30"]["price"] == 19.99 and "regular_price" not in items["KM-ACC-CHG-30"]
 
 
 def test_generic_csv_and_jsonl_without_the_new_fields_read_as_before(tmp_path):
     path = write(tmp_path, "p.csv", "sku,name,price,colour\nA-1,Alpha,3,red\n")
-    assert cli.read_items(path, "products") == [{"sku": "A-1", "name": "Alpha", "description": "", "price": 3,
-                                                 "categories": [], "properties": {"colour": "red"}}]
-    line = {"sku": "B", "name": "Beta", "regular_price": 20, "sale_price": 15, "stock_quantity": 2,
-            "variants": [{"sku": "B-1", "options": {"Size": "M"}, "price": 15}]}
+    assert cli.read_items(path, "products") == [
+        {
+            "sku": "A-1",
+            "name": "Alpha",
+            "description": "",
+            "price": 3,
+            "categories": [],
+            "properties": {"colour": "red"},
+        }
+    ]
+    line = {
+        "sku": "B",
+        "name": "Beta",
+        "regular_price": 20,
+        "sale_price": 15,
+        "stock_quantity": 2,
+        "variants": [{"sku": "B-1", "options": {"Size": "M"}, "price": 15}],
+    }
     path = write(tmp_path, "p.jsonl", json.dumps(line) + "\n")
-    beta, = cli.read_items(path, "products", currency="eur")
+    (beta,) = cli.read_items(path, "products", currency="eur")
     assert (beta["price"], beta["in_stock"], beta["currency"]) == (15, True, "eur".upper())
     assert beta["variants"] == [{"sku": "B-1", "options": {"Size": "M"}, "price": 15, "properties": {}}]
 

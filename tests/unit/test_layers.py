@@ -15,8 +15,11 @@ import pytest
 from parley_local.template import ROOT, Stack
 
 LAYER_SOURCE = ROOT / "layers" / "parley"
-ANSWER_MODULES = [line.strip() for line in (LAYER_SOURCE / "answer-modules.txt").read_text().splitlines()
-                  if line.strip() and not line.startswith("#")]
+ANSWER_MODULES = [
+    line.strip()
+    for line in (LAYER_SOURCE / "answer-modules.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 STACK = Stack()
 
 # Runs in the child: module names of the answer layer become unimportable, then the handler is imported.
@@ -45,12 +48,24 @@ def _own_layers(name: str) -> list[str]:
 
 
 def _import(function, blocked: list[str]) -> subprocess.CompletedProcess:
-    env = {"CONVERSATIONS_TABLE": "c", "TASKS_TABLE": "t", "DATA_SETS_TABLE": "d", "ACCOUNTS_TABLE": "a",
-           "JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/jobs.fifo", "INDEX_BUCKET": "b",
-           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_DISABLED": "true"}
+    env = {
+        "CONVERSATIONS_TABLE": "c",
+        "TASKS_TABLE": "t",
+        "DATA_SETS_TABLE": "d",
+        "ACCOUNTS_TABLE": "a",
+        "JOBS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/jobs.fifo",
+        "INDEX_BUCKET": "b",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
     module = function.handler.rsplit(".", 1)[0]
-    return subprocess.run([sys.executable, "-c", _IMPORT_WITHOUT, json.dumps(blocked), str(function.code_dir), module],
-                          capture_output=True, text=True, timeout=60, env={**_base_env(), **env})
+    return subprocess.run(
+        [sys.executable, "-c", _IMPORT_WITHOUT, json.dumps(blocked), str(function.code_dir), module],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_base_env(), **env},
+    )
 
 
 def _base_env() -> dict[str, str]:

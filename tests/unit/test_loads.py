@@ -14,8 +14,9 @@ PRODUCTS = "/api/data_sets/1/products"
 
 
 def products(prefix: str, count: int) -> list[dict]:
-    return [{"sku": f"{prefix}-{i}", "name": f"Item {prefix} {i}", "description": "A thing to sell."}
-            for i in range(count)]
+    return [
+        {"sku": f"{prefix}-{i}", "name": f"Item {prefix} {i}", "description": "A thing to sell."} for i in range(count)
+    ]
 
 
 def load(admin, drain, items: list[dict]) -> dict:
@@ -38,8 +39,13 @@ def fail_call(monkeypatch, operation: str, on_call: int, times: int = 1_000) -> 
     def failing(*args, **kwargs):
         calls.append(1)
         if on_call <= len(calls) < on_call + times:
-            raise ClientError({"Error": {"Code": "ValidationException", "Message": "broken"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+            raise ClientError(
+                {
+                    "Error": {"Code": "ValidationException", "Message": "broken"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                operation,
+            )
         return real(*args, **kwargs)
 
     monkeypatch.setattr(client, operation, failing)
@@ -66,10 +72,13 @@ def test_the_index_rebuild_reads_the_data_set_consistently(admin, drain):
     assert {"c-0", "c-1", "c-2"} <= skus()
 
 
-@pytest.mark.parametrize("operation,on_call", [
-    ("batch_write_item", 2),  # the second chunk of 25 items
-    ("put_object", 2),        # the index snapshot (the first is the payload, by the API)
-])
+@pytest.mark.parametrize(
+    "operation,on_call",
+    [
+        ("batch_write_item", 2),  # the second chunk of 25 items
+        ("put_object", 2),  # the index snapshot (the first is the payload, by the API)
+    ],
+)
 def test_a_load_that_fails_part_way_changes_nothing(admin, drain, monkeypatch, one_try, operation, on_call):
     before = admin.get("/api/data_sets/1").json()
     live = skus()
@@ -132,7 +141,7 @@ def test_unprocessed_items_are_resent_after_a_growing_jittered_wait(admin, drain
 
 def test_the_unprocessed_backoff_is_exponential_full_jitter_and_capped():
     for attempt in range(1, 12):
-        cap = min(dynamo.UNPROCESSED_MAX_SECONDS, dynamo.UNPROCESSED_BASE_SECONDS * 2 ** attempt)
+        cap = min(dynamo.UNPROCESSED_MAX_SECONDS, dynamo.UNPROCESSED_BASE_SECONDS * 2**attempt)
         delays = [dynamo.unprocessed_delay(attempt) for _ in range(200)]
         assert all(0 <= d <= cap for d in delays) and len(set(delays)) > 1
 

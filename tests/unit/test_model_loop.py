@@ -23,12 +23,16 @@ from parley.providers.bedrock import BedrockProvider
 from parley.providers.openai_compat import OpenAICompatibleProvider
 from parley_local.scripted_model import ScriptedModel
 
-BIKES = [{"sku": "BK-1", "name": "Trail Hardtail 29", "price": 899.0},
-         {"sku": "BK-2", "name": "City Commuter 8-speed", "price": 549.0},
-         {"sku": "HL-1", "name": "Trail Helmet MIPS", "price": 79.0}]
-TEAS = [{"sku": "T-10", "name": "Darjeeling First Flush", "price": 12.5},
-        {"sku": "T-11", "name": "Gyokuro Green Tea", "price": 21.0},
-        {"sku": "T-12", "name": "Assam Breakfast", "price": 7.9}]
+BIKES = [
+    {"sku": "BK-1", "name": "Trail Hardtail 29", "price": 899.0},
+    {"sku": "BK-2", "name": "City Commuter 8-speed", "price": 549.0},
+    {"sku": "HL-1", "name": "Trail Helmet MIPS", "price": 79.0},
+]
+TEAS = [
+    {"sku": "T-10", "name": "Darjeeling First Flush", "price": 12.5},
+    {"sku": "T-11", "name": "Gyokuro Green Tea", "price": 21.0},
+    {"sku": "T-12", "name": "Assam Breakfast", "price": 7.9},
+]
 CATALOGS = {"bikes": (BIKES, "Which trail bikes do you have?"), "teas": (TEAS, "Which green tea do you sell?")}
 
 
@@ -38,7 +42,7 @@ def words(text: str) -> set[str]:
 
 def search_items(knowledge: Knowledge, args: dict[str, Any]) -> ToolResult:
     wanted = words(args["query"])
-    hits = [item for item in knowledge.catalog if words(item["name"]) & wanted][:args.get("limit", 5)]
+    hits = [item for item in knowledge.catalog if words(item["name"]) & wanted][: args.get("limit", 5)]
     return ToolResult({"products": hits}, len(hits), [Source("product", i["sku"], i["name"], None) for i in hits])
 
 
@@ -49,12 +53,26 @@ def get_item(knowledge: Knowledge, args: dict[str, Any]) -> ToolResult:
     raise ToolError(f"no product has the sku {args['sku']!r}")
 
 
-SEARCH = Tool("search_items", "Find products whose name shares words with the query.",
-              {"type": "object", "properties": {"query": {"type": "string", "minLength": 1},
-                                                "limit": {"type": "integer", "minimum": 1, "maximum": 10}},
-               "required": ["query"], "additionalProperties": False}, search_items)
-GET = Tool("get_item", "One product by its sku.",
-           {"type": "object", "properties": {"sku": {"type": "string"}}, "required": ["sku"]}, get_item)
+SEARCH = Tool(
+    "search_items",
+    "Find products whose name shares words with the query.",
+    {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "minLength": 1},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 10},
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    },
+    search_items,
+)
+GET = Tool(
+    "get_item",
+    "One product by its sku.",
+    {"type": "object", "properties": {"sku": {"type": "string"}}, "required": ["sku"]},
+    get_item,
+)
 TOOLS = [SEARCH, GET]
 
 
@@ -87,11 +105,17 @@ def provider_for(name: str, scripted: ScriptedModel, scenario: str, sleeps: list
     model = f"scripted-{scenario}"
     sleep = (sleeps if sleeps is not None else []).append
     if name == "openai":
-        return OpenAICompatibleProvider({"model": model, "base_url": scripted.base_url,
-                                         "api_key_secret": "SCRIPTED_KEY"}, sleep=sleep)
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=scripted.endpoint,
-                          aws_access_key_id="test", aws_secret_access_key="test",
-                          config=Config(retries={"total_max_attempts": 1}))
+        return OpenAICompatibleProvider(
+            {"model": model, "base_url": scripted.base_url, "api_key_secret": "SCRIPTED_KEY"}, sleep=sleep
+        )
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=scripted.endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
     return BedrockProvider({"model": model}, client=client, sleep=sleep)
 
 
@@ -103,11 +127,25 @@ PROVIDERS = ["openai", "bedrock"]
 MODES = [pytest.param(False, id="plain"), pytest.param(True, id="streamed")]
 
 
-def ask(scripted, provider_name, scenario, catalog="bikes", streamed=False, max_steps=6, sleeps=None,
-        tools=TOOLS, history=None):
+def ask(
+    scripted,
+    provider_name,
+    scenario,
+    catalog="bikes",
+    streamed=False,
+    max_steps=6,
+    sleeps=None,
+    tools=TOOLS,
+    history=None,
+):
     items, question = CATALOGS[catalog]
-    engine = LanguageModelEngine(provider_for(provider_name, scripted, scenario, sleeps), "Be brief.",
-                                 tools=tools, max_steps=max_steps, budget_seconds=20)
+    engine = LanguageModelEngine(
+        provider_for(provider_name, scripted, scenario, sleeps),
+        "Be brief.",
+        tools=tools,
+        max_steps=max_steps,
+        budget_seconds=20,
+    )
     listener = Recorder() if streamed else None
     start = len(scripted.requests)
     answer = engine.answer(question, history or [], Knowledge(catalog=items, index=None), listener)
@@ -126,8 +164,9 @@ def test_one_tool_call_then_an_answer_from_its_result(scripted, provider_name, s
     expected = [i for i in items if words(i["name"]) & words(question)]
     assert expected  # the question does match the catalog
 
-    assert [(s.tool, s.arguments, s.result_count, s.error) for s in answer.steps] == \
-        [("search_items", {"query": question}, len(expected), None)]
+    assert [(s.tool, s.arguments, s.result_count, s.error) for s in answer.steps] == [
+        ("search_items", {"query": question}, len(expected), None)
+    ]
     assert answer.steps[0].duration_ms >= 0
     assert [(s.type, s.id) for s in answer.sources] == [("product", i["sku"]) for i in expected]
     assert answer.text == "From the catalog: " + "; ".join(i["name"] for i in expected) + "."
@@ -169,10 +208,12 @@ def test_parallel_calls_in_one_step_run_side_by_side(scripted, provider_name, st
         def run_it(knowledge, args):
             both_running.wait()
             return tool.run(knowledge, args)
+
         return Tool(tool.name, tool.description, tool.input_schema, run_it)
 
-    answer, listener, sent = ask(scripted, provider_name, "parallel", "teas", streamed,
-                                 tools=[meeting(SEARCH), meeting(GET)])
+    answer, _listener, sent = ask(
+        scripted, provider_name, "parallel", "teas", streamed, tools=[meeting(SEARCH), meeting(GET)]
+    )
     assert [s.tool for s in answer.steps] == ["search_items", "get_item"]
     search, get = answer.steps
     assert search.error is None and search.result_count == 1
@@ -258,11 +299,17 @@ def test_a_model_that_answers_at_once_makes_no_steps(scripted, provider_name, st
 
 @pytest.mark.parametrize("provider_name", PROVIDERS)
 def test_follow_ups_see_earlier_turns_with_their_steps_and_sources(scripted, provider_name):
-    history = [Turn("user", "Which trail bikes do you have?"),
-               Turn("agent", "Trail Hardtail 29.", [Source("product", "BK-1", "Trail Hardtail 29", None)],
-                    [{"tool": "search_items", "arguments": {"query": "trail bikes"}, "result_count": 1,
-                      "duration_ms": 0.4}]),
-               Turn("user", "And helmets?"), Turn("system", "The language model did not answer in time.")]
+    history = [
+        Turn("user", "Which trail bikes do you have?"),
+        Turn(
+            "agent",
+            "Trail Hardtail 29.",
+            [Source("product", "BK-1", "Trail Hardtail 29", None)],
+            [{"tool": "search_items", "arguments": {"query": "trail bikes"}, "result_count": 1, "duration_ms": 0.4}],
+        ),
+        Turn("user", "And helmets?"),
+        Turn("system", "The language model did not answer in time."),
+    ]
     _, _, sent = ask(scripted, provider_name, "answer", "bikes", history=history)
     messages = sent[0]["messages"]
     if provider_name == "openai":
@@ -297,8 +344,16 @@ class ClockedModel:
 def test_the_deadline_bounds_the_loop_before_the_step_budget_does():
     clock = [0.0]
     model = ClockedModel(clock, 2.0)
-    answer = run(model, "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
-                 max_steps=6, deadline=7.0, clock=lambda: clock[0])
+    answer = run(
+        model,
+        "sys",
+        [{"role": "user", "text": "tea?"}],
+        Knowledge(TEAS, None),
+        TOOLS,
+        max_steps=6,
+        deadline=7.0,
+        clock=lambda: clock[0],
+    )
     # calls end at t=2 and t=4; another step (to t=6) would leave no room for the final call, so the
     # third call is the final one, done by t=6
     assert model.offered == [True, True, False]
@@ -349,8 +404,10 @@ def test_a_trickling_server_cannot_hold_a_call_past_the_answers_deadline(monkeyp
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        provider = OpenAICompatibleProvider({"model": "m", "base_url": f"http://127.0.0.1:{server.server_port}/v1",
-                                             "api_key_secret": "SCRIPTED_KEY"}, read_timeout=5)
+        provider = OpenAICompatibleProvider(
+            {"model": "m", "base_url": f"http://127.0.0.1:{server.server_port}/v1", "api_key_secret": "SCRIPTED_KEY"},
+            read_timeout=5,
+        )
         with pytest.raises(ProviderError) as failure:
             provider.reply("sys", [{"role": "user", "text": "hi"}], None, time.monotonic() + 1.0)
         assert failure.value.code == TIMEOUT and "time ran out" in failure.value.reason
@@ -373,12 +430,25 @@ class PreambleModel:
 
 def test_text_before_a_tool_call_is_part_of_the_answer_and_what_was_streamed_is_what_is_stored():
     listener = Recorder()
-    answer = run(PreambleModel(), "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
-                 deadline=time.monotonic() + 5, listener=listener)
+    answer = run(
+        PreambleModel(),
+        "sys",
+        [{"role": "user", "text": "tea?"}],
+        Knowledge(TEAS, None),
+        TOOLS,
+        deadline=time.monotonic() + 5,
+        listener=listener,
+    )
     assert answer.text == "Let me check the catalog.\n\nAssam Breakfast is 7.90."
     assert "".join(listener.deltas) == answer.text and len(listener.steps) == 1
-    quiet = run(PreambleModel(), "sys", [{"role": "user", "text": "tea?"}], Knowledge(TEAS, None), TOOLS,
-                deadline=time.monotonic() + 5)
+    quiet = run(
+        PreambleModel(),
+        "sys",
+        [{"role": "user", "text": "tea?"}],
+        Knowledge(TEAS, None),
+        TOOLS,
+        deadline=time.monotonic() + 5,
+    )
     assert quiet.text == answer.text and quiet.steps[0].tool == "search_items"
 
 
@@ -395,13 +465,21 @@ def test_text_from_a_call_still_streaming_after_the_answer_ended_is_not_passed_o
                 answered.wait(5)
                 on_text("late words")
                 late_text_sent.set()
+
             threading.Thread(target=straggler, daemon=True).start()
             on_text("On time.")
             return ModelReply("On time.", [], 1, 1)
 
     listener = Recorder()
-    answer = run(AbandonedStream(), "sys", [{"role": "user", "text": "q"}], Knowledge(TEAS, None), TOOLS,
-                 deadline=time.monotonic() + 5, listener=listener)
+    answer = run(
+        AbandonedStream(),
+        "sys",
+        [{"role": "user", "text": "q"}],
+        Knowledge(TEAS, None),
+        TOOLS,
+        deadline=time.monotonic() + 5,
+        listener=listener,
+    )
     answered.set()
     assert late_text_sent.wait(5)
     assert answer.text == "On time." and listener.deltas == ["On time."]
@@ -413,16 +491,21 @@ def test_openai_chunks_assemble_interleaved_tool_calls_and_a_broken_stream_is_a_
     def chunk(delta):
         return "data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]})
 
-    lines = [": keep-alive", "",
-             chunk({"tool_calls": [{"index": 1, "id": "b", "function": {"name": "get_item", "arguments": ""}}]}),
-             chunk({"tool_calls": [{"index": 0, "id": "a",
-                                    "function": {"name": "search_items", "arguments": '{"qu'}}]}),
-             chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"sku": "T-11"}'}}]}),
-             chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ery": "tea"}'}}]}),
-             'data: {"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 9}}', "data: [DONE]"]
+    lines = [
+        ": keep-alive",
+        "",
+        chunk({"tool_calls": [{"index": 1, "id": "b", "function": {"name": "get_item", "arguments": ""}}]}),
+        chunk({"tool_calls": [{"index": 0, "id": "a", "function": {"name": "search_items", "arguments": '{"qu'}}]}),
+        chunk({"tool_calls": [{"index": 1, "function": {"arguments": '{"sku": "T-11"}'}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": 'ery": "tea"}'}}]}),
+        'data: {"choices": [], "usage": {"prompt_tokens": 40, "completion_tokens": 9}}',
+        "data: [DONE]",
+    ]
     reply = read_chunks(lines, lambda text: None, [])
-    assert [(c.id, c.name, c.arguments) for c in reply.calls] == [("a", "search_items", {"query": "tea"}),
-                                                                  ("b", "get_item", {"sku": "T-11"})]
+    assert [(c.id, c.name, c.arguments) for c in reply.calls] == [
+        ("a", "search_items", {"query": "tea"}),
+        ("b", "get_item", {"sku": "T-11"}),
+    ]
     assert (reply.text, reply.input_tokens, reply.output_tokens) == ("", 40, 9)
     with pytest.raises(ProviderError) as failure:
         read_chunks(["data: {not json"], lambda text: None, [])

@@ -43,7 +43,11 @@ def test_the_token_scheme_and_document_header():
     assert DOCUMENT["info"]["title"] == "parley" and DOCUMENT["info"]["version"]
     assert DOCUMENT["servers"] == [{"url": "/"}]
     assert DOCUMENT["components"]["securitySchemes"]["Token"] == {
-        "type": "apiKey", "in": "header", "name": "Authorization", "description": openapi.TOKEN_SCHEME["description"]}
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": openapi.TOKEN_SCHEME["description"],
+    }
     assert DOCUMENT["components"]["securitySchemes"]["Token"]["description"].startswith("Token prl_")
     assert DOCUMENT["security"] == [{"Token": []}]
 
@@ -87,8 +91,11 @@ def conforms(method: str, path: str, response) -> Any:
 def test_real_responses_match_the_documented_shapes(admin, user, drain, gateway):
     created = conforms("POST", "/api/conversations", admin.post("/api/conversations", {"data_set_id": 1}))
     conversation = f"/api/conversations/{created['id']}"
-    task = conforms("POST", "/api/conversations/{conversation_id}",
-                    admin.post(conversation, {"question_message": "Does FiberUP Business Duplex include an SLA?"}))
+    task = conforms(
+        "POST",
+        "/api/conversations/{conversation_id}",
+        admin.post(conversation, {"question_message": "Does FiberUP Business Duplex include an SLA?"}),
+    )
     pending = conforms("GET", "/api/task_status/{task_id}", admin.get(f"/api/task_status/{task['task_id']}"))
     assert pending["state"] == "PENDING"
     drain()
@@ -101,18 +108,27 @@ def test_real_responses_match_the_documented_shapes(admin, user, drain, gateway)
     listed = conforms("GET", "/api/data_sets", admin.get("/api/data_sets"))["results"]
     assert listed and conforms("GET", "/api/data_sets/{data_set_id}", admin.get("/api/data_sets/1"))["id"] == 1
     data_set = conforms("POST", "/api/data_sets", admin.post("/api/data_sets", {"name": "Catalogue"}))
-    load = conforms("POST", "/api/data_sets/{data_set_id}/products", admin.post(
-        f"/api/data_sets/{data_set['id']}/products", {"products": [{"sku": "S1", "name": "Router"}]}))
+    load = conforms(
+        "POST",
+        "/api/data_sets/{data_set_id}/products",
+        admin.post(f"/api/data_sets/{data_set['id']}/products", {"products": [{"sku": "S1", "name": "Router"}]}),
+    )
     drain()
     loaded = conforms("GET", "/api/task_status/{task_id}", admin.get(f"/api/task_status/{load['task_id']}"))
     assert loaded["result"]["product_count"] == 1
 
     account = conforms("POST", "/api/service_accounts", admin.post("/api/service_accounts", {"name": "bot"}))
     assert conforms("GET", "/api/service_accounts", admin.get("/api/service_accounts"))["results"]
-    conforms("PATCH", "/api/service_accounts/{account_id}",
-             admin.patch(f"/api/service_accounts/{account['id']}", {"name": "robot"}))
-    conforms("POST", "/api/service_accounts/{account_id}/reset_token",
-             admin.post(f"/api/service_accounts/{account['id']}/reset_token"))
+    conforms(
+        "PATCH",
+        "/api/service_accounts/{account_id}",
+        admin.patch(f"/api/service_accounts/{account['id']}", {"name": "robot"}),
+    )
+    conforms(
+        "POST",
+        "/api/service_accounts/{account_id}/reset_token",
+        admin.post(f"/api/service_accounts/{account['id']}/reset_token"),
+    )
 
     # the documented errors, including API Gateway's own answer to a request without a token
     conforms("GET", "/api/data_sets", admin.get("/api/data_sets", token=None))
@@ -123,9 +139,12 @@ def test_real_responses_match_the_documented_shapes(admin, user, drain, gateway)
     conforms("POST", "/api/conversations", admin.post("/api/conversations", raw=b"{not json"))
 
 
-QUERIED = [f"{method.upper()} {path}" for path, operations in DOCUMENT["paths"].items()
-           for method, operation in operations.items()
-           if any(p["in"] == "query" for p in operation.get("parameters", []))]
+QUERIED = [
+    f"{method.upper()} {path}"
+    for path, operations in DOCUMENT["paths"].items()
+    for method, operation in operations.items()
+    if any(p["in"] == "query" for p in operation.get("parameters", []))
+]
 
 
 def test_path_ids_are_typed_and_no_operation_documents_powertools_422():
@@ -164,9 +183,14 @@ def test_the_document_and_swagger_ui_are_served_without_a_token(gateway):
         assert asset.status == 200, (reference, asset.body[:200])
 
 
-@pytest.mark.parametrize("name,content_type", [("swagger-ui.css", "text/css"),
-                                               ("swagger-ui-bundle.js", "text/javascript"),
-                                               ("swagger-ui-standalone-preset.js", "text/javascript")])
+@pytest.mark.parametrize(
+    "name,content_type",
+    [
+        ("swagger-ui.css", "text/css"),
+        ("swagger-ui-bundle.js", "text/javascript"),
+        ("swagger-ui-standalone-preset.js", "text/javascript"),
+    ],
+)
 def test_swagger_ui_files_are_served_from_the_function_with_their_type(gateway, name, content_type):
     assert (STATIC / name).is_file(), "Swagger UI's files are missing: run make swagger-assets"
     plain = gateway.handle("GET", f"/api/docs/{name}", [])

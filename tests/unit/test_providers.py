@@ -24,8 +24,12 @@ from parley.retrieval import SearchIndex
 from parley_local.samples import load_sample
 
 QUESTION = "Does FiberUP Business Duplex include an SLA?"
-HISTORY = [Turn("user", "What business plans do you have?"), Turn("agent", "Business Basic and Business Duplex."),
-           Turn("user", "Which is cheapest?"), Turn("system", "The language model did not answer in time.")]
+HISTORY = [
+    Turn("user", "What business plans do you have?"),
+    Turn("agent", "Business Basic and Business Duplex."),
+    Turn("user", "Which is cheapest?"),
+    Turn("system", "The language model did not answer in time."),
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +41,17 @@ def index():
 
 
 def completion(text: str, prompt_tokens: int = 321, completion_tokens: int = 12) -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 class FakeOpenAI:
@@ -62,8 +73,13 @@ class FakeOpenAI:
 
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)
-                fake.requests.append({"path": self.path, "headers": dict(self.headers),
-                                      "body": json.loads(self.rfile.read(length) or b"null")})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": json.loads(self.rfile.read(length) or b"null"),
+                    }
+                )
                 reply = fake.replies[min(len(fake.requests), len(fake.replies)) - 1]
                 if reply[0] == "hang":
                     fake.release.wait(reply[1])
@@ -102,15 +118,23 @@ def fake_openai(monkeypatch):
 
 
 def openai_engine(fake: FakeOpenAI, sleeps: list, budget: float = 20.0, **provider_args) -> LanguageModelEngine:
-    settings = {"provider": "openai", "model": "test-model", "base_url": fake.base_url,
-                "api_key_secret": "TEST_OPENAI_KEY", "temperature": 0.2, "max_tokens": 256}
+    settings = {
+        "provider": "openai",
+        "model": "test-model",
+        "base_url": fake.base_url,
+        "api_key_secret": "TEST_OPENAI_KEY",
+        "temperature": 0.2,
+        "max_tokens": 256,
+    }
     provider = OpenAICompatibleProvider(settings, sleep=sleeps.append, **provider_args)
     return LanguageModelEngine(provider, "Answer in one sentence.", tools=[], budget_seconds=budget)
 
 
 def test_openai_request_shape_then_429_retried_honouring_retry_after(fake_openai, index):
-    fake_openai.replies = [(429, {"error": {"message": "slow down"}}, {"Retry-After": "0.05"}),
-                           (200, completion("Yes, Business Duplex has a 99.9% SLA."))]
+    fake_openai.replies = [
+        (429, {"error": {"message": "slow down"}}, {"Retry-After": "0.05"}),
+        (200, completion("Yes, Business Duplex has a 99.9% SLA.")),
+    ]
     sleeps: list[float] = []
     answer = openai_engine(fake_openai, sleeps).answer(QUESTION, HISTORY, index)
 
@@ -124,12 +148,12 @@ def test_openai_request_shape_then_429_retried_honouring_retry_after(fake_openai
     body = first["body"]
     assert body["model"] == "test-model" and body["temperature"] == 0.2 and body["max_tokens"] == 256
     roles = [m["role"] for m in body["messages"]]
-    assert roles == ["system", "user", "assistant", "user"]   # the failed turn is not sent
+    assert roles == ["system", "user", "assistant", "user"]  # the failed turn is not sent
     system, earlier_q, earlier_a, final = (m["content"] for m in body["messages"])
     assert "Use the tools" in system and system.endswith("Answer in one sentence.")
     assert (earlier_q, earlier_a) == ("What business plans do you have?", "Business Basic and Business Duplex.")
     assert final == QUESTION
-    assert "tools" not in body and "tool_choice" not in body and "stream" not in body   # none offered
+    assert "tools" not in body and "tool_choice" not in body and "stream" not in body  # none offered
     assert answer.sources == [] and answer.steps == []
 
 
@@ -156,13 +180,14 @@ def test_openai_timeout_is_provider_timeout(fake_openai, index):
 
 
 def test_openai_throttling_past_the_budget_is_provider_throttled_and_the_key_is_never_logged(
-        fake_openai, index, caplog):
-    caplog.set_level(logging.DEBUG)                # every logger, httpx's and httpcore's included
+    fake_openai, index, caplog
+):
+    caplog.set_level(logging.DEBUG)  # every logger, httpx's and httpcore's included
     fake_openai.replies = [(429, {"error": "rate limited"}, {"Retry-After": "120"})]
     with pytest.raises(ProviderError) as failure:
         openai_engine(fake_openai, []).answer(QUESTION, [], index)
     assert failure.value.code == THROTTLED and failure.value.retryable
-    assert len(fake_openai.requests) == 1          # a 120 s wait does not fit a 20 s budget
+    assert len(fake_openai.requests) == 1  # a 120 s wait does not fit a 20 s budget
     logged = [{**vars(r), "formatted": r.getMessage()} for r in caplog.records]
     failure_logs = [r for r in logged if r.get("code") == THROTTLED]
     assert failure_logs and failure_logs[0]["host"] == "127.0.0.1" and failure_logs[0]["model"] == "test-model"
@@ -217,17 +242,24 @@ def test_aws_backend_reads_secrets_manager_plain_or_json(cloud, monkeypatch):
 
 
 def converse_response(text: str) -> dict[str, Any]:
-    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}, "stopReason": "end_turn",
-            "usage": {"inputTokens": 812, "outputTokens": 17, "totalTokens": 829}, "metrics": {"latencyMs": 420}}
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 812, "outputTokens": 17, "totalTokens": 829},
+        "metrics": {"latencyMs": 420},
+    }
 
 
 @pytest.fixture
 def bedrock():
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
     sent: list[dict[str, Any]] = []
-    client.meta.events.register("provide-client-params.bedrock-runtime.Converse",
-                                lambda params, **_: sent.append(json.loads(json.dumps(params))))
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: sent.append(json.loads(json.dumps(params))),
+    )
     with Stubber(client) as stubber:
         yield client, stubber, sent
         stubber.assert_no_pending_responses()
@@ -235,14 +267,19 @@ def bedrock():
 
 def bedrock_engine(client, sleeps: list, budget: float = 20.0) -> LanguageModelEngine:
     settings = {"provider": "bedrock", "model": "amazon.nova-lite-v1:0", "temperature": 0.1, "max_tokens": 300}
-    return LanguageModelEngine(BedrockProvider(settings, client=client, sleep=sleeps.append),
-                               "Mention the product name.", tools=[], budget_seconds=budget)
+    return LanguageModelEngine(
+        BedrockProvider(settings, client=client, sleep=sleeps.append),
+        "Mention the product name.",
+        tools=[],
+        budget_seconds=budget,
+    )
 
 
 def test_bedrock_request_shape_and_throttling_then_success(bedrock, index):
     client, stubber, sent = bedrock
-    stubber.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429,
-                             service_message="Too many requests")
+    stubber.add_client_error(
+        "converse", service_error_code="ThrottlingException", http_status_code=429, service_message="Too many requests"
+    )
     stubber.add_response("converse", converse_response("Yes: FiberUP Business Duplex has a 99.9% SLA."))
     sleeps: list[float] = []
     answer = bedrock_engine(client, sleeps).answer(QUESTION, HISTORY, index)
@@ -260,7 +297,7 @@ def test_bedrock_request_shape_and_throttling_then_success(bedrock, index):
     assert messages[0]["content"] == [{"text": "What business plans do you have?"}]
     assert messages[1]["content"] == [{"text": "Business Basic and Business Duplex."}]
     assert messages[2]["content"] == [{"text": QUESTION}]
-    assert "Which is cheapest?" not in json.dumps(request)     # the failed turn stays out
+    assert "Which is cheapest?" not in json.dumps(request)  # the failed turn stays out
     assert "toolConfig" not in request and answer.steps == []
 
 
@@ -268,17 +305,20 @@ def test_bedrock_throttling_that_outlasts_the_budget_is_provider_throttled(bedro
     client, stubber, sent = bedrock
     stubber.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)
     with pytest.raises(ProviderError) as failure:
-        bedrock_engine(client, [], budget=0.5).answer(QUESTION, [], index)   # no second attempt fits
+        bedrock_engine(client, [], budget=0.5).answer(QUESTION, [], index)  # no second attempt fits
     assert failure.value.code == THROTTLED and len(sent) == 1
 
 
-@pytest.mark.parametrize("code,status,expected,retryable", [
-    ("AccessDeniedException", 403, ERROR, False),
-    ("ValidationException", 400, ERROR, False),
-    ("ModelTimeoutException", 408, TIMEOUT, True),
-    ("InternalServerException", 500, ERROR, True),
-    ("ServiceUnavailableException", 503, ERROR, True),
-])
+@pytest.mark.parametrize(
+    "code,status,expected,retryable",
+    [
+        ("AccessDeniedException", 403, ERROR, False),
+        ("ValidationException", 400, ERROR, False),
+        ("ModelTimeoutException", 408, TIMEOUT, True),
+        ("InternalServerException", 500, ERROR, True),
+        ("ServiceUnavailableException", 503, ERROR, True),
+    ],
+)
 def test_bedrock_errors_map_to_codes(bedrock, index, code, status, expected, retryable):
     client, stubber, sent = bedrock
     stubber.add_client_error("converse", service_error_code=code, http_status_code=status)

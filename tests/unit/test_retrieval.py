@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -27,9 +28,15 @@ def index(sample):
 
 # ---------------------------------------------------------------- tokenizer
 
+
 def test_tokenize_lowercases_and_drops_stopwords():
     assert tokenize("Does FiberUP Business Duplex include an SLA?") == [
-        "fiberup", "business", "duplex", "includ", "sla"]
+        "fiberup",
+        "business",
+        "duplex",
+        "includ",
+        "sla",
+    ]
 
 
 def test_tokenize_keeps_numbers_and_alphanumerics():
@@ -62,12 +69,13 @@ def test_tokenize_unicode_and_empty():
 
 # ---------------------------------------------------------------- chunking
 
+
 def test_chunk_text_overlaps_and_covers_everything():
     sentences = [f"Sentence number {i} has exactly seven words." for i in range(40)]
     chunks = chunk_text(" ".join(sentences), target_words=50, overlap=1)
     assert len(chunks) > 3
     assert all(len(c.split()) <= 50 for c in chunks)
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         last = prev.split(". ")[-1].rstrip(".")
         assert nxt.startswith(last)
     joined = " ".join(chunks)
@@ -80,6 +88,7 @@ def test_long_sentence_becomes_its_own_chunk():
 
 
 # ---------------------------------------------------------------- search
+
 
 def test_build_counts_records(sample, index):
     products, documents = sample
@@ -140,8 +149,17 @@ def test_document_chunks_carry_url_and_title(index):
 
 
 def test_ties_are_deterministic():
-    products = [{"sku": f"SKU-{i}", "name": "Same plan", "description": "identical text",
-                 "properties": {}, "categories": [], "price": None} for i in range(5)]
+    products = [
+        {
+            "sku": f"SKU-{i}",
+            "name": "Same plan",
+            "description": "identical text",
+            "properties": {},
+            "categories": [],
+            "price": None,
+        }
+        for i in range(5)
+    ]
     idx = SearchIndex.build(products, [])
     ids = [r.id for r, _ in idx.search("identical plan", k=5)]
     assert ids == ["SKU-0", "SKU-1", "SKU-2", "SKU-3", "SKU-4"]
@@ -149,6 +167,7 @@ def test_ties_are_deterministic():
 
 
 # ---------------------------------------------------------------- empty / snapshots
+
 
 def test_empty_index():
     idx = SearchIndex.build([], [])
@@ -160,7 +179,7 @@ def test_empty_index():
 
 def test_snapshot_round_trip_gives_identical_results(index):
     data = index.to_bytes()
-    assert isinstance(data, bytes) and data.startswith(b"\x89PBM25\r\n")   # format 3, not pickle
+    assert isinstance(data, bytes) and data.startswith(b"\x89PBM25\r\n")  # format 3, not pickle
     loaded = SearchIndex.from_bytes(data)
     assert len(loaded) == len(index)
     assert loaded.records == index.records
@@ -172,7 +191,7 @@ def test_snapshot_round_trip_gives_identical_results(index):
 
 def test_snapshot_loading_does_not_tokenize(index, monkeypatch):
     data = index.to_bytes()
-    import parley.retrieval as retrieval
+    from parley import retrieval
 
     def boom(text):
         raise AssertionError("from_bytes must not tokenize")
@@ -182,14 +201,14 @@ def test_snapshot_loading_does_not_tokenize(index, monkeypatch):
     assert len(loaded) == len(index)
 
 
-@pytest.mark.parametrize("junk", [b"", b"not gzip", b"\x1f\x8bbroken", b'{"format": "other"}',
-                                  b"[1, 2, 3]"])
+@pytest.mark.parametrize("junk", [b"", b"not gzip", b"\x1f\x8bbroken", b'{"format": "other"}', b"[1, 2, 3]"])
 def test_snapshot_rejects_garbage(junk):
     with pytest.raises(ValueError):
         SearchIndex.from_bytes(junk)
 
 
 # ---------------------------------------------------------------- quality
+
 
 def test_recall_at_5_on_labelled_questions(index):
     rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
@@ -219,6 +238,7 @@ def test_fixture_ids_exist_in_sample(sample):
 
 # ---------------------------------------------------------------- scale
 
+
 def _synthetic_products(n: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
     kinds = ["Home", "Business", "Mobile", "Office", "Travel", "Family", "Student", "Pro"]
@@ -226,22 +246,26 @@ def _synthetic_products(n: int, seed: int = 7) -> list[dict]:
     out = []
     for i in range(n):
         kind = kinds[i % len(kinds)]
-        out.append({
-            "sku": f"SYN-{i:06d}",
-            "name": f"Synthetic {kind} {i}",
-            "description": " ".join(rng.choice(words) for _ in range(25)),
-            "properties": {"speed_mbps": rng.choice([100, 300, 1000]), "sla": rng.random() < 0.2,
-                           "colour": rng.choice(["red", "blue", "green"])},
-            "categories": [kind.lower()],
-            "price": round(rng.uniform(5, 150), 2),
-        })
+        out.append(
+            {
+                "sku": f"SYN-{i:06d}",
+                "name": f"Synthetic {kind} {i}",
+                "description": " ".join(rng.choice(words) for _ in range(25)),
+                "properties": {
+                    "speed_mbps": rng.choice([100, 300, 1000]),
+                    "sla": rng.random() < 0.2,
+                    "colour": rng.choice(["red", "blue", "green"]),
+                },
+                "categories": [kind.lower()],
+                "price": round(rng.uniform(5, 150), 2),
+            }
+        )
     return out
 
 
 def test_synthetic_5k_build_and_search():
     products = _synthetic_products(5000)
-    idx = SearchIndex.build(products, [{"key": "k", "title": "Terms", "content": "Some terms.",
-                                        "url": None}])
+    idx = SearchIndex.build(products, [{"key": "k", "title": "Terms", "content": "Some terms.", "url": None}])
     assert len(idx) == 5001
     hits = idx.search("Synthetic Business 4321", k=3)
     assert hits[0][0].id == "SYN-004321"
@@ -270,8 +294,24 @@ def _brute_force(idx: SearchIndex, query: str, k: int) -> list[tuple[str, float]
 def test_pruned_search_matches_brute_force_bm25():
     rng = random.Random(3)
     idx = SearchIndex.build(_synthetic_products(3000), [])
-    vocab = ["synthetic", "home", "business", "mobile", "red", "blue", "sla", "1000", "300",
-             "feature1", "feature2", "feature3", "feature250", "speed", "mbps", "travel"]
+    vocab = [
+        "synthetic",
+        "home",
+        "business",
+        "mobile",
+        "red",
+        "blue",
+        "sla",
+        "1000",
+        "300",
+        "feature1",
+        "feature2",
+        "feature3",
+        "feature250",
+        "speed",
+        "mbps",
+        "travel",
+    ]
     for _ in range(60):
         query = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 6)))
         k = rng.choice([1, 3, 5, 10])
@@ -310,17 +350,24 @@ def _format_2_snapshot(idx: SearchIndex) -> bytes:
     def pack(values, code="I"):
         return base64.b64encode(array(code, values).tobytes()).decode("ascii")
 
-    terms = list(idx._terms)          # the index's own vocabulary, in term-number order
+    terms = list(idx._terms)  # the index's own vocabulary, in term-number order
     offsets, ids, tfs = [0], [], []
     for term in terms:
         term_ids, term_tfs = idx.postings(term)
         ids.extend(term_ids)
         tfs.extend(term_tfs)
         offsets.append(len(ids))
-    payload = {"format": "parley.bm25/2", "k1": idx.k1, "b": idx.b,
-               "records": [[r.type, r.id, r.title, r.url, r.text] for r in idx.records],
-               "doc_lens": pack(idx.doc_lens), "terms": terms, "offsets": pack(offsets),
-               "id_deltas": pack([ids[0]] + [b - a for a, b in zip(ids, ids[1:])], "i"), "tfs": pack(tfs)}
+    payload = {
+        "format": "parley.bm25/2",
+        "k1": idx.k1,
+        "b": idx.b,
+        "records": [[r.type, r.id, r.title, r.url, r.text] for r in idx.records],
+        "doc_lens": pack(idx.doc_lens),
+        "terms": terms,
+        "offsets": pack(offsets),
+        "id_deltas": pack([ids[0]] + [b - a for a, b in itertools.pairwise(ids)], "i"),
+        "tfs": pack(tfs),
+    }
     return gzip.compress(json.dumps(payload).encode("utf-8"), mtime=0)
 
 

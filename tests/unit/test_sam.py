@@ -39,8 +39,9 @@ def python313() -> str | None:
     candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.13.*/bin/python3.13"), reverse=True)
     for candidate in filter(None, candidates):
         try:
-            probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                                   capture_output=True, text=True, timeout=30)
+            probe = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, timeout=30
+            )
         except OSError:
             continue
         if probe.returncode == 0 and probe.stdout.strip() == "(3, 13)":
@@ -57,26 +58,44 @@ def built(tmp_path_factory) -> Path:
             pytest.fail(message + "; CI must build the deployable artifacts")
         pytest.skip(message)
     work = tmp_path_factory.mktemp("sam")
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1",
-           # sam build looks for the runtime's interpreter by name on PATH.
-           "PATH": f"{Path(interpreter).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # sam build looks for the runtime's interpreter by name on PATH.
+        "PATH": f"{Path(interpreter).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     result = subprocess.run(
-        [str(SAM), "build", "--build-dir", str(work / "build"), "--cache-dir", str(work / "cache"),
-         "--base-dir", str(ROOT), "--region", "us-east-1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            str(SAM),
+            "build",
+            "--build-dir",
+            str(work / "build"),
+            "--cache-dir",
+            str(work / "cache"),
+            "--base-dir",
+            str(ROOT),
+            "--region",
+            "us-east-1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return work / "build"
 
 
 def _files(directory: Path) -> set[str]:
-    return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()
-            and "__pycache__" not in p.parts}
+    return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 def test_sam_build_makes_every_function_and_the_layer(built):
     template = yaml.load((built / "template.yaml").read_text(), Loader=yaml.BaseLoader)
     resources = template["Resources"]
-    for name, function in STACK.functions().items():
+    for name in STACK.functions():
         code_uri = resources[name]["Properties"]["CodeUri"]
         assert (built / code_uri / "app.py").is_file(), name
     core = built / resources["ParleyLayer"]["Properties"]["ContentUri"] / "python"

@@ -64,14 +64,16 @@ def new_conversation(api) -> int:
     return api.post("/api/conversations", {"data_set_id": 1}).json()["id"]
 
 
-def test_a_turn_streams_started_steps_deltas_completed_in_order_and_completed_is_the_stored_message(ws, user,
-                                                                                                   drain):
+def test_a_turn_streams_started_steps_deltas_completed_in_order_and_completed_is_the_stored_message(ws, user, drain):
     conversation = new_conversation(user)
     with open_socket(ws, user.token) as socket:
         assert call(socket, {"action": "subscribe", "conversation_id": conversation}) == {
-            "type": "subscribed", "conversation_id": conversation}
-        task = user.post(f"/api/conversations/{conversation}", {"question_message": "Does any plan include an SLA?"}
-                         ).json()["task_id"]
+            "type": "subscribed",
+            "conversation_id": conversation,
+        }
+        task = user.post(
+            f"/api/conversations/{conversation}", {"question_message": "Does any plan include an SLA?"}
+        ).json()["task_id"]
         drain()
         events = events_until_done(socket)
     stored = user.get(f"/api/conversations/{conversation}").json()["history"][-1]
@@ -106,12 +108,17 @@ def test_subscribing_to_another_accounts_conversation_is_an_error_and_streams_no
         assert {e["conversation_id"] for e in events_until_done(socket)} == {mine}
 
 
-@pytest.mark.parametrize("message,code", [
-    ("not json", "bad_message"), ("[1]", "bad_message"), ('{"action": "shout", "conversation_id": 1}', "bad_message"),
-    ('{"action": "subscribe", "conversation_id": "1"}', "bad_message"),
-    ('{"action": "subscribe", "conversation_id": true}', "bad_message"),
-    ('{"action": "subscribe", "conversation_id": 12345}', "not_found"),
-])
+@pytest.mark.parametrize(
+    "message,code",
+    [
+        ("not json", "bad_message"),
+        ("[1]", "bad_message"),
+        ('{"action": "shout", "conversation_id": 1}', "bad_message"),
+        ('{"action": "subscribe", "conversation_id": "1"}', "bad_message"),
+        ('{"action": "subscribe", "conversation_id": true}', "bad_message"),
+        ('{"action": "subscribe", "conversation_id": 12345}', "not_found"),
+    ],
+)
 def test_bad_client_messages_get_an_error_event(ws, user, message, code):
     with open_socket(ws, user.token) as socket:
         socket.send(message)
@@ -176,8 +183,9 @@ def test_a_failed_turn_streams_task_failed(ws, user, drain, monkeypatch):
     assert events[-1]["error"] == {"code": "provider_error", "message": "The language model failed."}
 
 
-def test_a_streaming_engine_gets_the_listener_steps_come_first_and_quick_deltas_are_merged(ws, user, drain,
-                                                                                         monkeypatch):
+def test_a_streaming_engine_gets_the_listener_steps_come_first_and_quick_deltas_are_merged(
+    ws, user, drain, monkeypatch
+):
     from parley.agent.contracts import Step
     from parley.engine import Answer
 
@@ -201,8 +209,14 @@ def test_a_streaming_engine_gets_the_listener_steps_come_first_and_quick_deltas_
     kinds = [e["type"] for e in events]
     assert kinds[:2] == ["task.started", "step"] and kinds[-1] == "message.completed"
     assert set(kinds[2:-1]) == {"delta"} and len(kinds[2:-1]) < len(words)  # merged while a post was in flight
-    assert events[1] == {"type": "step", "conversation_id": conversation, "task_id": events[0]["task_id"],
-                         "tool": "search_products", "arguments": {"query": "plans"}, "result_count": 3}
+    assert events[1] == {
+        "type": "step",
+        "conversation_id": conversation,
+        "task_id": events[0]["task_id"],
+        "tool": "search_products",
+        "arguments": {"query": "plans"},
+        "result_count": 3,
+    }
     assert "".join(e["text"] for e in events[2:-1]) == "".join(words) == events[-1]["message"]["text"]
 
 
@@ -212,9 +226,11 @@ def test_nobody_subscribed_costs_one_query_and_no_post(ws, user, drain, monkeypa
     posts, queries = [], []
     monkeypatch.setattr(connections, "post_to_connection", lambda *args: posts.append(args) or True)
     real_subscribers = connections.ConnectionRepository.subscribers
-    monkeypatch.setattr(connections.ConnectionRepository, "subscribers",
-                        lambda self, conversation_id: queries.append(conversation_id) or real_subscribers(
-                            self, conversation_id))
+    monkeypatch.setattr(
+        connections.ConnectionRepository,
+        "subscribers",
+        lambda self, conversation_id: queries.append(conversation_id) or real_subscribers(self, conversation_id),
+    )
     conversation = new_conversation(user)
     user.post(f"/api/conversations/{conversation}", {"question_message": "What plans are there?"})
     drain()
@@ -226,13 +242,13 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
     import threading
 
     import httpx
-
     from parley_client import client as client_module
     from parley_client.client import ParleyClient
 
     def through_gateway(request: httpx.Request) -> httpx.Response:
-        answer = gateway.handle(request.method, str(request.url.raw_path, "ascii"), list(request.headers.items()),
-                                request.content)
+        answer = gateway.handle(
+            request.method, str(request.url.raw_path, "ascii"), list(request.headers.items()), request.content
+        )
         return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
 
     monkeypatch.setattr(client_module, "STREAM_CHECK_SECONDS", 0.2)
@@ -247,10 +263,12 @@ def test_the_client_stream_ends_by_polling_when_the_final_event_never_comes(ws, 
 
     subscribed = []
     real_subscribe = ParleyClient._subscribe
-    monkeypatch.setattr(ParleyClient, "_subscribe",
-                        lambda self, *args: subscribed.append(real_subscribe(self, *args)) or subscribed[-1])
-    with ParleyClient("http://parley.test", user.token, transport=httpx.MockTransport(through_gateway),
-                      ws_url=ws.url) as client:
+    monkeypatch.setattr(
+        ParleyClient, "_subscribe", lambda self, *args: subscribed.append(real_subscribe(self, *args)) or subscribed[-1]
+    )
+    with ParleyClient(
+        "http://parley.test", user.token, transport=httpx.MockTransport(through_gateway), ws_url=ws.url
+    ) as client:
         background = threading.Thread(target=worker)
         background.start()
         events = list(client.stream("What plans are there?", 1, timeout=30))
@@ -269,7 +287,9 @@ def test_the_emulated_connections_api_answers_boto3_like_api_gateway(ws, user):
         call(socket, {"action": "subscribe", "conversation_id": new_conversation(user)})
         (connection_id,) = ws.connections
         described = management.get_connection(ConnectionId=connection_id)
-        assert described["Identity"]["SourceIp"] == "127.0.0.1" and described["ConnectedAt"] <= described["LastActiveAt"]
+        assert (
+            described["Identity"]["SourceIp"] == "127.0.0.1" and described["ConnectedAt"] <= described["LastActiveAt"]
+        )
         management.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "hello"}')
         assert json.loads(socket.recv(timeout=10)) == {"type": "hello"}
         with pytest.raises(management.exceptions.PayloadTooLargeException):

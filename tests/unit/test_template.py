@@ -86,19 +86,25 @@ def test_the_dead_letter_backstop_leaves_room_for_records_received_behind_failed
 
 def test_the_api_throttles_each_route_by_parameters_and_writes_access_logs():
     props = STACK.resources["HttpApi"]["Properties"]
-    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
-                                             "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"}}
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
     logs = props["AccessLogSettings"]
     assert logs["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogs", "Arn"]}
     assert "$context.status" in logs["Format"] and "authorization" not in logs["Format"].lower().replace(
-        "authorizer", "")
+        "authorizer", ""
+    )
     assert STACK.resources["ApiAccessLogs"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def test_every_function_has_a_log_group_kept_for_the_retention_parameter():
     assert STACK.parameter_default("LogRetentionDays") == 30
-    groups = {res["Properties"]["LogGroupName"]["Fn::Sub"]: res["Properties"]
-              for res in STACK.of_type("AWS::Logs::LogGroup").values() if "LogGroupName" in res["Properties"]}
+    groups = {
+        res["Properties"]["LogGroupName"]["Fn::Sub"]: res["Properties"]
+        for res in STACK.of_type("AWS::Logs::LogGroup").values()
+        if "LogGroupName" in res["Properties"]
+    }
     for function in STACK.functions():
         assert groups[f"/aws/lambda/${{{function}}}"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
 
@@ -127,17 +133,25 @@ def test_the_bucket_is_versioned_tls_only_and_expires_payloads_and_old_snapshots
 
 
 def test_alarms_watch_dead_letters_api_errors_and_the_worker_and_notify_the_optional_topic():
-    alarms = {(a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
-              for a in STACK.of_type("AWS::CloudWatch::Alarm").values()}
-    assert set(alarms) == {("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/ApiGateway", "5xx"),
-                           ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")}
+    alarms = {
+        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
+        for a in STACK.of_type("AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/ApiGateway", "5xx"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+    }
     assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Dimensions"][0]["Value"] == {
-        "Fn::GetAtt": ["JobsDeadLetterQueue", "QueueName"]}
+        "Fn::GetAtt": ["JobsDeadLetterQueue", "QueueName"]
+    }
     for key in (("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")):
         assert alarms[key]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}]
     for alarm in alarms.values():
-        assert alarm["AlarmActions"] == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}],
-                                                    {"Ref": "AWS::NoValue"}]}
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
     assert STACK.parameter_default("AlarmTopicArn") == ""
 
 
@@ -147,4 +161,5 @@ def test_the_workers_concurrency_is_capped_and_tracing_is_a_parameter():
     assert STACK.parameter_default("EnableTracing") == "false"
     assert STACK.globals["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
     assert STACK.globals["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
-        "Fn::If": ["TracingEnabled", "false", "true"]}
+        "Fn::If": ["TracingEnabled", "false", "true"]
+    }

@@ -36,11 +36,24 @@ with mock_aws():
                 pass
 
         xray_recorder.configure(emitter=Capture())
-    event = {"version": "2.0", "routeKey": "GET /api/task_status/{task_id}", "rawPath": "/api/task_status/0a2f6e1c-5b0e-4f43-9b39-6f1a4c1d2e3f",
-             "rawQueryString": "", "headers": {}, "pathParameters": {"task_id": "0a2f6e1c-5b0e-4f43-9b39-6f1a4c1d2e3f"},
-             "requestContext": {"http": {"method": "GET", "path": "/api/task_status/0a2f6e1c-5b0e-4f43-9b39-6f1a4c1d2e3f", "sourceIp": "127.0.0.1"},
-                                "requestId": "r", "routeKey": "GET /api/task_status/{task_id}", "stage": "$default",
-                                "authorizer": {"lambda": {"authenticated": "true", "account_id": "1", "is_admin": "false", "data_set_ids": ""}}}}
+    task_id = "0a2f6e1c-5b0e-4f43-9b39-6f1a4c1d2e3f"
+    path = f"/api/task_status/{task_id}"
+    authorizer = {"authenticated": "true", "account_id": "1", "is_admin": "false", "data_set_ids": ""}
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /api/task_status/{task_id}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {},
+        "pathParameters": {"task_id": task_id},
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "sourceIp": "127.0.0.1"},
+            "requestId": "r",
+            "routeKey": "GET /api/task_status/{task_id}",
+            "stage": "$default",
+            "authorizer": {"lambda": authorizer},
+        },
+    }
     result = pool.invoke(event)
 
 def names(entity):
@@ -54,16 +67,29 @@ print(json.dumps({"status": result.get("statusCode"), "xray_loaded": "aws_xray_s
 
 
 def run_handler(tracing: bool) -> dict:
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true", "ROOT": str(ROOT),
-           "TASKS_TABLE": "TasksTable", "CONVERSATIONS_TABLE": "c", "DATA_SETS_TABLE": "d", "ACCOUNTS_TABLE": "a",
-           "JOBS_QUEUE_URL": "q", "INDEX_BUCKET": "b", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "POWERTOOLS_LOG_LEVEL": "ERROR",
-           # what Lambda sets for a sampled, traced invocation
-           "LAMBDA_TASK_ROOT": str(ROOT), "AWS_LAMBDA_FUNCTION_NAME": "TaskStatusFunction",
-           "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+    env = {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+        "ROOT": str(ROOT),
+        "TASKS_TABLE": "TasksTable",
+        "CONVERSATIONS_TABLE": "c",
+        "DATA_SETS_TABLE": "d",
+        "ACCOUNTS_TABLE": "a",
+        "JOBS_QUEUE_URL": "q",
+        "INDEX_BUCKET": "b",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        # what Lambda sets for a sampled, traced invocation
+        "LAMBDA_TASK_ROOT": str(ROOT),
+        "AWS_LAMBDA_FUNCTION_NAME": "TaskStatusFunction",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    }
     env.pop("AWS_ENDPOINT_URL", None)
-    done = subprocess.run([sys.executable, "-c", f"ROOT = {str(ROOT)!r}\n" + SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", f"ROOT = {str(ROOT)!r}\n" + SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -25,9 +25,11 @@ def ask(api, question: str = "Does FiberUP Business Duplex include an SLA?") -> 
 def receive(cloud) -> list[dict]:
     import boto3
 
-    return boto3.client("sqs").receive_message(
-        QueueUrl=cloud.pump.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-    ).get("Messages", [])
+    return (
+        boto3.client("sqs")
+        .receive_message(QueueUrl=cloud.pump.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+        .get("Messages", [])
+    )
 
 
 def invoke(cloud, messages: list[dict], receive_count: int | None = None) -> dict:
@@ -147,7 +149,7 @@ def test_unexpected_errors_fail_with_a_generic_code_and_no_internals(cloud, user
 
 
 def test_one_bad_record_does_not_fail_its_batch_mates(cloud, user, monkeypatch):
-    first_path, _ = ask(user, "Does FiberUP Business Duplex include an SLA?")
+    _first_path, _ = ask(user, "Does FiberUP Business Duplex include an SLA?")
     second_path, _ = ask(user, "What are the roaming charges outside the EU?")
     messages = receive(cloud)
     assert len(messages) == 2
@@ -171,8 +173,9 @@ def test_one_bad_record_does_not_fail_its_batch_mates(cloud, user, monkeypatch):
                 raise RuntimeError("boom")
             return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for",
-                        lambda data_set, not_after=None: FailsOnFiveG(real(data_set, not_after)))
+    monkeypatch.setattr(
+        worker_logic, "engine_for", lambda data_set, not_after=None: FailsOnFiveG(real(data_set, not_after))
+    )
     result = invoke(cloud, batch, receive_count=1)
     failing = [m["MessageId"] for m in batch if json.loads(m["Body"])["task_id"] == failing_task]
     assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == failing
@@ -183,8 +186,10 @@ def test_a_failed_enqueue_is_a_503_and_the_task_is_failed_not_pending(cloud, use
     from parley.dal import jobs
 
     def unavailable(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"},
-                           "ResponseMetadata": {"HTTPStatusCode": 503}}, "SendMessage")
+        raise ClientError(
+            {"Error": {"Code": "ServiceUnavailable", "Message": "down"}, "ResponseMetadata": {"HTTPStatusCode": 503}},
+            "SendMessage",
+        )
 
     conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
     monkeypatch.setattr(jobs.aws.client("sqs"), "send_message", unavailable)
@@ -199,8 +204,9 @@ def test_a_failed_enqueue_is_a_503_and_the_task_is_failed_not_pending(cloud, use
     assert tasks[0]["error"]["M"]["code"]["S"] == "enqueue_failed"
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException",
-                                  "InternalServerError"])
+@pytest.mark.parametrize(
+    "code", ["ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"]
+)
 def test_exhausted_dynamodb_retries_surface_as_503_with_retry_after(code, cloud, user, monkeypatch):
     from parley import aws
 
@@ -208,8 +214,13 @@ def test_exhausted_dynamodb_retries_surface_as_503_with_retry_after(code, cloud,
 
     def throttled(*args, **kwargs):
         calls.append(1)
-        raise ClientError({"Error": {"Code": code, "Message": "slow down"},
-                           "ResponseMetadata": {"HTTPStatusCode": 400 if "Exception" in code else 500}}, "Query")
+        raise ClientError(
+            {
+                "Error": {"Code": code, "Message": "slow down"},
+                "ResponseMetadata": {"HTTPStatusCode": 400 if "Exception" in code else 500},
+            },
+            "Query",
+        )
 
     monkeypatch.setattr(aws.client("dynamodb"), "query", throttled)
     response = user.get("/api/conversations")
@@ -245,8 +256,11 @@ def test_a_slow_turn_in_one_conversation_does_not_hold_up_another_in_the_same_ba
                 fast_answered.set()
             return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for",
-                        lambda data_set, not_after=None: SlowUntilTheOtherIsAnswered(real(data_set, not_after)))
+    monkeypatch.setattr(
+        worker_logic,
+        "engine_for",
+        lambda data_set, not_after=None: SlowUntilTheOtherIsAnswered(real(data_set, not_after)),
+    )
     assert invoke(cloud, batch) == {"batchItemFailures": []}
     assert waited == [True]  # the fast conversation was answered while the slow one was still working
     assert len(agent_messages(user, slow_path)) == 1 and len(agent_messages(user, fast_path)) == 1
@@ -270,8 +284,9 @@ def test_within_one_conversation_a_failure_fails_the_later_records_to_keep_order
                 raise RuntimeError("transient")
             return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for",
-                        lambda data_set, not_after=None: FailsFirst(real(data_set, not_after)))
+    monkeypatch.setattr(
+        worker_logic, "engine_for", lambda data_set, not_after=None: FailsFirst(real(data_set, not_after))
+    )
     failed = invoke(cloud, batch, receive_count=1)["batchItemFailures"]
     assert [f["itemIdentifier"] for f in failed] == [m["MessageId"] for m in batch]
     assert agent_messages(user, path) == []  # the second was not answered before the first
@@ -295,8 +310,9 @@ def test_dynamodb_throttling_is_retried_by_botocore_then_succeeds(cloud, user):
     def throttle_twice(request, **kwargs):
         attempts.append(1)
         if len(attempts) <= 2:
-            body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                               "message": "Rate exceeded"}).encode()
+            body = json.dumps(
+                {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "Rate exceeded"}
+            ).encode()
             return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.0"}, Raw(body))
         return None
 
@@ -325,7 +341,7 @@ def test_the_retry_delay_grows_exponentially_with_jitter_and_stays_under_the_vis
         assert min(delays) >= step // 2 and max(delays) <= step and len(delays) > 1
     from parley_local.template import Stack
 
-    assert RETRY_MAX_SECONDS < Stack().resources["JobsQueue"]["Properties"]["VisibilityTimeout"]
+    assert Stack().resources["JobsQueue"]["Properties"]["VisibilityTimeout"] > RETRY_MAX_SECONDS
 
 
 def test_a_failed_group_comes_back_after_its_backoff_not_the_visibility_timeout(cloud, user, monkeypatch):
@@ -352,8 +368,9 @@ def test_a_failed_group_comes_back_after_its_backoff_not_the_visibility_timeout(
                 raise RuntimeError("transient")
             return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for",
-                        lambda data_set, not_after=None: FailsFirstOnce(real(data_set, not_after)))
+    monkeypatch.setattr(
+        worker_logic, "engine_for", lambda data_set, not_after=None: FailsFirstOnce(real(data_set, not_after))
+    )
     assert cloud.pump.drain_once(0) == 2  # both received, the first failed, the second was not tried
     assert agent_messages(user, path) == []
     assert cloud.pump.drain_once(0) == 2  # back at once, in order
@@ -366,9 +383,15 @@ def test_a_question_behind_one_that_fails_every_try_is_still_answered(cloud, use
 
     monkeypatch.setenv("JOB_MAX_TRIES", "3")
     config.reset()
-    queue_attributes(cloud, RedrivePolicy=json.dumps({
-        "deadLetterTargetArn": cloud.physical["JobsDeadLetterQueue"]["Arn"],
-        "maxReceiveCount": cloud.stack.parameter_default("JobMaxReceiveCount")}))
+    queue_attributes(
+        cloud,
+        RedrivePolicy=json.dumps(
+            {
+                "deadLetterTargetArn": cloud.physical["JobsDeadLetterQueue"]["Arn"],
+                "maxReceiveCount": cloud.stack.parameter_default("JobMaxReceiveCount"),
+            }
+        ),
+    )
     monkeypatch.setattr(batch, "retry_delay", lambda tries: 0)
     conversation = user.post("/api/conversations", {"data_set_id": 1}).json()["id"]
     path = f"/api/conversations/{conversation}"
@@ -385,8 +408,9 @@ def test_a_question_behind_one_that_fails_every_try_is_still_answered(cloud, use
                 raise worker_logic.JobError("provider_error", "The language model failed.")
             return self.engine.answer(question, history, knowledge, listener)
 
-    monkeypatch.setattr(worker_logic, "engine_for",
-                        lambda data_set, not_after=None: FailsFirst(real(data_set, not_after)))
+    monkeypatch.setattr(
+        worker_logic, "engine_for", lambda data_set, not_after=None: FailsFirst(real(data_set, not_after))
+    )
     rounds = 0
     while cloud.pump.drain_once(0):
         rounds += 1
@@ -428,8 +452,10 @@ def test_token_metrics_of_groups_answered_side_by_side_keep_their_own_dimensions
     for document in documents:
         data_set_id = int(document["data_set_id"])
         assert document["model"] == f"model-{data_set_id}"
-        values = {name: document[name] if isinstance(document[name], list) else [document[name]]
-                  for name in ("InputTokens", "OutputTokens")}
+        values = {
+            name: document[name] if isinstance(document[name], list) else [document[name]]
+            for name in ("InputTokens", "OutputTokens")
+        }
         assert values == {"InputTokens": [data_set_id * 100], "OutputTokens": [data_set_id]}
         dimensions = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
         assert len(dimensions) == 1 and set(dimensions[0]) - {"service"} == {"data_set_id", "model"}

@@ -13,5 +13,15 @@ from parley_client.client import (
     Unauthorized,
 )
 
-__all__ = ["ApiUnreachable", "BadRequest", "Forbidden", "NotFound", "ParleyClient", "ParleyError",
-           "ServiceUnavailable", "TaskFailed", "TaskTimeout", "Unauthorized"]
+__all__ = [
+    "ApiUnreachable",
+    "BadRequest",
+    "Forbidden",
+    "NotFound",
+    "ParleyClient",
+    "ParleyError",
+    "ServiceUnavailable",
+    "TaskFailed",
+    "TaskTimeout",
+    "Unauthorized",
+]

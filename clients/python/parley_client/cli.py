@@ -16,9 +16,10 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from parley_client import imports
 from parley_client.client import (
@@ -34,8 +35,14 @@ from parley_client.client import (
 
 EXIT_OK, EXIT_API, EXIT_USAGE = 0, 1, 2
 
-TABLE_ENV = ("CONVERSATIONS_TABLE", "TASKS_TABLE", "DATA_SETS_TABLE", "ACCOUNTS_TABLE", "JOBS_QUEUE_URL",
-             "INDEX_BUCKET")
+TABLE_ENV = (
+    "CONVERSATIONS_TABLE",
+    "TASKS_TABLE",
+    "DATA_SETS_TABLE",
+    "ACCOUNTS_TABLE",
+    "JOBS_QUEUE_URL",
+    "INDEX_BUCKET",
+)
 STACK_OUTPUTS = {
     "CONVERSATIONS_TABLE": "ConversationsTableName",
     "TASKS_TABLE": "TasksTableName",
@@ -53,10 +60,14 @@ MAX_CHUNK = {"products": 5_000, "documents": 1_000}
 MAX_CHUNK_BYTES = 900_000
 MAX_REPORTED_ROWS = 20
 
-TOKEN_WARNING = ("warning: this token is shown only once; store it now. It cannot be shown again, "
-                 "only replaced with `parley accounts reset-token {id}`.")
-CACHE_NOTE = ("note: the API caches authorizations (60 s by default, the stack's AuthorizerCacheTtl), so the old "
-              "token can keep working that long.")
+TOKEN_WARNING = (
+    "warning: this token is shown only once; store it now. It cannot be shown again, "
+    "only replaced with `parley accounts reset-token {id}`."
+)
+CACHE_NOTE = (
+    "note: the API caches authorizations (60 s by default, the stack's AuthorizerCacheTtl), so the old "
+    "token can keep working that long."
+)
 
 
 class UsageError(Exception):
@@ -115,7 +126,7 @@ class Spinner:
             frame += 1
             self._stop.wait(0.1)
 
-    def __enter__(self) -> "Spinner":
+    def __enter__(self) -> Spinner:
         if self.enabled:
             self._thread = threading.Thread(target=self._run, name="parley-spinner", daemon=True)
             self._thread.start()
@@ -156,8 +167,14 @@ def _client(args: argparse.Namespace) -> ParleyClient:
     return ParleyClient(base_url=args.url, token=args.token)
 
 
-def _print_streamed(client: ParleyClient, question: str, data_set_id: int | None, conversation_id: int | None,
-                    timeout: float, prefix: str = "") -> dict[str, Any]:
+def _print_streamed(
+    client: ParleyClient,
+    question: str,
+    data_set_id: int | None,
+    conversation_id: int | None,
+    timeout: float,
+    prefix: str = "",
+) -> dict[str, Any]:
     """Print the answer as it streams in, then its sources; returns the stored answer with its
     conversation_id. A task.failed event raises TaskFailed, as polling does."""
     shown = ""
@@ -180,7 +197,7 @@ def _print_streamed(client: ParleyClient, question: str, data_set_id: int | None
                 if not shown:
                     _out(prefix + text)
                 elif text.startswith(shown):
-                    _out(text[len(shown):])
+                    _out(text[len(shown) :])
                 else:  # the stream broke mid-answer and the stored answer was polled for: show it whole
                     _out("\n" + prefix + text)
                 _print_sources(answer)
@@ -195,8 +212,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if not (args.json or args.no_stream):
             answer = _print_streamed(client, args.question, args.data_set, args.conversation, args.timeout)
             if sys.stderr.isatty():
-                _err(f"(conversation {answer['conversation_id']}: follow up with "
-                     f"--conversation {answer['conversation_id']})")
+                _err(
+                    f"(conversation {answer['conversation_id']}: follow up with "
+                    f"--conversation {answer['conversation_id']})"
+                )
             return EXIT_OK
         with Spinner("waiting for the answer"):
             result = client.ask_raw(args.question, args.data_set, args.conversation, timeout=args.timeout)
@@ -237,8 +256,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
                         answer = client.ask(question, args.data_set, conversation_id, timeout=args.timeout)
                     _print_answer(answer, prefix="agent> ")
                 else:
-                    answer = _print_streamed(client, question, args.data_set, conversation_id, args.timeout,
-                                             prefix="agent> ")
+                    answer = _print_streamed(
+                        client, question, args.data_set, conversation_id, args.timeout, prefix="agent> "
+                    )
             except (TaskFailed, TaskTimeout) as exc:
                 _err(f"error: {exc.detail}")
                 continue
@@ -254,8 +274,10 @@ def cmd_data_sets_list(args: argparse.Namespace) -> int:
     if args.json:
         _json(listed)
     else:
-        rows = [(d["id"], d["name"], d.get("product_count", 0), d.get("document_count", 0))
-                for d in listed.get("results", [])]
+        rows = [
+            (d["id"], d["name"], d.get("product_count", 0), d.get("document_count", 0))
+            for d in listed.get("results", [])
+        ]
         _table(rows, ("ID", "NAME", "PRODUCTS", "DOCUMENTS"))
     return EXIT_OK
 
@@ -283,9 +305,20 @@ def cmd_data_sets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_data_sets_settings(args: argparse.Namespace) -> int:
-    settings = {name: getattr(args, name) for name in ("provider", "model", "system_prompt", "temperature",
-                                                        "max_tokens", "max_steps", "base_url", "api_key_secret")
-                if getattr(args, name) is not None}
+    settings = {
+        name: getattr(args, name)
+        for name in (
+            "provider",
+            "model",
+            "system_prompt",
+            "temperature",
+            "max_tokens",
+            "max_steps",
+            "base_url",
+            "api_key_secret",
+        )
+        if getattr(args, name) is not None
+    }
     with _client(args) as client:
         updated = client.update_data_set_settings(args.id, settings)
     if args.json:
@@ -322,8 +355,9 @@ def describe_errors(errors: list[dict[str, Any]]) -> list[str]:
                     expected.remove("an integer")
                 message = "Input should be " + " or ".join(dict.fromkeys(expected))
             else:  # the value had a fitting type but broke its constraint: say which
-                message = "; ".join(dict.fromkeys(m["msg"] for m, k in zip(members, kinds)
-                                                  if not k.endswith(("_type", "_parsing"))))
+                message = "; ".join(
+                    dict.fromkeys(m["msg"] for m, k in zip(members, kinds) if not k.endswith(("_type", "_parsing")))
+                )
         described.append(f"{'.'.join(str(part) for part in loc) or 'row'}: {message}")
     return described
 
@@ -369,10 +403,11 @@ def read_items(path: Path, kind: str, fmt: str = "auto", currency: str | None = 
     parsed = _rows(path, kind, fmt)
     items: list[dict[str, Any]] = []
     problems: list[tuple[int, str]] = []
-    for line, row in parsed.rows:
-        if isinstance(row, str):
-            problems.append((line, row))
+    for line, parsed_row in parsed.rows:
+        if isinstance(parsed_row, str):
+            problems.append((line, parsed_row))
             continue
+        row = parsed_row
         if currency and kind == "products" and not row.get("currency"):
             row = {**row, "currency": currency}
         if model is None:
@@ -384,9 +419,11 @@ def read_items(path: Path, kind: str, fmt: str = "auto", currency: str | None = 
             problems.append((line, "; ".join(describe_errors(exc.errors()))))
     if problems:
         problems.sort(key=lambda problem: problem[0])
-        lines = [f"{path}: {len(problems)} bad {'row' if len(problems) == 1 else 'rows'}, nothing was sent "
-                 f"(bad lines: {', '.join(str(n) for n, _ in problems[:MAX_REPORTED_ROWS])}"
-                 f"{', ...' if len(problems) > MAX_REPORTED_ROWS else ''})"]
+        lines = [
+            f"{path}: {len(problems)} bad {'row' if len(problems) == 1 else 'rows'}, nothing was sent "
+            f"(bad lines: {', '.join(str(n) for n, _ in problems[:MAX_REPORTED_ROWS])}"
+            f"{', ...' if len(problems) > MAX_REPORTED_ROWS else ''})"
+        ]
         lines += [f"  line {line}: {reason}" for line, reason in problems[:MAX_REPORTED_ROWS]]
         if len(problems) > MAX_REPORTED_ROWS:
             lines.append(f"  ... and {len(problems) - MAX_REPORTED_ROWS} more")
@@ -450,8 +487,14 @@ def cmd_load(args: argparse.Namespace) -> int:
             done += len(batch)
             if not args.json:
                 result = status.get("result") or {}
-                counts = (f" (data set {args.data_set} now has {result.get('product_count', '?')} products, "
-                          f"{result.get('document_count', '?')} documents)") if result else ""
+                counts = (
+                    (
+                        f" (data set {args.data_set} now has {result.get('product_count', '?')} products, "
+                        f"{result.get('document_count', '?')} documents)"
+                    )
+                    if result
+                    else ""
+                )
                 _out(f"chunk {number}/{len(batches)}: {len(batch)} {kind} loaded{counts}")
     if args.json:
         _json({"task_ids": task_ids, "tasks": statuses})
@@ -507,18 +550,21 @@ class DirectAccounts:
         try:
             return model.model_validate(values)
         except ValidationError as exc:
-            raise BadRequest(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                                   for e in exc.errors()]) from None
+            raise BadRequest(
+                422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+            ) from None
 
     def create(self, name: str, data_set_ids: list[int], is_admin: bool) -> dict[str, Any]:
         from parley.logic import accounts
         from parley.logic.access import OPERATOR
         from parley.models import CreateServiceAccountRequest
 
-        request = self._validate(CreateServiceAccountRequest,
-                                 {"name": name, "data_set_ids": data_set_ids, "is_admin": is_admin})
-        return self._call(lambda: accounts.create(OPERATOR, request.name.strip(), request.data_set_ids,
-                                                  request.is_admin))
+        request = self._validate(
+            CreateServiceAccountRequest, {"name": name, "data_set_ids": data_set_ids, "is_admin": is_admin}
+        )
+        return self._call(
+            lambda: accounts.create(OPERATOR, request.name.strip(), request.data_set_ids, request.is_admin)
+        )
 
     def list_page(self, limit: int | None, cursor: str | None) -> dict[str, Any]:
         from parley.logic import accounts
@@ -556,8 +602,10 @@ def direct_environment() -> Iterator[str]:
     try:
         from parley import aws, config
     except ImportError:
-        raise UsageError("--direct needs the server package `parley` beside the client: run it from the repo's "
-                         "venv (`make install`), or use the admin API with a token") from None
+        raise UsageError(
+            "--direct needs the server package `parley` beside the client: run it from the repo's "
+            "venv (`make install`), or use the admin API with a token"
+        ) from None
 
     present = [name for name in TABLE_ENV if os.environ.get(name)]
     overlay: dict[str, str | None] = {}
@@ -572,23 +620,26 @@ def direct_environment() -> Iterator[str]:
         if not isinstance(environment, dict) or not (state or {}).get("aws_endpoint_url"):
             raise UsageError(
                 "--direct needs the stack's tables: set " + ", ".join(TABLE_ENV) + " from the stack outputs "
-                "(see `parley accounts --help`), or start the local stack with `make dev`")
+                "(see `parley accounts --help`), or start the local stack with `make dev`"
+            )
         missing = [name for name in TABLE_ENV if not environment.get(name)]
         if missing:
             raise UsageError(f"--direct: {local_state_path()} lacks {', '.join(missing)}")
         overlay = {name: str(environment[name]) for name in TABLE_ENV}
         region = str(state.get("region") or LOCAL_REGION)
         dynamodb_endpoint = state.get("aws_endpoint_url_dynamodb")  # DynamoDB Local, when the stack uses it
-        overlay.update({
-            "AWS_ENDPOINT_URL": str(state["aws_endpoint_url"]),
-            "AWS_ENDPOINT_URL_DYNAMODB": str(dynamodb_endpoint) if dynamodb_endpoint else None,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": region,
-            "AWS_REGION": region,
-            "AWS_SESSION_TOKEN": None,
-            "AWS_PROFILE": None,
-        })
+        overlay.update(
+            {
+                "AWS_ENDPOINT_URL": str(state["aws_endpoint_url"]),
+                "AWS_ENDPOINT_URL_DYNAMODB": str(dynamodb_endpoint) if dynamodb_endpoint else None,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": region,
+                "AWS_REGION": region,
+                "AWS_SESSION_TOKEN": None,
+                "AWS_PROFILE": None,
+            }
+        )
         target = f"the local stack of {local_state_path()}"
     saved = {name: os.environ.get(name) for name in overlay}
 
@@ -627,8 +678,10 @@ def _accounts_backend(args: argparse.Namespace) -> Iterator[ApiAccounts | Direct
 
 
 def _print_account(account: Mapping[str, Any], verb: str) -> None:
-    _out(f"{verb} service account {account['id']} ({account['name']}): admin {_yes(account.get('is_admin'))}, "
-         f"active {_yes(account.get('is_active', True))}, data sets {_ids(account.get('data_set_ids'))}")
+    _out(
+        f"{verb} service account {account['id']} ({account['name']}): admin {_yes(account.get('is_admin'))}, "
+        f"active {_yes(account.get('is_active', True))}, data sets {_ids(account.get('data_set_ids'))}"
+    )
 
 
 def _print_token(account: Mapping[str, Any]) -> None:
@@ -660,8 +713,17 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
     if args.json:
         _json({"results": accounts})
     else:
-        rows = [(a["id"], a["name"], _yes(a.get("is_admin")), _yes(a.get("is_active", True)),
-                 _ids(a.get("data_set_ids")), a.get("created_at") or "") for a in accounts]
+        rows = [
+            (
+                a["id"],
+                a["name"],
+                _yes(a.get("is_admin")),
+                _yes(a.get("is_active", True)),
+                _ids(a.get("data_set_ids")),
+                a.get("created_at") or "",
+            )
+            for a in accounts
+        ]
         _table(rows, ("ID", "NAME", "ADMIN", "ACTIVE", "DATA SETS", "CREATED"))
     return EXIT_OK
 
@@ -758,55 +820,94 @@ Without --direct, every command goes through the admin API (an admin token is ne
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=argparse.SUPPRESS,
-                        help="API base URL (default: $PARLEY_API_URL, else the local stack)")
-    common.add_argument("--token", default=argparse.SUPPRESS,
-                        help="API token (default: $PARLEY_API_TOKEN, else the local stack's dev token)")
+    common.add_argument(
+        "--url", default=argparse.SUPPRESS, help="API base URL (default: $PARLEY_API_URL, else the local stack)"
+    )
+    common.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="API token (default: $PARLEY_API_TOKEN, else the local stack's dev token)",
+    )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print the raw API responses as JSON")
     direct = argparse.ArgumentParser(add_help=False)
-    direct.add_argument("--direct", action="store_true", default=argparse.SUPPRESS,
-                        help="write DynamoDB directly instead of calling the admin API (see `parley accounts -h`)")
+    direct.add_argument(
+        "--direct",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="write DynamoDB directly instead of calling the admin API (see `parley accounts -h`)",
+    )
     formatter = argparse.RawDescriptionHelpFormatter
 
     parser = argparse.ArgumentParser(prog="parley", description=__doc__, formatter_class=formatter)
     parser.add_argument("--url", default=None, help="API base URL (default: $PARLEY_API_URL, else the local stack)")
-    parser.add_argument("--token", default=None,
-                        help="API token (default: $PARLEY_API_TOKEN, else the local stack's dev token)")
+    parser.add_argument(
+        "--token", default=None, help="API token (default: $PARLEY_API_TOKEN, else the local stack's dev token)"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = commands.add_parser("ask", parents=[common, as_json], help="ask one question and print the answer",
-                              description="Ask a question and print the answer and its sources.")
+    ask = commands.add_parser(
+        "ask",
+        parents=[common, as_json],
+        help="ask one question and print the answer",
+        description="Ask a question and print the answer and its sources.",
+    )
     ask.add_argument("question")
     ask.add_argument("--data-set", type=_positive_int, help="data set to ask (starts a new conversation)")
     ask.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     ask.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait (default 60)")
-    ask.add_argument("--no-stream", action="store_true",
-                     help="poll for the answer instead of streaming it over the WebSocket API")
+    ask.add_argument(
+        "--no-stream", action="store_true", help="poll for the answer instead of streaming it over the WebSocket API"
+    )
     ask.set_defaults(handler=cmd_ask)
 
-    chat = commands.add_parser("chat", parents=[common], help="an interactive conversation",
-                               description="Chat in one conversation; end with Ctrl-D, `exit` or `quit`.")
+    chat = commands.add_parser(
+        "chat",
+        parents=[common],
+        help="an interactive conversation",
+        description="Chat in one conversation; end with Ctrl-D, `exit` or `quit`.",
+    )
     chat.add_argument("--data-set", type=_positive_int, help="data set to talk about")
     chat.add_argument("--conversation", type=_positive_int, help="continue this conversation")
     chat.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait per answer")
-    chat.add_argument("--no-stream", action="store_true",
-                      help="poll for each answer instead of streaming it over the WebSocket API")
+    chat.add_argument(
+        "--no-stream", action="store_true", help="poll for each answer instead of streaming it over the WebSocket API"
+    )
     chat.set_defaults(handler=cmd_chat)
 
-    accounts = commands.add_parser("accounts", parents=[common], help="manage service accounts (admin)",
-                                   description="Manage service accounts.", epilog=DIRECT_HELP,
-                                   formatter_class=formatter)
-    accounts.add_argument("--direct", action="store_true", default=False,
-                          help="write DynamoDB directly instead of calling the admin API (see below)")
+    accounts = commands.add_parser(
+        "accounts",
+        parents=[common],
+        help="manage service accounts (admin)",
+        description="Manage service accounts.",
+        epilog=DIRECT_HELP,
+        formatter_class=formatter,
+    )
+    accounts.add_argument(
+        "--direct",
+        action="store_true",
+        default=False,
+        help="write DynamoDB directly instead of calling the admin API (see below)",
+    )
     account_commands = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
     leaf = [common, as_json, direct]
 
-    create = account_commands.add_parser("create", parents=leaf, help="create an account and print its token once",
-                                         epilog=DIRECT_HELP, formatter_class=formatter)
+    create = account_commands.add_parser(
+        "create",
+        parents=leaf,
+        help="create an account and print its token once",
+        epilog=DIRECT_HELP,
+        formatter_class=formatter,
+    )
     create.add_argument("--name", required=True)
-    create.add_argument("--data-set", type=_positive_int, nargs="+", action="extend", metavar="ID",
-                        help="data set(s) the account may use (repeatable)")
+    create.add_argument(
+        "--data-set",
+        type=_positive_int,
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="data set(s) the account may use (repeatable)",
+    )
     create.add_argument("--admin", action="store_true", help="an admin account (manages accounts and data sets)")
     create.set_defaults(handler=cmd_accounts_create)
 
@@ -818,17 +919,25 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("id", type=_positive_int)
     update.add_argument("--name")
     data_sets_group = update.add_mutually_exclusive_group()
-    data_sets_group.add_argument("--data-set", type=_positive_int, nargs="+", action="extend", metavar="ID",
-                                 help="replace the account's data sets with these (repeatable)")
+    data_sets_group.add_argument(
+        "--data-set",
+        type=_positive_int,
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="replace the account's data sets with these (repeatable)",
+    )
     data_sets_group.add_argument("--no-data-sets", action="store_true", help="remove access to every data set")
     state = update.add_mutually_exclusive_group()
-    state.add_argument("--active", dest="active", action="store_const", const=True, default=None,
-                       help="enable the account")
+    state.add_argument(
+        "--active", dest="active", action="store_const", const=True, default=None, help="enable the account"
+    )
     state.add_argument("--inactive", dest="active", action="store_const", const=False, help="disable the account")
     update.set_defaults(handler=cmd_accounts_update)
 
-    reset = account_commands.add_parser("reset-token", parents=leaf,
-                                        help="replace an account's token and print the new one once")
+    reset = account_commands.add_parser(
+        "reset-token", parents=leaf, help="replace an account's token and print the new one once"
+    )
     reset.add_argument("id", type=_positive_int)
     reset.set_defaults(handler=cmd_accounts_reset_token)
 
@@ -847,23 +956,33 @@ def build_parser() -> argparse.ArgumentParser:
     ds_show.add_argument("id", type=_positive_int)
     ds_show.set_defaults(handler=cmd_data_sets_show)
     ds_settings = data_set_commands.add_parser(
-        "settings", parents=[common, as_json],
-        help="set how a data set's questions are answered (admin; replaces the previous settings)")
+        "settings",
+        parents=[common, as_json],
+        help="set how a data set's questions are answered (admin; replaces the previous settings)",
+    )
     ds_settings.add_argument("id", type=_positive_int)
     ds_settings.add_argument("--provider", choices=["extractive", "bedrock", "openai"], default="extractive")
     ds_settings.add_argument("--model", help="Bedrock model id, or the OpenAI-compatible server's model name")
     ds_settings.add_argument("--system-prompt", dest="system_prompt")
     ds_settings.add_argument("--temperature", type=float)
     ds_settings.add_argument("--max-tokens", dest="max_tokens", type=int)
-    ds_settings.add_argument("--max-steps", dest="max_steps", type=int,
-                             help="model calls per answer, 1 to 20 (default 6)")
-    ds_settings.add_argument("--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1")
-    ds_settings.add_argument("--api-key-secret", dest="api_key_secret",
-                             help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)")
+    ds_settings.add_argument(
+        "--max-steps", dest="max_steps", type=int, help="model calls per answer, 1 to 20 (default 6)"
+    )
+    ds_settings.add_argument(
+        "--base-url", dest="base_url", help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1"
+    )
+    ds_settings.add_argument(
+        "--api-key-secret",
+        dest="api_key_secret",
+        help="secret holding the key: a Secrets Manager name parley/... (locally an env variable)",
+    )
     ds_settings.set_defaults(handler=cmd_data_sets_settings)
 
     load = commands.add_parser(
-        "load", parents=[common], help="load products or documents from a .jsonl or .csv file (admin)",
+        "load",
+        parents=[common],
+        help="load products or documents from a .jsonl or .csv file (admin)",
         formatter_class=formatter,
         description="Load products or documents into a data set. Every row is validated before anything is sent.",
         epilog="""\
@@ -875,23 +994,34 @@ def build_parser() -> argparse.ArgumentParser:
   documents: title,content,url
 Products also load from WooCommerce and Shopify product CSV exports as the shop writes them: the format is
 detected from the header (or given with --format). docs/imports.md has the column mappings.
-Products are matched by sku and documents by url (else title): loading again updates them.""")
+Products are matched by sku and documents by url (else title): loading again updates them.""",
+    )
     load_commands = load.add_subparsers(dest="kind", metavar="KIND", required=True)
     for kind in ("products", "documents"):
         sub = load_commands.add_parser(kind, parents=[common, as_json], help=f"load {kind}")
         sub.add_argument("file", help=".jsonl or .csv file")
         sub.add_argument("--data-set", type=_positive_int, required=True)
         sub.add_argument("--no-wait", action="store_true", help="print the task ids instead of waiting")
-        sub.add_argument("--chunk-size", type=_positive_int, default=None,
-                         help=f"{kind} per request (default {DEFAULT_CHUNK[kind]})")
-        sub.add_argument("--timeout", type=_positive_float, default=300.0,
-                         help="seconds to wait for each chunk (default 300)")
+        sub.add_argument(
+            "--chunk-size", type=_positive_int, default=None, help=f"{kind} per request (default {DEFAULT_CHUNK[kind]})"
+        )
+        sub.add_argument(
+            "--timeout", type=_positive_float, default=300.0, help="seconds to wait for each chunk (default 300)"
+        )
         if kind == "products":
-            sub.add_argument("--format", choices=imports.FORMATS, default="auto",
-                             help="the file's format (default auto: JSON Lines by the .jsonl suffix, else the "
-                                  "CSV flavour its header shows)")
-            sub.add_argument("--currency", type=_currency, default=None,
-                             help="ISO 4217 code (EUR, USD, ...) for products whose file names no currency")
+            sub.add_argument(
+                "--format",
+                choices=imports.FORMATS,
+                default="auto",
+                help="the file's format (default auto: JSON Lines by the .jsonl suffix, else the "
+                "CSV flavour its header shows)",
+            )
+            sub.add_argument(
+                "--currency",
+                type=_currency,
+                default=None,
+                help="ISO 4217 code (EUR, USD, ...) for products whose file names no currency",
+            )
         sub.set_defaults(handler=cmd_load)
     return parser
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -119,8 +120,13 @@ class TaskTimeout(ParleyError):
 
 
 _BY_STATUS: dict[int, type[ParleyError]] = {
-    400: BadRequest, 413: BadRequest, 415: BadRequest, 422: BadRequest,
-    401: Unauthorized, 403: Forbidden, 404: NotFound,
+    400: BadRequest,
+    413: BadRequest,
+    415: BadRequest,
+    422: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
 }
 
 
@@ -224,8 +230,9 @@ def _error_for_event(event: Mapping[str, Any]) -> ParleyError:
     return _BY_STATUS.get(status, ParleyError)(status, error.get("message") or "the subscription was refused")
 
 
-def find_answer(history: list[Mapping[str, Any]], question: str,
-                question_id: int | None = None) -> dict[str, Any] | None:
+def find_answer(
+    history: list[Mapping[str, Any]], question: str, question_id: int | None = None
+) -> dict[str, Any] | None:
     """The reply to a question in a conversation's history: the message whose id is the question's id + 1,
     else the first agent or system message after the question. The question is `question_id` when given,
     else the latest user message with exactly this text."""
@@ -234,15 +241,16 @@ def find_answer(history: list[Mapping[str, Any]], question: str,
         if message.get("role") != "user":
             continue
         if (question_id is not None and message.get("id") == question_id) or (
-                question_id is None and message.get("text") == question):
+            question_id is None and message.get("text") == question
+        ):
             position = index
     if position is None:
         return None
     asked = history[position]
-    for message in history[position + 1:]:
+    for message in history[position + 1 :]:
         if isinstance(asked.get("id"), int) and message.get("id") == asked["id"] + 1:
             return dict(message)
-    for message in history[position + 1:]:
+    for message in history[position + 1 :]:
         if message.get("role") in ("agent", "system"):
             return dict(message)
     return None
@@ -260,10 +268,17 @@ class ParleyClient:
     `wait_for_task` waits and measures time with.
     """
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 ws_url: str | None = None):
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        ws_url: str | None = None,
+    ):
         state = None
         if base_url is None:
             base_url = os.environ.get("PARLEY_API_URL") or None
@@ -294,7 +309,7 @@ class ParleyClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ParleyClient":
+    def __enter__(self) -> ParleyClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -340,11 +355,13 @@ class ParleyClient:
     def get_conversation(self, conversation_id: int) -> dict[str, Any]:
         return self.request("GET", f"/api/conversations/{_path_part(conversation_id)}")
 
-    def list_conversations(self, limit: int | None = None, cursor: str | None = None,
-                           data_set_id: int | None = None) -> dict[str, Any]:
+    def list_conversations(
+        self, limit: int | None = None, cursor: str | None = None, data_set_id: int | None = None
+    ) -> dict[str, Any]:
         """One page, newest first: {"results": [...], "next_cursor": ... or None}."""
-        return self.request("GET", "/api/conversations",
-                            params={"limit": limit, "cursor": cursor, "data_set_id": data_set_id})
+        return self.request(
+            "GET", "/api/conversations", params={"limit": limit, "cursor": cursor, "data_set_id": data_set_id}
+        )
 
     # -- tasks
 
@@ -376,8 +393,9 @@ class ParleyClient:
 
     # -- asking
 
-    def ask_raw(self, question: str, data_set_id: int | None, conversation_id: int | None = None,
-                timeout: float | None = 60.0) -> dict[str, Any]:
+    def ask_raw(
+        self, question: str, data_set_id: int | None, conversation_id: int | None = None, timeout: float | None = 60.0
+    ) -> dict[str, Any]:
         """`ask`, returning every step's response: {"conversation_id", "created" (the new conversation, or
         None), "task_id", "task" (the final status), "conversation" (with its history), "answer"}."""
         created = None
@@ -391,15 +409,21 @@ class ParleyClient:
         conversation = self.get_conversation(conversation_id)
         answer = find_answer(conversation.get("history") or [], question, task.get("message_id"))
         if answer is None:
-            raise ParleyError(None, f"task {task_id} succeeded but its answer is not in conversation "
-                                    f"{conversation_id}")
+            raise ParleyError(None, f"task {task_id} succeeded but its answer is not in conversation {conversation_id}")
         answer["conversation_id"] = conversation_id
         answer["task_id"] = task_id
-        return {"conversation_id": conversation_id, "created": created, "task_id": task_id, "task": task,
-                "conversation": conversation, "answer": answer}
+        return {
+            "conversation_id": conversation_id,
+            "created": created,
+            "task_id": task_id,
+            "task": task,
+            "conversation": conversation,
+            "answer": answer,
+        }
 
-    def stream(self, question: str, data_set_id: int | None, conversation_id: int | None = None,
-               timeout: float | None = 60.0) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, question: str, data_set_id: int | None, conversation_id: int | None = None, timeout: float | None = 60.0
+    ) -> Iterator[dict[str, Any]]:
         """Ask a question and yield the turn's events as the WebSocket API streams them (docs/streaming.md):
         task.started, step ..., delta ..., then message.completed (its `message` is the stored answer) or
         task.failed, which ends the stream. Starts a conversation on `data_set_id` unless `conversation_id`
@@ -420,8 +444,9 @@ class ParleyClient:
                         if wait is not None and wait <= 0:
                             raise TaskTimeout(task_id, timeout)
                         try:
-                            raw = socket.recv(timeout=STREAM_CHECK_SECONDS if wait is None
-                                              else min(wait, STREAM_CHECK_SECONDS))
+                            raw = socket.recv(
+                                timeout=STREAM_CHECK_SECONDS if wait is None else min(wait, STREAM_CHECK_SECONDS)
+                            )
                         except TimeoutError:
                             # Quiet for a while: make sure the task has not finished unseen (a final event
                             # lost with a broken connection); if it has, fetch the result by polling.
@@ -449,8 +474,9 @@ class ParleyClient:
             return None
         headers = {"Authorization": f"Token {self.token}"} if self.token else {}
         try:
-            socket = cleanup.enter_context(connect(self.ws_url, additional_headers=headers, open_timeout=5,
-                                                   user_agent_header="parley-client"))
+            socket = cleanup.enter_context(
+                connect(self.ws_url, additional_headers=headers, open_timeout=5, user_agent_header="parley-client")
+            )
             socket.send(json.dumps({"action": "subscribe", "conversation_id": conversation_id}))
             reply = json.loads(socket.recv(timeout=5))
         except (OSError, ValueError, _socket_errors()):
@@ -459,8 +485,9 @@ class ParleyClient:
             raise _error_for_event(reply)
         return socket if reply.get("type") == "subscribed" else None
 
-    def _final_event(self, conversation_id: int, task_id: str, question: str, deadline: float | None,
-                     timeout: float | None) -> dict[str, Any]:
+    def _final_event(
+        self, conversation_id: int, task_id: str, question: str, deadline: float | None, timeout: float | None
+    ) -> dict[str, Any]:
         """The event a stream would have ended with, from polling: message.completed or task.failed."""
         remaining = None if deadline is None else max(0.0, deadline - self._clock())
         event: dict[str, Any] = {"conversation_id": conversation_id, "task_id": task_id}
@@ -476,8 +503,9 @@ class ParleyClient:
             raise ParleyError(None, f"task {task_id} succeeded but its answer is not in conversation {conversation_id}")
         return {**event, "type": "message.completed", "message": answer}
 
-    def ask(self, question: str, data_set_id: int | None, conversation_id: int | None = None,
-            timeout: float | None = 60.0) -> dict[str, Any]:
+    def ask(
+        self, question: str, data_set_id: int | None, conversation_id: int | None = None, timeout: float | None = 60.0
+    ) -> dict[str, Any]:
         """Ask a question and wait for the answer: starts a conversation on `data_set_id` unless
         `conversation_id` is given. Returns the agent's message (id, text, role, created_at, sources) with
         "conversation_id" (and "task_id") added."""
@@ -508,11 +536,13 @@ class ParleyClient:
 
     # -- service accounts (admin accounts only)
 
-    def create_service_account(self, name: str, data_set_ids: Iterable[int] = (),
-                               is_admin: bool = False) -> dict[str, Any]:
+    def create_service_account(
+        self, name: str, data_set_ids: Iterable[int] = (), is_admin: bool = False
+    ) -> dict[str, Any]:
         """The new account, with its token (shown this once)."""
-        return self.request("POST", "/api/service_accounts",
-                            {"name": name, "data_set_ids": list(data_set_ids), "is_admin": is_admin})
+        return self.request(
+            "POST", "/api/service_accounts", {"name": name, "data_set_ids": list(data_set_ids), "is_admin": is_admin}
+        )
 
     def list_service_accounts(self, limit: int | None = None, cursor: str | int | None = None) -> dict[str, Any]:
         return self.request("GET", "/api/service_accounts", params={"limit": limit, "cursor": cursor})

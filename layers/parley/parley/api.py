@@ -39,9 +39,9 @@ _IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
 # with, which keeps cold starts short; local/parley_local/openapi.py resolves the names when it merges.
 ERRORS = {
     400: "Malformed request: the body is not JSON or not an object, a field contradicts the resource, or a "
-         "query parameter is invalid.",
+    "query parameter is invalid.",
     401: "Missing, malformed, unknown or disabled token. Without an Authorization header at all, API Gateway "
-         "answers `{\"message\": \"Unauthorized\"}` itself.",
+    'answers `{"message": "Unauthorized"}` itself.',
     403: "This account may not do this: not an admin, or no access to the data set.",
     404: "Not found, or not visible to this account.",
     413: "The body is larger than the API accepts.",
@@ -56,8 +56,13 @@ _ERROR_EXAMPLES: dict[int, Any] = {
     404: "Not found.",
     413: "request body is larger than 1048576 bytes",
     415: "Send the body as JSON with Content-Type: application/json.",
-    422: [{"loc": ["body", "question_message"], "msg": "String should have at least 1 character",
-           "type": "string_too_short"}],
+    422: [
+        {
+            "loc": ["body", "question_message"],
+            "msg": "String should have at least 1 character",
+            "type": "string_too_short",
+        }
+    ],
     503: "the job queue is unavailable, please retry",
 }
 BODY_ERRORS = (400, 413, 415, 422)
@@ -71,16 +76,24 @@ def _error_doc(status: int) -> dict[str, Any]:
         schema = {"anyOf": [schema, {"$ref": SCHEMA_REF + "GatewayError"}]}
     doc: dict[str, Any] = {
         "description": ERRORS[status],
-        "content": {JSON_TYPE: {"schema": schema,
-                                "examples": {"error": {"value": {"detail": _ERROR_EXAMPLES[status]}}}}},
+        "content": {
+            JSON_TYPE: {"schema": schema, "examples": {"error": {"value": {"detail": _ERROR_EXAMPLES[status]}}}}
+        },
     }
     if status == 503:
         doc["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
     return doc
 
 
-def responses(status: int, description: str, model: str | None = None, example: Any = None,
-              errors: tuple[int, ...] = (), media: tuple[str, ...] = (), public: bool = False) -> dict[int, Any]:
+def responses(
+    status: int,
+    description: str,
+    model: str | None = None,
+    example: Any = None,
+    errors: tuple[int, ...] = (),
+    media: tuple[str, ...] = (),
+    public: bool = False,
+) -> dict[int, Any]:
     """A route's documented responses: its success (a parley.responses model by name, or raw media types) and
     its errors; every authenticated route may answer 401."""
     if model is not None:
@@ -118,8 +131,7 @@ def idempotency_key(app: APIGatewayHttpResolver, raw: str | None) -> Idempotency
     if not _IDEMPOTENCY_KEY_RE.fullmatch(raw):
         raise BadRequest("The Idempotency-Key header must be 1 to 255 visible ASCII characters.")
     event = app.current_event
-    return IdempotencyKey.of_request(principal(app).account_id, raw, event.http_method, event.path,
-                                     event.body or "")
+    return IdempotencyKey.of_request(principal(app).account_id, raw, event.http_method, event.path, event.body or "")
 
 
 class UnsupportedMediaType(DomainError):
@@ -239,8 +251,12 @@ def _domain_error(exc: DomainError) -> Response[dict[str, Any]]:
 
 
 # What each path parameter of parley.api_params names, for the 404 a bad value gets (as an unknown id would).
-PATH_NOUNS = {"conversation_id": "conversation", "data_set_id": "data set", "account_id": "service account",
-              "task_id": "task"}
+PATH_NOUNS = {
+    "conversation_id": "conversation",
+    "data_set_id": "data set",
+    "account_id": "service account",
+    "task_id": "task",
+}
 
 
 def _validation_error(exc: RequestValidationError) -> Response[dict[str, Any]]:
@@ -276,7 +292,8 @@ def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
 def create_app() -> ParleyResolver:
     app = ParleyResolver()
     app.exception_handler(Exception)(
-        lambda _: Response(500, content_types.APPLICATION_JSON, internal_error_body(app.lambda_context)))
+        lambda _: Response(500, content_types.APPLICATION_JSON, internal_error_body(app.lambda_context))
+    )
     app.exception_handler(DomainError)(_domain_error)
     app.exception_handler(RequestValidationError)(_validation_error)
     app.not_found(_not_found)

@@ -26,8 +26,14 @@ def session() -> Any:
     return _session
 
 
-def client(service: str, *, endpoint_url: str | None = None, max_attempts: int = 5, connect_timeout: float = 3,
-           read_timeout: float = 10) -> Any:
+def client(
+    service: str,
+    *,
+    endpoint_url: str | None = None,
+    max_attempts: int = 5,
+    connect_timeout: float = 3,
+    read_timeout: float = 10,
+) -> Any:
     """The process's client for `service` with these settings, created on first use (the one place boto3
     clients are made). `max_attempts` counts the first try: 1 leaves retrying to the caller."""
     key = (service, endpoint_url, max_attempts, connect_timeout, read_timeout)
@@ -38,8 +44,11 @@ def client(service: str, *, endpoint_url: str | None = None, max_attempts: int =
         if key not in _clients:
             from botocore.config import Config  # imported here: modules that never call AWS do not pay for it
 
-            config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts},
-                            connect_timeout=connect_timeout, read_timeout=read_timeout)
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": max_attempts},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
             _clients[key] = session().client(service, endpoint_url=endpoint_url, config=config)
         return _clients[key]
 

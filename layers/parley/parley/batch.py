@@ -34,15 +34,18 @@ def retry_delay(tries: int) -> int:
     return step // 2 + random.randint(0, step - step // 2)
 
 
-def _run_group(records: list[dict[str, Any]], record_handler: Callable[[SQSRecord, Any], None], context: Any
-               ) -> tuple[list[dict[str, Any]], int]:
+def _run_group(
+    records: list[dict[str, Any]], record_handler: Callable[[SQSRecord, Any], None], context: Any
+) -> tuple[list[dict[str, Any]], int]:
     """Run a group's records in order: (the failed record and those behind it, its tries), ([], 0) if none."""
     for position, record in enumerate(records):
         try:
             record_handler(SQSRecord(record), context)
         except Exception as exc:
-            logger.exception("record failed; it and the rest of its group are retried",
-                             extra={"message_id": record.get("messageId"), "untried": len(records) - position - 1})
+            logger.exception(
+                "record failed; it and the rest of its group are retried",
+                extra={"message_id": record.get("messageId"), "untried": len(records) - position - 1},
+            )
             tries = getattr(exc, "tries", None)
             if not isinstance(tries, int):
                 tries = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
@@ -50,8 +53,12 @@ def _run_group(records: list[dict[str, Any]], record_handler: Callable[[SQSRecor
     return [], 0
 
 
-def process_fifo_batch(event: dict[str, Any], record_handler: Callable[[SQSRecord, Any], None], context: Any,
-                       delay: Callable[[list[tuple[str, int]]], None] | None = None) -> dict[str, Any]:
+def process_fifo_batch(
+    event: dict[str, Any],
+    record_handler: Callable[[SQSRecord, Any], None],
+    context: Any,
+    delay: Callable[[list[tuple[str, int]]], None] | None = None,
+) -> dict[str, Any]:
     """The batch's failures for ReportBatchItemFailures. `record_handler(record, context)` runs each record;
     `delay([(receipt_handle, seconds)])` sets when the failed records come back."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -64,8 +71,10 @@ def process_fifo_batch(event: dict[str, Any], record_handler: Callable[[SQSRecor
     else:
         with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
             # each thread runs in a copy of the invocation's context (its log keys, its tracing segment)
-            futures = [pool.submit(contextvars.copy_context().run, _run_group, records, record_handler, context)
-                       for records in groups.values()]
+            futures = [
+                pool.submit(contextvars.copy_context().run, _run_group, records, record_handler, context)
+                for records in groups.values()
+            ]
             outcomes = [future.result() for future in futures]
 
     failed = [(record, tries) for records, tries in outcomes for record in records]

@@ -88,12 +88,16 @@ class _Body(BaseModel):
             errors = exc.errors(include_url=False)
             # a nested model may have cut its own list already: its last entry counts what it left out
             count = sum(e["ctx"]["count"] if e["type"] == "too_many_errors" else 1 for e in errors)
-            shown = [_error_detail(e) for e in islice((e for e in errors if e["type"] != "too_many_errors"),
-                                                      MAX_ERRORS_SHOWN)]
-            more = PydanticCustomError("too_many_errors", "{count} more errors not shown",
-                                       {"count": count - len(shown)})
-            raise ValidationError.from_exception_data(exc.title, [*shown, InitErrorDetails(
-                type=more, loc=(), input=None)]) from None
+            shown = [
+                _error_detail(e)
+                for e in islice((e for e in errors if e["type"] != "too_many_errors"), MAX_ERRORS_SHOWN)
+            ]
+            more = PydanticCustomError(
+                "too_many_errors", "{count} more errors not shown", {"count": count - len(shown)}
+            )
+            raise ValidationError.from_exception_data(
+                exc.title, [*shown, InitErrorDetails(type=more, loc=(), input=None)]
+            ) from None
 
 
 def _not_blank(value: str) -> str:
@@ -140,13 +144,18 @@ class _Offer(_Body):
     """Price and availability, shared by products and their variants. Fields left out stay out of the dump,
     so products without them are stored as before."""
 
-    price: Money | None = Field(None, description="The price to pay. When absent it is the sale price if the "
-                                                     "item is on sale, else the regular price.")
+    price: Money | None = Field(
+        None,
+        description="The price to pay. When absent it is the sale price if the "
+        "item is on sale, else the regular price.",
+    )
     regular_price: Money | None = Field(None, description="The price before any sale.")
-    sale_price: Money | None = Field(None, description="The sale price; the item is on sale when it is below "
-                                                          "regular_price.")
-    in_stock: StrictBool | None = Field(None, description="Whether it can be bought now; defaults to "
-                                                             "stock_quantity > 0 when only that is given.")
+    sale_price: Money | None = Field(
+        None, description="The sale price; the item is on sale when it is below regular_price."
+    )
+    in_stock: StrictBool | None = Field(
+        None, description="Whether it can be bought now; defaults to stock_quantity > 0 when only that is given."
+    )
     stock_quantity: Annotated[StrictInt, Field(ge=0, le=10**12)] | None = Field(None, description="Units in stock.")
 
     _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
@@ -154,8 +163,9 @@ class _Offer(_Body):
     @model_validator(mode="after")
     def _derive_price_and_stock(self) -> _Offer:
         if self.price is None and (self.regular_price is not None or self.sale_price is not None):
-            on_sale = (self.sale_price is not None
-                       and (self.regular_price is None or self.sale_price < self.regular_price))
+            on_sale = self.sale_price is not None and (
+                self.regular_price is None or self.sale_price < self.regular_price
+            )
             self.price = self.sale_price if on_sale else self.regular_price
         if self.in_stock is None and self.stock_quantity is not None:
             self.in_stock = self.stock_quantity > 0
@@ -163,8 +173,7 @@ class _Offer(_Body):
 
     @model_serializer(mode="wrap")
     def _leave_out_absent(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return {key: value for key, value in dump(self).items()
-                if value is not None or key in self._KEPT_WHEN_NONE}
+        return {key: value for key, value in dump(self).items() if value is not None or key in self._KEPT_WHEN_NONE}
 
 
 def _at_most(entries: int) -> BeforeValidator:
@@ -188,7 +197,8 @@ class Variant(_Offer):
     sku: Sku
     name: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
     options: Annotated[dict[PropertyName, OptionValue], Field(max_length=MAX_OPTIONS), _at_most(MAX_OPTIONS)] = Field(
-        {}, description='The values that define this variant, e.g. {"Color": "Blue", "Size": "M"}.')
+        {}, description='The values that define this variant, e.g. {"Color": "Blue", "Size": "M"}.'
+    )
     properties: Properties = {}
 
     _check_blank = field_validator("sku")(_not_blank)
@@ -200,19 +210,30 @@ class Product(_Offer):
     description: Annotated[StrictStr, Field(max_length=20_000)] = ""
     properties: Properties = {}
     categories: Annotated[list[Annotated[StrictStr, Field(max_length=200)]], Field(max_length=50)] = Field(
-        [], description='Category names or paths: "Clothing > Hoodies" puts the product in Hoodies and in Clothing.')
+        [], description='Category names or paths: "Clothing > Hoodies" puts the product in Hoodies and in Clothing.'
+    )
     currency: Annotated[StrictStr, AfterValidator(_currency)] | None = Field(
-        None, description="ISO 4217 code of the prices, e.g. EUR or USD.")
+        None, description="ISO 4217 code of the prices, e.g. EUR or USD."
+    )
     url: Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None = Field(
-        None, description="The product page.")
+        None, description="The product page."
+    )
     parent_sku: Sku | None = Field(None, description="This item is a variant of the product with that sku.")
-    options: Annotated[dict[PropertyName, OptionValue | Annotated[list[OptionValue],
-                                                                                   Field(max_length=MAX_OPTION_VALUES)]],
-                                Field(max_length=MAX_OPTIONS), _at_most(MAX_OPTIONS)] | None = Field(
-        None, description='On a variant, the values that define it ({"Color": "Blue"}); on a parent, optionally '
-                          'the declared values ({"Color": ["Blue", "Red"]}).')
+    options: (
+        Annotated[
+            dict[PropertyName, OptionValue | Annotated[list[OptionValue], Field(max_length=MAX_OPTION_VALUES)]],
+            Field(max_length=MAX_OPTIONS),
+            _at_most(MAX_OPTIONS),
+        ]
+        | None
+    ) = Field(
+        None,
+        description='On a variant, the values that define it ({"Color": "Blue"}); on a parent, optionally '
+        'the declared values ({"Color": ["Blue", "Red"]}).',
+    )
     variants: Annotated[list[Variant], Field(max_length=MAX_VARIANTS, fail_fast=True)] | None = Field(
-        None, description=f"The product's variants (at most {MAX_VARIANTS}), each with its own sku.")
+        None, description=f"The product's variants (at most {MAX_VARIANTS}), each with its own sku."
+    )
 
     _KEPT_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"price"})  # stored as before issue 11
     _check_blank = field_validator("sku", "name")(_not_blank)
@@ -226,8 +247,9 @@ class Product(_Offer):
         skus = [self.sku] + [v.sku for v in self.variants or ()]
         repeated = sorted({sku for sku in skus if skus.count(sku) > 1})
         if repeated:
-            raise ValueError(f"every variant needs its own sku, distinct from the product's; repeated: "
-                             f"{', '.join(repeated[:5])}")
+            raise ValueError(
+                f"every variant needs its own sku, distinct from the product's; repeated: {', '.join(repeated[:5])}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -262,8 +284,10 @@ class Document(_Body):
     def _key_fits_a_sort_key(self) -> Document:
         # The key is part of the document's DynamoDB sort key, which may take at most 1,024 bytes.
         if len(self.key.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_KEY_BYTES:
-            raise ValueError(f"the url (or, without one, the title) names the document and may take at most "
-                             f"{MAX_DOCUMENT_KEY_BYTES} bytes in UTF-8")
+            raise ValueError(
+                f"the url (or, without one, the title) names the document and may take at most "
+                f"{MAX_DOCUMENT_KEY_BYTES} bytes in UTF-8"
+            )
         return self
 
 
@@ -302,17 +326,21 @@ class AnswerSettings(_Body):
     """
 
     provider: Literal["extractive", "bedrock", "openai"] = "extractive"
-    model: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_MODEL_ID)] | None,
-                     Field(validate_default=True)] = None
+    model: Annotated[
+        Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=_MODEL_ID)] | None,
+        Field(validate_default=True),
+    ] = None
     system_prompt: Annotated[StrictStr, Field(max_length=8_000)] | None = None
     temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None  # a JSON 1 is accepted as 1.0
     max_tokens: Annotated[StrictInt, Field(ge=1, le=8192)] | None = None
     max_steps: Annotated[StrictInt, Field(ge=1, le=20)] | None = None  # model calls per answer (default 6)
-    base_url: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None,
-                        Field(validate_default=True)] = None
-    api_key_secret: Annotated[Annotated[StrictStr, Field(min_length=1, max_length=256,
-                                                                  pattern=_SECRET_NAME)] | None,
-                              Field(validate_default=True)] = None
+    base_url: Annotated[
+        Annotated[StrictStr, Field(min_length=1, max_length=2_000)] | None, Field(validate_default=True)
+    ] = None
+    api_key_secret: Annotated[
+        Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=_SECRET_NAME)] | None,
+        Field(validate_default=True),
+    ] = None
 
     @field_validator("model", "base_url", "api_key_secret")
     @classmethod

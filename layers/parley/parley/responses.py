@@ -24,7 +24,8 @@ class FieldError(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str | list[FieldError] = Field(
-        description="What went wrong: a sentence, or one entry per invalid field (422 and query errors).")
+        description="What went wrong: a sentence, or one entry per invalid field (422 and query errors)."
+    )
 
 
 class GatewayError(BaseModel):
@@ -53,8 +54,10 @@ class AnswerStep(BaseModel):
     arguments: dict[str, Any] = Field(description="The arguments it called the tool with.")
     result_count: int = Field(description="How many products or passages the result held.")
     duration_ms: float
-    error: str | None = Field(default=None, description="Present when the arguments were bad or the tool "
-                                                           "failed; the model was told and carried on.")
+    error: str | None = Field(
+        default=None,
+        description="Present when the arguments were bad or the tool failed; the model was told and carried on.",
+    )
 
 
 class Message(BaseModel):
@@ -63,14 +66,16 @@ class Message(BaseModel):
     role: Literal["user", "agent"]
     created_at: str
     sources: list[AnswerSource] = Field(default=[], description="Only on agent messages: what the answer used.")
-    steps: list[AnswerStep] = Field(default=[], description="Only on agent messages: the tool calls made while "
-                                                            "answering, in order.")
+    steps: list[AnswerStep] = Field(
+        default=[], description="Only on agent messages: the tool calls made while answering, in order."
+    )
 
 
 class Conversation(ConversationSummary):
     history: list[Message] = Field(description="Oldest first: the whole history, or a page of about 1 MB.")
     history_next_cursor: str | None = Field(
-        description="Pass as ?cursor= for the next page of the history; null when this page ends it.")
+        description="Pass as ?cursor= for the next page of the history; null when this page ends it."
+    )
 
 
 class ConversationPage(BaseModel):
@@ -108,7 +113,8 @@ class DataSet(BaseModel):
     document_count: int
     created_at: str | None
     answer_settings: AnswerSettings = Field(
-        description="Admins see every setting; other accounts see only `provider` and `model`.")
+        description="Admins see every setting; other accounts see only `provider` and `model`."
+    )
 
 
 class DataSetList(BaseModel):

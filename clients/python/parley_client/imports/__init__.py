@@ -14,8 +14,12 @@ from parley_client.imports import generic, shopify, woocommerce
 from parley_client.imports.text import CellError, Parsed, Table, read_table
 
 FORMATS = ("auto", "woocommerce", "shopify", "csv", "jsonl")
-FORMAT_NAMES = {"woocommerce": "a WooCommerce product export", "shopify": "a Shopify product export",
-                "csv": "a generic product CSV", "jsonl": "JSON Lines"}
+FORMAT_NAMES = {
+    "woocommerce": "a WooCommerce product export",
+    "shopify": "a Shopify product export",
+    "csv": "a generic product CSV",
+    "jsonl": "JSON Lines",
+}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
@@ -64,8 +68,10 @@ def parse_products(text: str, fmt: str) -> Parsed:
             raise UnreadableFile(str(exc)) from None
     reader: _ShopExport = woocommerce if fmt == "woocommerce" else shopify
     if not reader.looks_like(table.header):
-        raise UnreadableFile(f"line 1: the header is not that of {FORMAT_NAMES[fmt]} "
-                             f"(expected columns such as {', '.join(reader.TYPICAL_COLUMNS)})")
+        raise UnreadableFile(
+            f"line 1: the header is not that of {FORMAT_NAMES[fmt]} "
+            f"(expected columns such as {', '.join(reader.TYPICAL_COLUMNS)})"
+        )
     return reader.products(table)
 
 

@@ -57,8 +57,11 @@ def check_header(header: list[str], kind: str) -> list[str]:
     missing = [c for c in required if c not in known]
     if missing:
         hint = "; WooCommerce and Shopify exports are recognised by their English headers" if kind == "products" else ""
-        raise CellError("line 1", f"the header lacks the column(s) {', '.join(missing)} "
-                        f"(expected {', '.join(PRODUCT_COLUMNS if kind == 'products' else DOCUMENT_COLUMNS)}{hint})")
+        raise CellError(
+            "line 1",
+            f"the header lacks the column(s) {', '.join(missing)} "
+            f"(expected {', '.join(PRODUCT_COLUMNS if kind == 'products' else DOCUMENT_COLUMNS)}{hint})",
+        )
     if kind == "documents":
         unknown = [c for c in header if c.lower() not in DOCUMENT_COLUMNS]
         if unknown:

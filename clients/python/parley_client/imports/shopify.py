@@ -12,15 +12,39 @@ from parley_client.imports.text import CellError, Parsed, Record, Table, count, 
 OPTIONS = (1, 2, 3)
 # Columns read into the product or its variants.
 PRODUCT_MAPPED = frozenset({"handle", "title", "body (html)", "product category", "type", "image src"})
-VARIANT_MAPPED = frozenset({"variant sku", "variant grams", "variant inventory qty", "variant price",
-                            "variant compare at price", "variant barcode", "variant weight unit",
-                            "variant inventory tracker"}
-                           | {f"option{n} {part}" for n in OPTIONS for part in ("name", "value")})
+VARIANT_MAPPED = frozenset(
+    {
+        "variant sku",
+        "variant grams",
+        "variant inventory qty",
+        "variant price",
+        "variant compare at price",
+        "variant barcode",
+        "variant weight unit",
+        "variant inventory tracker",
+    }
+    | {f"option{n} {part}" for n in OPTIONS for part in ("name", "value")}
+)
 # Store settings rather than product facts, left out. `Cost per item` is what the shop pays: never shown.
-BOOKKEEPING = frozenset({"published", "status", "variant inventory policy", "variant fulfillment service",
-                         "variant requires shipping", "variant taxable", "variant tax code", "variant image",
-                         "image position", "image alt text", "gift card", "seo title", "seo description",
-                         "cost per item"} | {f"option{n} linked to" for n in OPTIONS})
+BOOKKEEPING = frozenset(
+    {
+        "published",
+        "status",
+        "variant inventory policy",
+        "variant fulfillment service",
+        "variant requires shipping",
+        "variant taxable",
+        "variant tax code",
+        "variant image",
+        "image position",
+        "image alt text",
+        "gift card",
+        "seo title",
+        "seo description",
+        "cost per item",
+    }
+    | {f"option{n} linked to" for n in OPTIONS}
+)
 MARKET = re.compile(r"^(google shopping|included|price|compare at price) / ", re.IGNORECASE)
 METAFIELD = re.compile(r"^(.*?)\s*\((product|variant)\.metafields\.[^)]*\)$", re.IGNORECASE)
 # Grams (how Shopify exports every weight) in the unit the shop shows.
@@ -48,8 +72,10 @@ def products(table: Table) -> Parsed:
         except _RowError as exc:
             result.rows.append((exc.line, exc.message))
     if unnamed:
-        result.notes.append(f"line(s) {', '.join(str(line) for line, _ in unnamed)} have no Variant SKU: they were "
-                            f"given <handle>-<option values> ({unnamed[0][1]}, ...)")
+        result.notes.append(
+            f"line(s) {', '.join(str(line) for line, _ in unnamed)} have no Variant SKU: they were "
+            f"given <handle>-<option values> ({unnamed[0][1]}, ...)"
+        )
     return result
 
 
@@ -69,13 +95,16 @@ def _by_handle(table: Table, result: Parsed) -> dict[str, list[Record]]:
     return groups
 
 
-def _product(handle: str, rows: list[Record], columns: dict[str, str],
-             unnamed: list[tuple[int, str]]) -> dict[str, Any]:
+def _product(
+    handle: str, rows: list[Record], columns: dict[str, str], unnamed: list[tuple[int, str]]
+) -> dict[str, Any]:
     first = rows[0]
     if not first.get("title"):
         raise _RowError(first.line, f"Title: the first row of {handle} must hold the product's Title")
     item: dict[str, Any] = {
-        "sku": handle, "name": first.get("title"), "description": strip_html(first.cells.get("body (html)", "")),
+        "sku": handle,
+        "name": first.get("title"),
+        "description": strip_html(first.cells.get("body (html)", "")),
         "categories": [c for c in (first.get("product category"), first.get("type")) if c],
         "properties": _properties(first, columns, "product"),
     }
@@ -104,17 +133,20 @@ def _synthetic_sku(handle: str, options: dict[str, str]) -> str:
     return "-".join(filter(None, [handle, slug(" ".join(options.values()))]))
 
 
-def _variant(handle: str, title: str, row: Record, names: list[str], columns: dict[str, str],
-             unnamed: list[tuple[int, str]]) -> dict[str, Any]:
-    options = {names[n - 1] or f"Option{n}": row.get(f"option{n} value") for n in OPTIONS
-               if row.get(f"option{n} value") and not _is_default(row)}
+def _variant(
+    handle: str, title: str, row: Record, names: list[str], columns: dict[str, str], unnamed: list[tuple[int, str]]
+) -> dict[str, Any]:
+    options = {
+        names[n - 1] or f"Option{n}": row.get(f"option{n} value")
+        for n in OPTIONS
+        if row.get(f"option{n} value") and not _is_default(row)
+    }
     sku = row.get("variant sku")
     if not sku:
         sku = _synthetic_sku(handle, options)
     if not row.get("variant sku") and options:
         unnamed.append((row.line, sku))
-    variant: dict[str, Any] = {"sku": sku, "options": options,
-                               "properties": _properties(row, columns, "variant")}
+    variant: dict[str, Any] = {"sku": sku, "options": options, "properties": _properties(row, columns, "variant")}
     if options:
         variant["name"] = f"{title} - {' / '.join(options.values())}"
     try:
@@ -172,8 +204,13 @@ def _properties(row: Record, columns: dict[str, str], level: str) -> dict[str, A
     properties: dict[str, Any] = {}
     for column, raw in row.cells.items():
         value = raw.strip()
-        if (not value or column in PRODUCT_MAPPED or column in VARIANT_MAPPED or column in BOOKKEEPING
-                or MARKET.match(column)):
+        if (
+            not value
+            or column in PRODUCT_MAPPED
+            or column in VARIANT_MAPPED
+            or column in BOOKKEEPING
+            or MARKET.match(column)
+        ):
             continue
         metafield = METAFIELD.match(columns[column])
         if (metafield.group(2).lower() if metafield else "product") != level:

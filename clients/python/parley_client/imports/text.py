@@ -135,8 +135,34 @@ def slug(text: str) -> str:
 # ------------------------------------------------------------------------------------------------ HTML
 
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
-_BLOCKS = frozenset({"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-                     "blockquote", "pre", "section", "article", "header", "footer", "dl", "dt", "dd", "hr"})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "dl",
+        "dt",
+        "dd",
+        "hr",
+    }
+)
 _HIDDEN = frozenset({"script", "style", "template", "head"})
 _CELLS = frozenset({"td", "th"})
 

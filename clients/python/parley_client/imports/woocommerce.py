@@ -13,15 +13,46 @@ from typing import Any
 from parley_client.imports.text import CellError, Parsed, Record, Table, count, flag, number, split_list, strip_html
 
 # Columns WooCommerce writes that say how the shop runs rather than what the product is: left out.
-BOOKKEEPING = frozenset({
-    "id", "type", "published", "is featured?", "visibility in catalog", "tax status", "tax class",
-    "low stock amount", "backorders allowed?", "sold individually?", "allow customer reviews?", "purchase note",
-    "download limit", "download expiry days", "grouped products", "upsells", "cross-sells", "button text",
-    "position",
-})
+BOOKKEEPING = frozenset(
+    {
+        "id",
+        "type",
+        "published",
+        "is featured?",
+        "visibility in catalog",
+        "tax status",
+        "tax class",
+        "low stock amount",
+        "backorders allowed?",
+        "sold individually?",
+        "allow customer reviews?",
+        "purchase note",
+        "download limit",
+        "download expiry days",
+        "grouped products",
+        "upsells",
+        "cross-sells",
+        "button text",
+        "position",
+    }
+)
 # Columns read into product fields.
-MAPPED = frozenset({"sku", "name", "short description", "description", "sale price", "regular price",
-                    "categories", "in stock?", "stock", "parent", "images", "external url"})
+MAPPED = frozenset(
+    {
+        "sku",
+        "name",
+        "short description",
+        "description",
+        "sale price",
+        "regular price",
+        "categories",
+        "in stock?",
+        "stock",
+        "parent",
+        "images",
+        "external url",
+    }
+)
 ATTRIBUTE = re.compile(r"^attribute (\d+) (name|value\(s\)|visible|global|default)$", re.IGNORECASE)
 DIMENSION = re.compile(r"^(weight|length|width|height) \(([^)]+)\)$", re.IGNORECASE)
 META = re.compile(r"^meta: (.+)$", re.IGNORECASE)
@@ -101,8 +132,10 @@ def _name_rows(rows: list[_Row], result: Parsed) -> list[_Row]:
             continue
         named.append(row)
     if synthesised:
-        result.notes.append(f"line(s) {', '.join(synthesised)} have no SKU: they were given "
-                            f"{SYNTHETIC_SKU.format(id='<ID>')} from their WooCommerce ID, stable across exports")
+        result.notes.append(
+            f"line(s) {', '.join(synthesised)} have no SKU: they were given "
+            f"{SYNTHETIC_SKU.format(id='<ID>')} from their WooCommerce ID, stable across exports"
+        )
     return named
 
 
@@ -133,8 +166,13 @@ def _attributes(row: _Row) -> list[tuple[str, str]]:
 
 
 def _item(row: _Row, family: _Family, used: dict[str, set[str]]) -> dict[str, Any]:
-    item: dict[str, Any] = {"sku": row.sku, "name": row.get("name"), "description": _description(row),
-                            "categories": split_list(row.get("categories")), "properties": _properties(row)}
+    item: dict[str, Any] = {
+        "sku": row.sku,
+        "name": row.get("name"),
+        "description": _description(row),
+        "categories": split_list(row.get("categories")),
+        "properties": _properties(row),
+    }
     item.update(_offer(row))
     if row.get("external url"):
         item["url"] = row.get("external url")
@@ -148,10 +186,10 @@ def _item(row: _Row, family: _Family, used: dict[str, set[str]]) -> dict[str, An
             item["name"] = " - ".join(filter(None, [base, ", ".join(item["options"].values())]))
     elif "variable" in row.types:
         declared = used.get(row.sku)  # None: no variations in this file, so take every attribute as an option
-        options = {name: split_list(values) for name, values in attributes
-                   if values and (declared is None or name in declared)}
-        item["properties"].update({name: values for name, values in attributes
-                                   if values and name not in options})
+        options = {
+            name: split_list(values) for name, values in attributes if values and (declared is None or name in declared)
+        }
+        item["properties"].update({name: values for name, values in attributes if values and name not in options})
         if options:
             item["options"] = options
     else:
@@ -161,8 +199,9 @@ def _item(row: _Row, family: _Family, used: dict[str, set[str]]) -> dict[str, An
 
 def _description(row: _Row) -> str:
     # WooCommerce writes a description's line breaks as the two characters \n.
-    parts = [strip_html(row.cells.get(column, "").replace("\\n", "\n"))
-             for column in ("short description", "description")]
+    parts = [
+        strip_html(row.cells.get(column, "").replace("\\n", "\n")) for column in ("short description", "description")
+    ]
     return "\n\n".join(part for part in parts if part)
 
 
@@ -188,9 +227,9 @@ def _properties(row: _Row) -> dict[str, Any]:
             continue
         dimension, meta = DIMENSION.match(column), META.match(column)
         if dimension:  # "Weight (lbs)" 1.5 -> Weight: "1.5 lbs", a value the catalog reads with its unit
-            properties[row.columns[column][:dimension.end(1)]] = f"{value} {dimension.group(2)}"
+            properties[row.columns[column][: dimension.end(1)]] = f"{value} {dimension.group(2)}"
         elif meta:
-            key = row.columns[column][len("meta: "):].strip()
+            key = row.columns[column][len("meta: ") :].strip()
             if not key.startswith("_"):  # underscore keys are plugins' internal state
                 properties[key] = value
         else:

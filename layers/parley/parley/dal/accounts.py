@@ -28,8 +28,7 @@ class AccountRepository:
         """Keep the id counter at or past a chosen id (the dev account's fixed token names its id)."""
         raise_to(self.table, _COUNTER_KEY, "value", account_id)
 
-    def create(self, account_id: int, name: str, is_admin: bool, data_set_ids: list[int],
-               token_hash: str) -> Account:
+    def create(self, account_id: int, name: str, is_admin: bool, data_set_ids: list[int], token_hash: str) -> Account:
         item: Account = {
             "pk": f"ACCOUNT#{account_id}",
             "id": account_id,
@@ -78,12 +77,15 @@ class AccountRepository:
         names = {f"#f{i}": name for i, name in enumerate(changes)}
         values = {f":v{i}": to_attr(value) for i, value in enumerate(changes.values())}
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
-        return cast("Account | None", update_if(
-            TableName=self.table,
-            Key=_key(account_id),
-            UpdateExpression=update,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        ))
+        return cast(
+            "Account | None",
+            update_if(
+                TableName=self.table,
+                Key=_key(account_id),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            ),
+        )

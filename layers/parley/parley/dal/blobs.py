@@ -25,5 +25,8 @@ def delete(key: str) -> None:
 
 def tag(key: str, tags: dict[str, str]) -> None:
     with aws_errors("object storage"):
-        aws.client("s3").put_object_tagging(Bucket=settings().index_bucket, Key=key, Tagging={
-            "TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]})
+        aws.client("s3").put_object_tagging(
+            Bucket=settings().index_bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]},
+        )

@@ -32,8 +32,13 @@ class ConnectionRepository:
         self.table = table or settings().connections_table
 
     def add(self, connection_id: str, account_id: int) -> None:
-        item = {"pk": f"CONN#{connection_id}", "sk": _CONNECTION_SK, "connection_id": connection_id,
-                "account_id": account_id, "expires_at": int(time.time()) + CONNECTION_LIFETIME_SECONDS}
+        item = {
+            "pk": f"CONN#{connection_id}",
+            "sk": _CONNECTION_SK,
+            "connection_id": connection_id,
+            "account_id": account_id,
+            "expires_at": int(time.time()) + CONNECTION_LIFETIME_SECONDS,
+        }
         with aws_errors("storage"):
             ddb().put_item(TableName=self.table, Item=to_item(item))
 
@@ -46,17 +51,23 @@ class ConnectionRepository:
         """Record the subscription on the connection (at most MAX_SUBSCRIPTIONS), then its own item. False
         when the connection is gone or already holds MAX_SUBSCRIPTIONS other conversations."""
         recorded = update_if(
-            TableName=self.table, Key=_connection_key(connection_id),
+            TableName=self.table,
+            Key=_connection_key(connection_id),
             UpdateExpression="ADD conversations :one",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(conversations) "
-                                "OR size(conversations) < :max OR contains(conversations, :id))",
-            ExpressionAttributeValues={":one": {"NS": [str(conversation_id)]}, ":id": {"N": str(conversation_id)},
-                                       ":max": {"N": str(MAX_SUBSCRIPTIONS)}},
+            "OR size(conversations) < :max OR contains(conversations, :id))",
+            ExpressionAttributeValues={
+                ":one": {"NS": [str(conversation_id)]},
+                ":id": {"N": str(conversation_id)},
+                ":max": {"N": str(MAX_SUBSCRIPTIONS)},
+            },
         )
         if recorded is None:
             return False
-        item = {**_subscription_key(conversation_id, connection_id),
-                **to_item({"connection_id": connection_id, "account_id": account_id, "expires_at": expires_at})}
+        item = {
+            **_subscription_key(conversation_id, connection_id),
+            **to_item({"connection_id": connection_id, "account_id": account_id, "expires_at": expires_at}),
+        }
         with aws_errors("storage"):
             ddb().put_item(TableName=self.table, Item=item)
         return True
@@ -64,15 +75,24 @@ class ConnectionRepository:
     def unsubscribe(self, connection_id: str, conversation_id: int) -> None:
         with aws_errors("storage"):
             ddb().delete_item(TableName=self.table, Key=_subscription_key(conversation_id, connection_id))
-        update_if(TableName=self.table, Key=_connection_key(connection_id),
-                  UpdateExpression="DELETE conversations :one", ConditionExpression="attribute_exists(pk)",
-                  ExpressionAttributeValues={":one": {"NS": [str(conversation_id)]}})
+        update_if(
+            TableName=self.table,
+            Key=_connection_key(connection_id),
+            UpdateExpression="DELETE conversations :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"NS": [str(conversation_id)]}},
+        )
 
     def subscribers(self, conversation_id: int) -> list[Connection]:
         """The connections subscribed to a conversation: one Query (past 1 MB only with thousands)."""
-        return cast("list[Connection]", query_all(
-            TableName=self.table, KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"SUB#{conversation_id}"}}))
+        return cast(
+            "list[Connection]",
+            query_all(
+                TableName=self.table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"SUB#{conversation_id}"}},
+            ),
+        )
 
     def remove(self, connection_id: str) -> None:
         """Forget a connection and its subscriptions: one GetItem, one BatchWriteItem (<= 21 deletes)."""
@@ -94,8 +114,13 @@ def post_to_connection(connection_id: str, data: bytes) -> bool:
     from parley import aws
 
     # Short timeouts and two retries: a slow push must not hold up the answer it reports on.
-    management = aws.client("apigatewaymanagementapi", endpoint_url=settings().websocket_endpoint,
-                            max_attempts=3, connect_timeout=1, read_timeout=3)
+    management = aws.client(
+        "apigatewaymanagementapi",
+        endpoint_url=settings().websocket_endpoint,
+        max_attempts=3,
+        connect_timeout=1,
+        read_timeout=3,
+    )
     try:
         management.post_to_connection(ConnectionId=connection_id, Data=data)
     except Exception as exc:

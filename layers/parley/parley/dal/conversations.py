@@ -78,8 +78,9 @@ class ConversationRepository:
         }
 
     def create_op(self, item: Conversation) -> dict[str, Any]:
-        return {"Put": {"TableName": self.table, "Item": to_item(item),
-                        "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Put": {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        }
 
     def create(self, owner_id: int, data_set_id: int) -> Conversation:
         """One conditional PutItem; a (very unlikely) id collision is retried with a new id."""
@@ -96,9 +97,7 @@ class ConversationRepository:
 
     def get_meta(self, conversation_id: int) -> Conversation | None:
         with aws_errors("storage"):
-            response = ddb().get_item(
-                TableName=self.table, Key=conversation_key(conversation_id), ConsistentRead=True
-            )
+            response = ddb().get_item(TableName=self.table, Key=conversation_key(conversation_id), ConsistentRead=True)
         return cast("Conversation | None", from_item(response.get("Item")))
 
     def read(self, conversation_id: int) -> tuple[Conversation | None, list[Message]]:
@@ -176,13 +175,16 @@ class ConversationRepository:
         """Take the conversation out of its owner's list and out of reach of new questions (a send's condition
         refuses it). False when it does not exist or is not this owner's. Marking twice is fine: a delete that
         stopped half way is finished by the next."""
-        return update_if(
-            TableName=self.table,
-            Key=conversation_key(conversation_id),
-            UpdateExpression="SET deleting = :yes REMOVE owner_pk, owner_sk",
-            ConditionExpression="attribute_exists(pk) AND owner_id = :owner",
-            ExpressionAttributeValues={":yes": {"BOOL": True}, ":owner": to_attr(owner_id)},
-        ) is not None
+        return (
+            update_if(
+                TableName=self.table,
+                Key=conversation_key(conversation_id),
+                UpdateExpression="SET deleting = :yes REMOVE owner_pk, owner_sk",
+                ConditionExpression="attribute_exists(pk) AND owner_id = :owner",
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":owner": to_attr(owner_id)},
+            )
+            is not None
+        )
 
     def messages_of(self, conversation_id: int) -> list[dict[str, Any]]:
         """The keys and task ids of every message (all pages)."""
@@ -195,8 +197,9 @@ class ConversationRepository:
         )
 
     def delete_messages(self, messages: list[dict[str, Any]]) -> None:
-        batch_write(self.table, [{"DeleteRequest": {"Key": {"pk": {"S": m["pk"]}, "sk": {"S": m["sk"]}}}}
-                                 for m in messages])
+        batch_write(
+            self.table, [{"DeleteRequest": {"Key": {"pk": {"S": m["pk"]}, "sk": {"S": m["sk"]}}}} for m in messages]
+        )
 
     def delete_meta(self, conversation_id: int) -> None:
         with aws_errors("storage"):
@@ -227,7 +230,7 @@ class ConversationRepository:
                     "Key": conversation_key(conversation_id),
                     "UpdateExpression": "SET last_msg_id = :reserved, summary = if_not_exists(summary, :q)",
                     "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(deleting) "
-                                           f"AND last_msg_id < :mid AND {meta_condition}",
+                    f"AND last_msg_id < :mid AND {meta_condition}",
                     "ExpressionAttributeValues": values,
                 }
             },

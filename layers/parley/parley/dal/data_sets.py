@@ -73,7 +73,7 @@ def _staged(sk: str) -> tuple[int, str] | None:
     """(version, live sort key) of a staged row's sort key, None for any other row."""
     if not sk.startswith(STAGED):
         return None
-    version, _, live = sk[len(STAGED):].partition("#")
+    version, _, live = sk[len(STAGED) :].partition("#")
     return int(version, 36), live
 
 
@@ -115,19 +115,26 @@ class DataSetRepository:
         return sorted(found, key=lambda item: item["id"])
 
     def list_all(self) -> list[DataSet]:
-        return cast("list[DataSet]", query_all(
-            TableName=self.table,
-            IndexName="all_data_sets",
-            KeyConditionExpression="list_pk = :p",
-            ExpressionAttributeValues={":p": {"S": "DATASET"}},
-        ))
+        return cast(
+            "list[DataSet]",
+            query_all(
+                TableName=self.table,
+                IndexName="all_data_sets",
+                KeyConditionExpression="list_pk = :p",
+                ExpressionAttributeValues={":p": {"S": "DATASET"}},
+            ),
+        )
 
     def stage(self, data_set_id: int, version: int, sk_and_items: list[tuple[str, dict[str, Any]]]) -> None:
         """Write a load's items as staged rows of `version` (a later duplicate key in the load wins)."""
         latest = dict(sk_and_items)
-        batch_write(self.table, [{"PutRequest": {"Item": {**_key(data_set_id, staged_sk(version, sk)),
-                                                          **to_item(item)}}}
-                                 for sk, item in latest.items()])
+        batch_write(
+            self.table,
+            [
+                {"PutRequest": {"Item": {**_key(data_set_id, staged_sk(version, sk)), **to_item(item)}}}
+                for sk, item in latest.items()
+            ],
+        )
 
     def _rows(self, data_set_id: int) -> list[dict[str, Any]]:
         # consistent: an index is built right after the load's writes and must see every one of them
@@ -138,8 +145,9 @@ class DataSetRepository:
             ConsistentRead=True,
         )
 
-    def contents(self, data_set_id: int, staged: int | None = None
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def contents(
+        self, data_set_id: int, staged: int | None = None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Every product and document of a data set (to rebuild its search index): the live rows, with the
         published-but-not-yet-copied staged rows laid over them, and those of version `staged` too."""
         live: dict[str, dict[str, Any]] = {}
@@ -162,8 +170,9 @@ class DataSetRepository:
         documents = [item for sk, item in sorted(live.items()) if sk.startswith("DOC#")]
         return products, documents
 
-    def publish(self, data_set_id: int, version: int, index_key: str, product_count: int,
-                document_count: int) -> str | None:
+    def publish(
+        self, data_set_id: int, version: int, index_key: str, product_count: int, document_count: int
+    ) -> str | None:
         """The switch-over: point the data set at a newer index snapshot and make the staged rows of
         `version` part of it, in one conditional write. Returns the index key it replaced ("" for none), or
         None when a newer version is already published."""
@@ -200,20 +209,28 @@ class DataSetRepository:
             deletes.append({"DeleteRequest": {"Key": _key(data_set_id, row["sk"])}})
         batch_write(self.table, writes)
         if pending is not None:
-            update_if(TableName=self.table, Key=_key(data_set_id), UpdateExpression="REMOVE staged_version",
-                      ConditionExpression="staged_version = :v", ExpressionAttributeValues={":v": to_attr(pending)})
+            update_if(
+                TableName=self.table,
+                Key=_key(data_set_id),
+                UpdateExpression="REMOVE staged_version",
+                ConditionExpression="staged_version = :v",
+                ExpressionAttributeValues={":v": to_attr(pending)},
+            )
         batch_write(self.table, deletes)
 
     def set_settings(self, data_set_id: int, answer_settings: dict[str, Any]) -> DataSet | None:
         """Replace the data set's answer settings; returns the updated item, or None if there is no such data set."""
-        return cast("DataSet | None", update_if(
-            TableName=self.table,
-            Key=_key(data_set_id),
-            UpdateExpression="SET answer_settings = :s, updated_at = :now",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={
-                ":s": to_attr({k: v for k, v in answer_settings.items() if v is not None}),
-                ":now": to_attr(now_iso()),
-            },
-            ReturnValues="ALL_NEW",
-        ))
+        return cast(
+            "DataSet | None",
+            update_if(
+                TableName=self.table,
+                Key=_key(data_set_id),
+                UpdateExpression="SET answer_settings = :s, updated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":s": to_attr({k: v for k, v in answer_settings.items() if v is not None}),
+                    ":now": to_attr(now_iso()),
+                },
+                ReturnValues="ALL_NEW",
+            ),
+        )

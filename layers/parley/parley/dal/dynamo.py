@@ -48,7 +48,7 @@ def to_attr(value: Any) -> dict[str, Any]:
 
 
 def from_attr(attr: dict[str, Any]) -> Any:
-    (kind, value), = attr.items()
+    ((kind, value),) = attr.items()
     if kind == "S":
         return value
     if kind == "N":
@@ -106,11 +106,12 @@ sleep: Callable[[float], None] = time.sleep  # tests replace it to see the waits
 
 def unprocessed_delay(attempt: int) -> float:
     """Full-jitter exponential backoff before resending what a batch call left unprocessed (attempt >= 1)."""
-    return random.uniform(0, min(UNPROCESSED_MAX_SECONDS, UNPROCESSED_BASE_SECONDS * 2 ** attempt))
+    return random.uniform(0, min(UNPROCESSED_MAX_SECONDS, UNPROCESSED_BASE_SECONDS * 2**attempt))
 
 
-def batch_until_processed(call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str
-                          ) -> list[dict[str, Any]]:
+def batch_until_processed(
+    call: Callable[..., dict[str, Any]], request: dict[str, Any], leftover: str
+) -> list[dict[str, Any]]:
     """Send a BatchGetItem/BatchWriteItem, then resend what it left in `leftover` (UnprocessedKeys/Items,
     DynamoDB's answer when a partition is throttled) after a growing, jittered wait. Returns every response."""
     responses = []
@@ -129,7 +130,7 @@ def batch_until_processed(call: Callable[..., dict[str, Any]], request: dict[str
 def batch_write(table: str, requests: list[dict[str, Any]]) -> None:
     """PutRequest/DeleteRequest entries in BatchWriteItem calls of 25."""
     for start in range(0, len(requests), 25):
-        batch_until_processed(ddb().batch_write_item, {table: requests[start:start + 25]}, "UnprocessedItems")
+        batch_until_processed(ddb().batch_write_item, {table: requests[start : start + 25]}, "UnprocessedItems")
 
 
 def update_if(**request: Any) -> dict[str, Any] | None:

@@ -50,8 +50,13 @@ def claim_op(key: IdempotencyKey, response: dict[str, Any]) -> dict[str, Any]:
     """A transaction part that claims the key for this request (refused while an unexpired claim exists;
     TTL deletes expired claims within a day or two, so the condition checks the expiry itself)."""
     now = _now()
-    item = {**key.item_key(), "fingerprint": to_attr(key.fingerprint), "owner_id": to_attr(key.account_id),
-            "response": to_attr(json.dumps(response)), "expires_at": to_attr(now + WINDOW_SECONDS)}
+    item = {
+        **key.item_key(),
+        "fingerprint": to_attr(key.fingerprint),
+        "owner_id": to_attr(key.account_id),
+        "response": to_attr(json.dumps(response)),
+        "expires_at": to_attr(now + WINDOW_SECONDS),
+    }
     return {
         "Put": {
             "TableName": settings().tasks_table,
@@ -76,8 +81,9 @@ def transact_claimed(ops: list[dict[str, Any]], key: IdempotencyKey, response: d
         if claimed is None:  # a claim that just expired or was released: the client may simply retry
             raise ServiceUnavailable("the Idempotency-Key is being settled, please retry") from None
         if claimed.get("fingerprint") != key.fingerprint:
-            raise Unprocessable("This Idempotency-Key was used for a different request (method, path or body) "
-                                "in the last 24 hours.") from None
+            raise Unprocessable(
+                "This Idempotency-Key was used for a different request (method, path or body) in the last 24 hours."
+            ) from None
         first_response: dict[str, Any] = json.loads(claimed["response"])
         return first_response
     return None
@@ -88,9 +94,12 @@ def release(key: IdempotencyKey) -> None:
     client's retry is tried again rather than answered with the failed attempt."""
     try:
         with aws_errors("storage"):
-            ddb().delete_item(TableName=settings().tasks_table, Key=key.item_key(),
-                              ConditionExpression="fingerprint = :fp",
-                              ExpressionAttributeValues={":fp": to_attr(key.fingerprint)})
+            ddb().delete_item(
+                TableName=settings().tasks_table,
+                Key=key.item_key(),
+                ConditionExpression="fingerprint = :fp",
+                ExpressionAttributeValues={":fp": to_attr(key.fingerprint)},
+            )
     except Exception as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise

@@ -34,10 +34,13 @@ def enqueue(kind: str, task_id: str, group: str, deduplication_id: str | None = 
 def retry_after(receipts: list[tuple[str, int]]) -> None:
     """Make received jobs visible again after the given seconds (ChangeMessageVisibility, 10 per request)."""
     for start in range(0, len(receipts), 10):
-        entries = [{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-                   for i, (handle, seconds) in enumerate(receipts[start:start + 10])]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+            for i, (handle, seconds) in enumerate(receipts[start : start + 10])
+        ]
         with aws_errors("the job queue"):
             response = aws.client("sqs").change_message_visibility_batch(
-                QueueUrl=settings().jobs_queue_url, Entries=entries)
+                QueueUrl=settings().jobs_queue_url, Entries=entries
+            )
         if response.get("Failed"):
             raise RuntimeError(f"visibility not changed for {len(response['Failed'])} jobs: {response['Failed']}")

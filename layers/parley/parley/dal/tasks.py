@@ -65,21 +65,26 @@ class TaskRepository:
 
     def start(self, task_id: str) -> Task | None:
         """PENDING or RUNNING (a redelivery after a crash) -> RUNNING. None when finished or unknown."""
-        return cast("Task | None", update_if(
-            TableName=self.table,
-            Key=_key(task_id),
-            UpdateExpression="SET #s = :running, attempts = if_not_exists(attempts, :zero) + :one, started_at = :now",
-            ConditionExpression="#s IN (:pending, :running)",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={
-                ":running": {"S": RUNNING},
-                ":pending": {"S": PENDING},
-                ":zero": {"N": "0"},
-                ":one": {"N": "1"},
-                ":now": {"S": now_iso()},
-            },
-            ReturnValues="ALL_NEW",
-        ))
+        return cast(
+            "Task | None",
+            update_if(
+                TableName=self.table,
+                Key=_key(task_id),
+                UpdateExpression=(
+                    "SET #s = :running, attempts = if_not_exists(attempts, :zero) + :one, started_at = :now"
+                ),
+                ConditionExpression="#s IN (:pending, :running)",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":running": {"S": RUNNING},
+                    ":pending": {"S": PENDING},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                    ":now": {"S": now_iso()},
+                },
+                ReturnValues="ALL_NEW",
+            ),
+        )
 
     def finish_op(
         self, task_id: str, state: str, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
@@ -121,27 +126,42 @@ class TaskRepository:
         """Unfinished tasks created before an epoch second, from every shard of `open_tasks`."""
         found: list[Task] = []
         for shard in range(OPEN_SHARDS):
-            found.extend(cast("list[Task]", query_all(
-                TableName=self.table,
-                IndexName="open_tasks",
-                KeyConditionExpression="open_pk = :shard AND created_epoch < :before",
-                ExpressionAttributeValues={":shard": {"S": f"OPEN#{shard}"}, ":before": to_attr(created_before)},
-            )))
+            found.extend(
+                cast(
+                    "list[Task]",
+                    query_all(
+                        TableName=self.table,
+                        IndexName="open_tasks",
+                        KeyConditionExpression="open_pk = :shard AND created_epoch < :before",
+                        ExpressionAttributeValues={
+                            ":shard": {"S": f"OPEN#{shard}"},
+                            ":before": to_attr(created_before),
+                        },
+                    ),
+                )
+            )
         return found
 
     def mark_requeued(self, task_id: str) -> bool:
         """Record that the sweeper re-enqueued an unfinished task; False when it finished meanwhile."""
-        return update_if(
-            TableName=self.table,
-            Key=_key(task_id),
-            UpdateExpression="SET requeued_epoch = :now",
-            ConditionExpression="#s IN (:pending, :running)",
-            ExpressionAttributeNames={"#s": "state"},
-            ExpressionAttributeValues={":now": to_attr(int(time.time())), ":pending": {"S": PENDING},
-                                       ":running": {"S": RUNNING}},
-        ) is not None
+        return (
+            update_if(
+                TableName=self.table,
+                Key=_key(task_id),
+                UpdateExpression="SET requeued_epoch = :now",
+                ConditionExpression="#s IN (:pending, :running)",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":now": to_attr(int(time.time())),
+                    ":pending": {"S": PENDING},
+                    ":running": {"S": RUNNING},
+                },
+            )
+            is not None
+        )
 
-    def finish(self, task_id: str, state: str, error: dict[str, str] | None = None,
-               result: dict[str, Any] | None = None) -> bool:
+    def finish(
+        self, task_id: str, state: str, error: dict[str, str] | None = None, result: dict[str, Any] | None = None
+    ) -> bool:
         """True when this call finished the task, False when it was already finished."""
         return update_if(**self.finish_op(task_id, state, error, result)["Update"]) is not None

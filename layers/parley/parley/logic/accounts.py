@@ -33,8 +33,9 @@ def _check_data_sets(data_set_ids: list[int]) -> None:
 SERVICE_ACCOUNTS = "service accounts"
 
 
-def create(caller: Principal, name: str, data_set_ids: list[int], is_admin: bool,
-           token: str | None = None) -> dict[str, Any]:
+def create(
+    caller: Principal, name: str, data_set_ids: list[int], is_admin: bool, token: str | None = None
+) -> dict[str, Any]:
     """Create an account; the token is returned here once and only its hash is stored.
 
     `token` lets `make dev` keep a fixed developer token (PARLEY_DEV_TOKEN); it must have our format.

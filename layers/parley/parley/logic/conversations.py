@@ -85,7 +85,7 @@ def shorten(text: str) -> str:
     """A conversation's summary: its first question, cut to SUMMARY_CHARS characters."""
     if len(text) <= SUMMARY_CHARS:
         return text
-    return text[:SUMMARY_CHARS - 1] + "\u2026"
+    return text[: SUMMARY_CHARS - 1] + "\u2026"
 
 
 def summary_view(meta: Conversation) -> dict[str, Any]:
@@ -154,8 +154,9 @@ def _explain_refusal(caller: Principal, conversation_id: int, data_set_id: int |
     raise ServiceUnavailable("the conversation is busy, please retry")
 
 
-def send(caller: Principal, conversation_id: int, question: str, data_set_id: int | None,
-         key: IdempotencyKey | None = None) -> dict[str, Any]:
+def send(
+    caller: Principal, conversation_id: int, question: str, data_set_id: int | None, key: IdempotencyKey | None = None
+) -> dict[str, Any]:
     """Write the question and its PENDING task in one transaction (with the Idempotency-Key's claim, if any),
     then enqueue the answer job."""
     conversations, tasks = ConversationRepository(), TaskRepository()
@@ -168,10 +169,16 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
     task_id = new_task_id()
     message_id = user_message_id()
     for _ in range(5):
-        message: Message = {"id": message_id, "role": "user", "text": question, "created_at": now_iso(),
-                            "task_id": task_id}
-        task = tasks.new_task(task_id, "answer", caller.account_id, conversation_id=conversation_id,
-                              message_id=message_id)
+        message: Message = {
+            "id": message_id,
+            "role": "user",
+            "text": question,
+            "created_at": now_iso(),
+            "task_id": task_id,
+        }
+        task = tasks.new_task(
+            task_id, "answer", caller.account_id, conversation_id=conversation_id, message_id=message_id
+        )
         ops = conversations.record_question_ops(condition, values, conversation_id, message, shorten(question))
         ops.append(tasks.put_op(task))
         try:
@@ -191,8 +198,13 @@ def send(caller: Principal, conversation_id: int, question: str, data_set_id: in
         jobs.enqueue("answer", task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue an answer job", extra={"task_id": task_id})
-        fail_answer(conversation_id, message_id, task_id, "enqueue_failed",
-                    "The question could not be queued for an answer; please send it again.")
+        fail_answer(
+            conversation_id,
+            message_id,
+            task_id,
+            "enqueue_failed",
+            "The question could not be queued for an answer; please send it again.",
+        )
         if key is not None:
             idempotency.release(key)
         raise ServiceUnavailable("the answer queue is unavailable, please retry") from None
@@ -210,10 +222,12 @@ def fail_answer(conversation_id: int, message_id: int, task_id: str, code: str, 
         "error_code": code,
     }
     try:
-        transact([
-            ConversationRepository().put_message_op(conversation_id, notice),
-            TaskRepository().finish_op(task_id, FAILURE, error={"code": code, "message": message}),
-        ])
+        transact(
+            [
+                ConversationRepository().put_message_op(conversation_id, notice),
+                TaskRepository().finish_op(task_id, FAILURE, error={"code": code, "message": message}),
+            ]
+        )
     except TransactionCancelled:
         # The reply slot is taken or the task already finished: someone else settled this turn.
         TaskRepository().finish(task_id, FAILURE, error={"code": code, "message": message})

@@ -76,8 +76,9 @@ def update_settings(caller: Principal, data_set_id: int, answer_settings: dict[s
     return view(updated, caller)
 
 
-def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]],
-                 key: IdempotencyKey | None = None) -> dict[str, Any]:
+def request_load(
+    caller: Principal, data_set_id: int, kind: str, items: list[dict[str, Any]], key: IdempotencyKey | None = None
+) -> dict[str, Any]:
     require_admin(caller, DATA_SETS)
     if DataSetRepository().get(data_set_id) is None:
         raise NotFound("data set not found")
@@ -85,8 +86,14 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
     payload_key = f"ingest/{data_set_id}/{task_id}.json"
     blobs.put(payload_key, json.dumps({kind: items}).encode("utf-8"), "application/json")
     tasks = TaskRepository()
-    task = tasks.new_task(task_id, f"load_{kind}", caller.account_id, data_set_id=data_set_id,
-                          payload_key=payload_key, item_count=len(items))
+    task = tasks.new_task(
+        task_id,
+        f"load_{kind}",
+        caller.account_id,
+        data_set_id=data_set_id,
+        payload_key=payload_key,
+        item_count=len(items),
+    )
     if key is None:
         tasks.put(task)
     else:
@@ -100,8 +107,11 @@ def request_load(caller: Principal, data_set_id: int, kind: str, items: list[dic
         jobs.enqueue(task["kind"], task_id, jobs.group_for(task))
     except Exception:
         logger.exception("could not enqueue a load job", extra={"task_id": task_id})
-        tasks.finish(task_id, FAILURE, error={"code": "enqueue_failed",
-                                              "message": "The load could not be queued; please send it again."})
+        tasks.finish(
+            task_id,
+            FAILURE,
+            error={"code": "enqueue_failed", "message": "The load could not be queued; please send it again."},
+        )
         if key is not None:
             idempotency.release(key)
         raise ServiceUnavailable("the job queue is unavailable, please retry") from None
@@ -125,7 +135,7 @@ def load(data_set_id: int, products: list[dict[str, Any]], documents: list[dict[
     repo.stage(data_set_id, version, entries)
     all_products, all_documents = repo.contents(data_set_id, staged=version)
     built = knowledge.build(all_products, all_documents)
-    index_key = f"index/{data_set_id}/{version}.knowledge"   # index and catalog in one object
+    index_key = f"index/{data_set_id}/{version}.knowledge"  # index and catalog in one object
     blobs.put(index_key, knowledge.pack(built))
     replaced = repo.publish(data_set_id, version, index_key, len(all_products), len(all_documents))
     if replaced is None:

@@ -14,7 +14,7 @@ from parley.dal import blobs
 from parley.dal.entities import DataSet
 
 _lock = threading.Lock()
-_cache: OrderedDict[int, tuple[int, int, Knowledge]] = OrderedDict()   # id -> (version, cost, knowledge)
+_cache: OrderedDict[int, tuple[int, int, Knowledge]] = OrderedDict()  # id -> (version, cost, knowledge)
 
 
 def budget_bytes() -> int:

@@ -75,8 +75,11 @@ def handle_message(connection_id: str, body: str | None) -> dict[str, Any]:
         # Another account's conversation answers exactly like a missing one, as on the HTTP API.
         return _error("not_found", "conversation not found", conversation_id)
     if not connections.subscribe(connection_id, conversation_id, connection["account_id"], connection["expires_at"]):
-        return _error("too_many_subscriptions", "a connection may follow at most 20 conversations; "
-                      "unsubscribe from one first", conversation_id)
+        return _error(
+            "too_many_subscriptions",
+            "a connection may follow at most 20 conversations; unsubscribe from one first",
+            conversation_id,
+        )
     return {"type": "subscribed", "conversation_id": conversation_id}
 
 
@@ -148,8 +151,9 @@ class AnswerStream:
             if kind == "delta" and last is not None and last["type"] == "delta":
                 last["text"] += fields["text"]
             else:
-                self._queue.append({"type": kind, "conversation_id": self.conversation_id, "task_id": self.task_id,
-                                    **fields})
+                self._queue.append(
+                    {"type": kind, "conversation_id": self.conversation_id, "task_id": self.task_id, **fields}
+                )
             self._wake.notify()
             if self._sender is None:
                 self._sender = threading.Thread(target=self._send_all, name="answer-stream", daemon=True)
@@ -174,8 +178,9 @@ class AnswerStream:
             try:
                 delivered = post_to_connection(connection_id, data)
             except Exception:  # a broken endpoint must never cost the answer: stop sending to it this turn
-                logger.warning("could not stream to a connection", exc_info=True,
-                               extra={"connection_id": connection_id})
+                logger.warning(
+                    "could not stream to a connection", exc_info=True, extra={"connection_id": connection_id}
+                )
                 self.targets.remove(connection_id)
                 continue
             if not delivered:  # gone (410): the client left without $disconnect reaching us

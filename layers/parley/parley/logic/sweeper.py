@@ -32,8 +32,9 @@ def sweep(now: float | None = None) -> dict[str, int]:
         requeued = task.get("requeued_epoch")
         if requeued is None:
             if tasks.mark_requeued(task["task_id"]):
-                jobs.enqueue(task["kind"], task["task_id"], jobs.group_for(task),
-                             deduplication_id=f"{task['task_id']}-requeue")
+                jobs.enqueue(
+                    task["kind"], task["task_id"], jobs.group_for(task), deduplication_id=f"{task['task_id']}-requeue"
+                )
                 counts["requeued"] += 1
         elif requeued < now - age:
             _time_out(tasks, task)

@@ -68,8 +68,9 @@ class _ProviderFailuresAsJobErrors:
     def __init__(self, engine: LanguageModelEngine):
         self.engine = engine
 
-    def answer(self, question: str, history: list[Turn], knowledge: Knowledge,
-               listener: AnswerListener | None = None) -> Answer:
+    def answer(
+        self, question: str, history: list[Turn], knowledge: Knowledge, listener: AnswerListener | None = None
+    ) -> Answer:
         from parley.providers import ProviderError, StepLimitReached
 
         try:
@@ -154,8 +155,11 @@ def handle(job: dict[str, Any], max_tries: int, not_after: float | None = None) 
 
 def turn_of(message: Message) -> Turn:
     """An earlier message as engines see it: its text, and for an answer the sources and steps it showed."""
-    sources = [Source(str(s.get("type")), str(s.get("id")), str(s.get("title")), s.get("url"))
-               for s in message.get("sources") or [] if isinstance(s, dict)]
+    sources = [
+        Source(str(s.get("type")), str(s.get("id")), str(s.get("title")), s.get("url"))
+        for s in message.get("sources") or []
+        if isinstance(s, dict)
+    ]
     return Turn(role=message["role"], text=message["text"], sources=sources, steps=list(message.get("steps") or []))
 
 
@@ -171,8 +175,7 @@ def answer_streamed(task: Task, stream: AnswerStream, not_after: float | None = 
     meta, messages = conversations.read(conversation_id)
     question = next((m for m in messages if m["id"] == question_id), None)
     if meta is None or question is None:
-        raise JobError("conversation_missing", "The conversation or its question no longer exists.",
-                       retryable=False)
+        raise JobError("conversation_missing", "The conversation or its question no longer exists.", retryable=False)
     stored = next((m for m in messages if m["id"] == question_id + 1), None)
     if stored is not None:
         tasks.finish(task["task_id"], SUCCESS)  # answered before a crash; only the task was left behind

@@ -17,8 +17,16 @@ from parley.engine import Answer, Turn
 from parley.prompt import build
 from parley.providers.base import ERROR, THROTTLED, TIMEOUT, ProviderError
 
-__all__ = ["ERROR", "THROTTLED", "TIMEOUT", "LanguageModelEngine", "ProviderError", "StepLimitReached",
-           "answer_budget_seconds", "engine_for_settings"]
+__all__ = [
+    "ERROR",
+    "THROTTLED",
+    "TIMEOUT",
+    "LanguageModelEngine",
+    "ProviderError",
+    "StepLimitReached",
+    "answer_budget_seconds",
+    "engine_for_settings",
+]
 
 
 def answer_budget_seconds() -> float:
@@ -38,10 +46,17 @@ def default_tools() -> list[Tool]:
 class LanguageModelEngine:
     """An :class:`~parley.engine.AnswerEngine` that answers with a model calling the data set's tools."""
 
-    def __init__(self, provider: ChatModel, system_prompt: str | None = None, *,
-                 tools: Sequence[Tool] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
-                 budget_seconds: float | None = None, not_after: float | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        provider: ChatModel,
+        system_prompt: str | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
+        budget_seconds: float | None = None,
+        not_after: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.provider = provider
         self.system_prompt = system_prompt
         self.tools = tools
@@ -54,15 +69,25 @@ class LanguageModelEngine:
     def model(self) -> str:
         return self.provider.model
 
-    def answer(self, question: str, history: list[Turn], knowledge: Any,
-               listener: AnswerListener | None = None) -> Answer:
+    def answer(
+        self, question: str, history: list[Turn], knowledge: Any, listener: AnswerListener | None = None
+    ) -> Answer:
         deadline = self.clock() + self.budget_seconds
         if self.not_after is not None:
             deadline = min(deadline, self.not_after)
         prompt = build(question, history or [], self.system_prompt)
         tools = default_tools() if self.tools is None else list(self.tools)
-        return run(self.provider, prompt.system, prompt.messages, knowledge, tools, max_steps=self.max_steps,
-                   deadline=deadline, listener=listener, clock=self.clock)
+        return run(
+            self.provider,
+            prompt.system,
+            prompt.messages,
+            knowledge,
+            tools,
+            max_steps=self.max_steps,
+            deadline=deadline,
+            listener=listener,
+            clock=self.clock,
+        )
 
 
 def engine_for_settings(settings: dict[str, Any], not_after: float | None = None) -> LanguageModelEngine:
@@ -78,5 +103,9 @@ def engine_for_settings(settings: dict[str, Any], not_after: float | None = None
         provider = OpenAICompatibleProvider(settings)
     else:
         raise ValueError(f"no language-model provider {provider_name!r}")
-    return LanguageModelEngine(provider, settings.get("system_prompt"),
-                               max_steps=settings.get("max_steps") or DEFAULT_MAX_STEPS, not_after=not_after)
+    return LanguageModelEngine(
+        provider,
+        settings.get("system_prompt"),
+        max_steps=settings.get("max_steps") or DEFAULT_MAX_STEPS,
+        not_after=not_after,
+    )

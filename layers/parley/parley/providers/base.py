@@ -35,14 +35,14 @@ class ProviderError(Exception):
 
     def __init__(self, code: str, reason: str = "", *, retryable: bool = False, retry_after: float | None = None):
         self.code = code
-        self.reason = reason            # short, safe detail (an HTTP status, an AWS error code)
+        self.reason = reason  # short, safe detail (an HTTP status, an AWS error code)
         self.retryable = retryable
         self.retry_after = retry_after  # seconds the server asked us to wait, if it said so
         self.message = _MESSAGES[code] + (f" ({reason})" if reason and code == ERROR else "")
         super().__init__(f"{code}: {reason}" if reason else code)
 
 
-MIN_ATTEMPT_SECONDS = 1.0   # no retry starts with less time than this left
+MIN_ATTEMPT_SECONDS = 1.0  # no retry starts with less time than this left
 BASE_DELAY_SECONDS = 0.25
 MAX_DELAY_SECONDS = 8.0
 
@@ -70,9 +70,15 @@ def within(seconds: float, work: Callable[[], T]) -> T:
     return value[0]
 
 
-def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: dict[str, str | None],
-                      sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                      jitter: Callable[[], float] = random.random) -> T:
+def call_with_retries(
+    attempt: Callable[[float], T],
+    deadline: float,
+    *,
+    what: dict[str, str | None],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[], float] = random.random,
+) -> T:
     """Run `attempt(seconds_left)` until it returns, fails for good, or no further attempt fits the deadline.
 
     `what` (provider, host, model) is logged with each retry; it must not contain secrets.
@@ -86,13 +92,17 @@ def call_with_retries(attempt: Callable[[float], T], deadline: float, *, what: d
             if not exc.retryable:
                 raise
             retries += 1
-            delay = jitter() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** retries)
+            delay = jitter() * min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**retries)
             if exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
             if clock() + delay + MIN_ATTEMPT_SECONDS > deadline:
-                logger.warning("provider call failed, no time left to retry",
-                               extra={**what, "code": exc.code, "reason": exc.reason, "retries": retries - 1})
+                logger.warning(
+                    "provider call failed, no time left to retry",
+                    extra={**what, "code": exc.code, "reason": exc.reason, "retries": retries - 1},
+                )
                 raise
-            logger.info("provider call failed, retrying",
-                        extra={**what, "code": exc.code, "reason": exc.reason, "delay": round(delay, 2)})
+            logger.info(
+                "provider call failed, retrying",
+                extra={**what, "code": exc.code, "reason": exc.reason, "delay": round(delay, 2)},
+            )
             sleep(delay)

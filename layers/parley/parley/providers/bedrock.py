@@ -28,11 +28,12 @@ _THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException", "TooManyRe
 _TRANSIENT = {"ServiceUnavailableException", "InternalServerException", "ModelNotReadyException"}
 _REASONS = {
     "AccessDeniedException": "access to the Bedrock model was denied; enable model access and list it in "
-                             "the BedrockModelIds parameter",
+    "the BedrockModelIds parameter",
     "ResourceNotFoundException": "the Bedrock model was not found in this region",
     "ValidationException": "Bedrock rejected the request; check the model id and settings",
     "ModelErrorException": "the Bedrock model failed to process the request",
 }
+
 
 def default_client() -> Any:
     from parley import aws
@@ -64,10 +65,16 @@ def map_error(exc: Exception) -> ProviderError:
 def _content(message: dict[str, Any]) -> list[dict[str, Any]]:
     """A neutral conversation message (see `parley.agent.model_loop`) as Converse content blocks."""
     if message["role"] == "tool":
-        return [{"toolResult": {"toolUseId": outcome.call.id,
-                                "content": [{"text": json.dumps(outcome.content, ensure_ascii=False, default=str)}],
-                                **({"status": "error"} if outcome.error else {})}}
-                for outcome in message["results"]]
+        return [
+            {
+                "toolResult": {
+                    "toolUseId": outcome.call.id,
+                    "content": [{"text": json.dumps(outcome.content, ensure_ascii=False, default=str)}],
+                    **({"status": "error"} if outcome.error else {}),
+                }
+            }
+            for outcome in message["results"]
+        ]
     blocks: list[dict[str, Any]] = [{"text": message["text"]}] if message.get("text") else []
     for call in message.get("calls") or []:
         arguments = call.arguments if isinstance(call.arguments, dict) else {}
@@ -76,8 +83,7 @@ def _content(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class BedrockProvider:
-    def __init__(self, settings: dict[str, Any], client: Any = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: dict[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep):
         self.model = settings["model"]
         self.temperature = settings.get("temperature")
         self.max_tokens = settings.get("max_tokens") or DEFAULT_MAX_TOKENS
@@ -91,20 +97,35 @@ class BedrockProvider:
         request: dict[str, Any] = {
             "modelId": self.model,
             "system": [{"text": system}],
-            "messages": [{"role": "user" if m["role"] == "tool" else m["role"], "content": _content(m)}
-                         for m in messages],
+            "messages": [
+                {"role": "user" if m["role"] == "tool" else m["role"], "content": _content(m)} for m in messages
+            ],
             "inferenceConfig": inference,
         }
         if tools:
             request["toolConfig"] = {
-                "tools": [{"toolSpec": {"name": tool.name, "description": tool.description,
-                                        "inputSchema": {"json": tool.input_schema}}} for tool in tools],
+                "tools": [
+                    {
+                        "toolSpec": {
+                            "name": tool.name,
+                            "description": tool.description,
+                            "inputSchema": {"json": tool.input_schema},
+                        }
+                    }
+                    for tool in tools
+                ],
                 "toolChoice": {"auto": {}},
             }
         return request
 
-    def reply(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None, deadline: float,
-              on_text: Callable[[str], None] | None = None) -> ModelReply:
+    def reply(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: Sequence[Tool] | None,
+        deadline: float,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self._client or default_client()
@@ -121,16 +142,21 @@ class BedrockProvider:
                 error.retryable = error.retryable and not streamed
                 raise error from None
 
-        return call_with_retries(attempt, deadline, sleep=self.sleep,
-                                 what={"provider": "bedrock", "model": self.model})
+        return call_with_retries(attempt, deadline, sleep=self.sleep, what={"provider": "bedrock", "model": self.model})
 
     @staticmethod
     def _parse(response: dict[str, Any]) -> ModelReply:
         content = ((response.get("output") or {}).get("message") or {}).get("content") or []
         text = "".join(block.get("text", "") for block in content)
-        calls = [ToolCall(block["toolUse"].get("toolUseId", ""), block["toolUse"].get("name", ""),
-                          block["toolUse"].get("input", {}))
-                 for block in content if "toolUse" in block]
+        calls = [
+            ToolCall(
+                block["toolUse"].get("toolUseId", ""),
+                block["toolUse"].get("name", ""),
+                block["toolUse"].get("input", {}),
+            )
+            for block in content
+            if "toolUse" in block
+        ]
         usage = response.get("usage") or {}
         return ModelReply(text.strip(), calls, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
 
@@ -144,8 +170,11 @@ class BedrockProvider:
                 start = event["contentBlockStart"]
                 tool_use = (start.get("start") or {}).get("toolUse")
                 if tool_use:
-                    calls[start.get("contentBlockIndex", 0)] = [tool_use.get("toolUseId", ""),
-                                                                tool_use.get("name", ""), ""]
+                    calls[start.get("contentBlockIndex", 0)] = [
+                        tool_use.get("toolUseId", ""),
+                        tool_use.get("name", ""),
+                        "",
+                    ]
             elif "contentBlockDelta" in event:
                 block = event["contentBlockDelta"]
                 delta = block.get("delta") or {}
@@ -154,10 +183,12 @@ class BedrockProvider:
                     streamed.append(True)
                     on_text(delta["text"])
                 elif "toolUse" in delta:
-                    calls.setdefault(block.get("contentBlockIndex", 0), ["", "", ""])[2] += \
-                        delta["toolUse"].get("input", "")
+                    calls.setdefault(block.get("contentBlockIndex", 0), ["", "", ""])[2] += delta["toolUse"].get(
+                        "input", ""
+                    )
             elif "metadata" in event:
                 usage = event["metadata"].get("usage") or {}
         found = [ToolCall(call_id, name, decoded_arguments(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
-        return ModelReply("".join(text).strip(), found, int(usage.get("inputTokens") or 0),
-                          int(usage.get("outputTokens") or 0))
+        return ModelReply(
+            "".join(text).strip(), found, int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+        )

@@ -75,8 +75,14 @@ def map_status(status: int, retry_after: str | None) -> ProviderError:
 
 
 class OpenAICompatibleProvider:
-    def __init__(self, settings: dict[str, Any], client: Any = None, sleep: Callable[[float], None] = time.sleep,
-                 connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ):
         self.model = settings["model"]
         self.base_url = settings["base_url"].rstrip("/")
         self.api_key_secret = settings["api_key_secret"]
@@ -87,36 +93,67 @@ class OpenAICompatibleProvider:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
 
-    def body(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None,
-             stream: bool) -> dict[str, Any]:
+    def body(
+        self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None, stream: bool
+    ) -> dict[str, Any]:
         sent: list[dict[str, Any]] = [{"role": "system", "content": system}]
         for message in messages:
             if message["role"] == "tool":
-                sent += [{"role": "tool", "tool_call_id": outcome.call.id,
-                          "content": json.dumps(outcome.content, ensure_ascii=False, default=str)}
-                         for outcome in message["results"]]
+                sent += [
+                    {
+                        "role": "tool",
+                        "tool_call_id": outcome.call.id,
+                        "content": json.dumps(outcome.content, ensure_ascii=False, default=str),
+                    }
+                    for outcome in message["results"]
+                ]
             elif message.get("calls"):
-                sent.append({"role": "assistant", "content": message.get("text") or None, "tool_calls": [
-                    {"id": call.id, "type": "function",
-                     "function": {"name": call.name, "arguments": call.arguments if isinstance(call.arguments, str)
-                                  else json.dumps(call.arguments, ensure_ascii=False)}}
-                    for call in message["calls"]]})
+                sent.append(
+                    {
+                        "role": "assistant",
+                        "content": message.get("text") or None,
+                        "tool_calls": [
+                            {
+                                "id": call.id,
+                                "type": "function",
+                                "function": {
+                                    "name": call.name,
+                                    "arguments": call.arguments
+                                    if isinstance(call.arguments, str)
+                                    else json.dumps(call.arguments, ensure_ascii=False),
+                                },
+                            }
+                            for call in message["calls"]
+                        ],
+                    }
+                )
             else:
                 sent.append({"role": message["role"], "content": message["text"]})
         body: dict[str, Any] = {"model": self.model, "messages": sent, "max_tokens": self.max_tokens}
         if self.temperature is not None:
             body["temperature"] = float(self.temperature)
         if tools:
-            body["tools"] = [{"type": "function", "function": {"name": tool.name, "description": tool.description,
-                                                               "parameters": tool.input_schema}} for tool in tools]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": tool.name, "description": tool.description, "parameters": tool.input_schema},
+                }
+                for tool in tools
+            ]
             body["tool_choice"] = "auto"
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def reply(self, system: str, messages: list[dict[str, Any]], tools: Sequence[Tool] | None, deadline: float,
-              on_text: Callable[[str], None] | None = None) -> ModelReply:
+    def reply(
+        self,
+        system: str,
+        messages: list[dict[str, Any]],
+        tools: Sequence[Tool] | None,
+        deadline: float,
+        on_text: Callable[[str], None] | None = None,
+    ) -> ModelReply:
         import httpx
 
         client = self._client or default_client()
@@ -136,8 +173,14 @@ class OpenAICompatibleProvider:
             except OSError as exc:
                 raise ProviderError(ERROR, str(exc), retryable=True) from None
             try:
-                with client.stream("POST", target.url, json=body, headers={**headers, **target.headers},
-                                   extensions=target.extensions, timeout=timeout) as response:
+                with client.stream(
+                    "POST",
+                    target.url,
+                    json=body,
+                    headers={**headers, **target.headers},
+                    extensions=target.extensions,
+                    timeout=timeout,
+                ) as response:
                     if response.status_code >= 300:  # redirects are not followed (they would carry the key)
                         raise map_status(response.status_code, response.headers.get("retry-after"))
                     if on_text is None:
@@ -146,8 +189,9 @@ class OpenAICompatibleProvider:
             except httpx.TimeoutException as exc:
                 raise ProviderError(TIMEOUT, type(exc).__name__, retryable=not streamed) from None
             except httpx.HTTPError as exc:
-                raise ProviderError(ERROR, f"the server could not be reached ({type(exc).__name__})",
-                                    retryable=not streamed) from None
+                raise ProviderError(
+                    ERROR, f"the server could not be reached ({type(exc).__name__})", retryable=not streamed
+                ) from None
 
         return call_with_retries(attempt, deadline, sleep=self.sleep, what=what)
 
@@ -156,9 +200,10 @@ def parse_completion(data: bytes) -> ModelReply:
     try:
         reply = json.loads(data)
         message = reply["choices"][0]["message"]
-        calls = [ToolCall(c.get("id", ""), c["function"]["name"],
-                          decoded_arguments(c["function"].get("arguments") or ""))
-                 for c in message.get("tool_calls") or []]
+        calls = [
+            ToolCall(c.get("id", ""), c["function"]["name"], decoded_arguments(c["function"].get("arguments") or ""))
+            for c in message.get("tool_calls") or []
+        ]
         text = (message.get("content") or "").strip()
         usage = reply.get("usage") or {}
         return ModelReply(text, calls, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
@@ -196,5 +241,6 @@ def read_chunks(lines: Iterable[str], on_text: Callable[[str], None], streamed: 
     except (ValueError, TypeError, AttributeError):
         raise ProviderError(ERROR, "the server's stream is not chat completion chunks") from None
     found = [ToolCall(call_id, name, decoded_arguments(raw)) for _, (call_id, name, raw) in sorted(calls.items())]
-    return ModelReply("".join(text).strip(), found, int(usage.get("prompt_tokens") or 0),
-                      int(usage.get("completion_tokens") or 0))
+    return ModelReply(
+        "".join(text).strip(), found, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    )

@@ -55,8 +55,9 @@ def _from_secrets_manager(name: str) -> str:
         code = exc.response.get("Error", {}).get("Code", "")
         # botocore has already retried throttling and 5xx; what is left of those may pass on redelivery
         transient = code in ("ThrottlingException", "InternalServiceError")
-        raise ProviderError(ERROR, f"the API key secret {name} could not be read ({code})",
-                            retryable=transient) from None
+        raise ProviderError(
+            ERROR, f"the API key secret {name} could not be read ({code})", retryable=transient
+        ) from None
     except BotoCoreError:
         raise ProviderError(ERROR, "the API key secret could not be read", retryable=True) from None
     raw = (response.get("SecretString") or "").strip()
