@@ -16,4 +16,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if caller is None:  # only reachable if the route were deployed without its authorizer
         return {"statusCode": 401}
     streaming.connect(request["connectionId"], caller)
+    # the stage has no access log (docs/deploy.md): each connection is logged here, never its token
+    logger.info("connected", extra={"connection_id": request["connectionId"], "account_id": caller.account_id})
     return {"statusCode": 200}

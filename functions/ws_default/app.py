@@ -14,4 +14,5 @@ from parley.logic import streaming
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     reply = streaming.handle_message(event["requestContext"]["connectionId"], event.get("body"))
+    logger.info("message", extra={"connection_id": event["requestContext"]["connectionId"], "reply": reply.get("type")})
     return {"statusCode": 200, "body": json.dumps(reply)}

@@ -11,4 +11,5 @@ from parley.logic import streaming
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     streaming.disconnect(event["requestContext"]["connectionId"])
+    logger.info("disconnected", extra={"connection_id": event["requestContext"]["connectionId"]})
     return {"statusCode": 200}
