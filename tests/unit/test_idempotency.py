@@ -130,3 +130,30 @@ def test_a_send_that_could_not_be_queued_frees_its_key(user, conversation, monke
     assert retried.status == 202
     assert user.get(f"/api/task_status/{retried.json()['task_id']}").json()["state"] == "PENDING"
     assert drain() == 1
+
+
+@pytest.mark.parametrize(
+    "kind,body",
+    [
+        ("products", {"products": [{"sku": "k1", "name": "Kettle"}]}),
+        ("documents", {"documents": [{"title": "Returns", "content": "30 days."}]}),
+    ],
+)
+def test_a_load_that_could_not_be_queued_fails_its_task_and_frees_its_key(kind, body, admin, drain, cloud, monkeypatch):
+    from parley.dal import jobs
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("queue down")
+
+    path = f"/api/data_sets/1/{kind}"
+    with monkeypatch.context() as patched:
+        patched.setattr(jobs, "enqueue", unavailable)
+        failed = admin.post(path, body, headers=key(f"unqueued-{kind}"))
+    assert failed.status == 503
+    loads = [i for i in tasks_table(cloud) if not i["task_id"]["S"].startswith("IDEM#")]
+    assert [(t["state"]["S"], t["error"]["M"]["code"]["S"]) for t in loads] == [("FAILURE", "enqueue_failed")]
+    assert claims(cloud) == 0  # the key was freed: a retry runs the load again
+    retried = admin.post(path, body, headers=key(f"unqueued-{kind}"))
+    assert retried.status == 202 and retried.json()["task_id"] != loads[0]["task_id"]["S"]
+    assert drain() == 1
+    assert admin.get(f"/api/task_status/{retried.json()['task_id']}").json()["state"] == "SUCCESS"
