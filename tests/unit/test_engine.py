@@ -26,8 +26,10 @@ def ids(answer: Answer) -> list[str]:
     return [s.id for s in answer.sources]
 
 
-def test_engine_satisfies_protocol(engine):
-    assert isinstance(engine, AnswerEngine)
+def test_the_worker_engines_satisfy_the_protocol():
+    from parley.agent.planner import PlannerEngine
+
+    assert isinstance(PlannerEngine(), AnswerEngine)
 
 
 def test_source_as_dict():

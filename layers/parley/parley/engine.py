@@ -81,7 +81,11 @@ NO_HINTS = Hints()
 
 @runtime_checkable
 class AnswerEngine(Protocol):
-    def answer(self, question: str, history: list[Turn], index: SearchIndex) -> Answer: ...
+    """What the worker calls: the offline planner (`parley.agent.planner`) and the model loop (`parley.providers`).
+    `knowledge` is a `parley.agent.contracts.Knowledge`, `listener` an `AnswerListener` (typed loosely here: the
+    agent package imports this module)."""
+
+    def answer(self, question: str, history: list[Turn], knowledge: Any, listener: Any = None) -> Answer: ...
 
 
 # ---------------------------------------------------------------- helpers
