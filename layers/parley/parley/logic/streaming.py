@@ -8,6 +8,7 @@ connection is stored exactly as without streaming.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import Mapping
@@ -156,7 +157,11 @@ class AnswerStream:
                 )
             self._wake.notify()
             if self._sender is None:
-                self._sender = threading.Thread(target=self._send_all, name="answer-stream", daemon=True)
+                # The sender runs in a copy of the invocation's context variables: its posts and clean-up are
+                # made on the invocation's behalf (the local IAM emulation attributes calls to a function so).
+                self._sender = threading.Thread(
+                    target=contextvars.copy_context().run, args=(self._send_all,), name="answer-stream", daemon=True
+                )
                 self._sender.start()
 
     def _send_all(self) -> None:
