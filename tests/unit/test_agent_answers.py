@@ -13,6 +13,7 @@ from parley import aws, config
 from parley.dal.conversations import ConversationRepository
 from parley.logic import worker as worker_logic
 from parley_local.scripted_model import ScriptedModel
+from parley_local.template import Stack
 
 from .test_providers import FakeOpenAI, fake_openai  # noqa: F401  (fixture)
 from .test_worker import Crash, agent_messages, invoke, receive
@@ -34,6 +35,9 @@ def scripted(monkeypatch):
     aws.reset_clients()
 
 
+ALLOWED_BEDROCK_MODEL = Stack().parameter_default("BedrockModelIds").split(",")[0]
+
+
 def settings_for(provider: str, scripted: ScriptedModel, scenario: str, **extra) -> dict:
     if provider == "openai":
         return {
@@ -43,7 +47,10 @@ def settings_for(provider: str, scripted: ScriptedModel, scenario: str, **extra)
             "api_key_secret": "SCRIPTED_KEY",
             **extra,
         }
-    return {"provider": "bedrock", "model": f"scripted-{scenario}", **extra}
+    # Bedrock models are checked against the template's BedrockModelIds (the IAM emulation, as on AWS): an
+    # allowed id, with the scenario as the scripted server's default
+    scripted.scenario = scenario
+    return {"provider": "bedrock", "model": ALLOWED_BEDROCK_MODEL, **extra}
 
 
 def hardware_shop(admin, drain) -> int:

@@ -187,7 +187,9 @@ def answer_streamed(task: Task, stream: AnswerStream, not_after: float | None = 
     history = [turn_of(m) for m in messages if m["id"] < question_id]
     stream.started()  # the engine streams its tool calls (steps) and answer text (deltas) to it
     engine = engine_for(data_set, None if not_after is None else not_after - WRITE_RESERVE_SECONDS)
-    result = engine.answer(question["text"], history, knowledge_for(data_set), stream)
+    # a model streams only to someone: with no subscriber the provider is called plainly (cheaper, one response)
+    listener = stream if stream.targets else None
+    result = engine.answer(question["text"], history, knowledge_for(data_set), listener)
     record_usage(data_set, result.input_tokens, result.output_tokens)
     reply: Message = {
         "id": question_id + 1,

@@ -10,6 +10,7 @@ task's FAILURE.
 
 from __future__ import annotations
 
+import contextvars
 import random
 import threading
 import time
@@ -62,7 +63,9 @@ def within(seconds: float, work: Callable[[], T]) -> T:
         finally:
             done.set()
 
-    threading.Thread(target=run, name="provider-call", daemon=True).start()
+    # the call runs in the invocation's context (its logging keys; the tests' IAM check attributes it)
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name="provider-call", daemon=True).start()
     if not done.wait(seconds):
         raise ProviderError(TIMEOUT, "the answer's time ran out", retryable=True)
     if error:
