@@ -28,7 +28,15 @@ def tracer() -> Tracer:
     if _tracer is None:
         from aws_lambda_powertools import Tracer  # loads aws_xray_sdk and patches boto3/botocore
 
-        _tracer = Tracer(patch_modules=["boto3", "botocore", "httpx"])
+        # httpx (the OpenAI-compatible provider) ships only in the worker's answer layer: patched where present
+        modules = ["boto3", "botocore"]
+        try:
+            import httpx  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            modules.append("httpx")
+        _tracer = Tracer(patch_modules=modules)
     return _tracer
 
 
