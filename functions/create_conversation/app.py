@@ -6,7 +6,7 @@ from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, resp
 from parley.api_params import IdempotencyKeyHeader
 from parley.log import logger
 from parley.logic import conversations
-from parley.models import CreateConversationRequest
+from parley.models.conversations import CreateConversationRequest
 
 app = create_app()
 

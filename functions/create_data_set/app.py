@@ -5,7 +5,7 @@ from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.log import logger
 from parley.logic import data_sets
-from parley.models import CreateDataSetRequest
+from parley.models.data_sets import CreateDataSetRequest
 
 app = create_app()
 

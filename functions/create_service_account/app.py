@@ -5,7 +5,7 @@ from parley import tracing
 from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.log import logger
 from parley.logic import accounts
-from parley.models import CreateServiceAccountRequest
+from parley.models.accounts import CreateServiceAccountRequest
 
 app = create_app()
 

@@ -6,7 +6,7 @@ from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, resp
 from parley.api_params import DataSetId, IdempotencyKeyHeader
 from parley.log import logger
 from parley.logic import data_sets
-from parley.models import ProductsRequest
+from parley.models.products import ProductsRequest
 
 app = create_app()
 

@@ -6,7 +6,7 @@ from parley.api import BODY_ERRORS, create_app, idempotency_key, principal, resp
 from parley.api_params import ConversationId, IdempotencyKeyHeader
 from parley.log import logger
 from parley.logic import conversations
-from parley.models import SendMessageRequest
+from parley.models.conversations import SendMessageRequest
 
 app = create_app()
 

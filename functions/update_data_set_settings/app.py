@@ -6,7 +6,7 @@ from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.api_params import DataSetId
 from parley.log import logger
 from parley.logic import data_sets
-from parley.models import AnswerSettings
+from parley.models.settings import AnswerSettings
 
 app = create_app()
 

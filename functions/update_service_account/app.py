@@ -6,7 +6,7 @@ from parley.api import BODY_ERRORS, create_app, principal, responses
 from parley.api_params import AccountId
 from parley.log import logger
 from parley.logic import accounts
-from parley.models import UpdateServiceAccountRequest
+from parley.models.accounts import UpdateServiceAccountRequest
 
 app = create_app()
 

@@ -100,7 +100,13 @@ def test_sam_build_makes_every_function_and_the_layer(built):
         assert (built / code_uri / "app.py").is_file(), name
     core = built / resources["ParleyLayer"]["Properties"]["ContentUri"] / "python"
     answer = built / resources["AnswerLayer"]["Properties"]["ContentUri"] / "python"
-    for module in ("parley/api.py", "parley/models.py", "parley/dal/conversations.py", "parley/logic/accounts.py"):
+    for module in (
+        "parley/api.py",
+        "parley/models/base.py",
+        "parley/models/products.py",
+        "parley/dal/conversations.py",
+        "parley/logic/accounts.py",
+    ):
         assert (core / module).is_file(), module
     for module in ANSWER_MODULES:
         assert (answer / module).exists(), f"{module} is not in the answer layer"

@@ -385,7 +385,8 @@ def _server_models() -> tuple[Any, Any, type[Exception]] | None:
     try:
         from pydantic import ValidationError
 
-        from parley.models import Document, Product
+        from parley.models.documents import Document
+        from parley.models.products import Product
     except ImportError:
         return None
     return Product, Document, ValidationError
@@ -557,7 +558,7 @@ class DirectAccounts:
     def create(self, name: str, data_set_ids: list[int], is_admin: bool) -> dict[str, Any]:
         from parley.logic import accounts
         from parley.logic.access import OPERATOR
-        from parley.models import CreateServiceAccountRequest
+        from parley.models.accounts import CreateServiceAccountRequest
 
         request = self._validate(
             CreateServiceAccountRequest, {"name": name, "data_set_ids": data_set_ids, "is_admin": is_admin}
@@ -577,7 +578,7 @@ class DirectAccounts:
     def update(self, account_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         from parley.logic import accounts
         from parley.logic.access import OPERATOR
-        from parley.models import UpdateServiceAccountRequest
+        from parley.models.accounts import UpdateServiceAccountRequest
 
         request = self._validate(UpdateServiceAccountRequest, changes)
         return self._call(lambda: accounts.update(OPERATOR, account_id, request.model_dump(exclude_none=True)))

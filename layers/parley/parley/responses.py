@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from parley.models import AnswerSettings
+from parley.models.settings import AnswerSettings
 
 
 class FieldError(BaseModel):

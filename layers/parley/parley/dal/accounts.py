@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value, raise_to
 from parley.dal.dynamo import aws_errors, ddb, from_item, to_attr, to_item, update_if
-from parley.dal.entities import Account
 from parley.ids import now_iso
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Account
 
 _COUNTER_KEY = {"pk": {"S": "COUNTER#ACCOUNT"}}
 

@@ -8,11 +8,13 @@ Every item expires after API Gateway's 2-hour connection limit, should $disconne
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.config import settings
 from parley.dal.dynamo import aws_errors, ddb, error_code, from_item, query_all, to_item, update_if
-from parley.dal.entities import Connection
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Connection
 
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
 MAX_SUBSCRIPTIONS = 20  # per connection: bounds the clean-up of a closed connection to one BatchWriteItem

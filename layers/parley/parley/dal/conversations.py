@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.config import settings
 from parley.dal.dynamo import (
@@ -25,9 +25,11 @@ from parley.dal.dynamo import (
     to_item,
     update_if,
 )
-from parley.dal.entities import Conversation, Message
 from parley.errors import BadRequest
 from parley.ids import now_iso, time_ordered_id
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Conversation, Message
 
 META = "META"
 

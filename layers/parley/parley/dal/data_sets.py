@@ -19,7 +19,7 @@ The sparse index `all_data_sets` (list_pk = "DATASET", id) lists every data set 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.config import settings
 from parley.dal.counters import next_value
@@ -34,8 +34,10 @@ from parley.dal.dynamo import (
     to_item,
     update_if,
 )
-from parley.dal.entities import DataSet
 from parley.ids import now_iso
+
+if TYPE_CHECKING:
+    from parley.dal.entities import DataSet
 
 META = "META"
 _COUNTER_KEY = {"pk": {"S": "COUNTER"}, "sk": {"S": "DATASET"}}

@@ -7,11 +7,14 @@ order per data set); the deduplication id is the task id, so a retried send is n
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from parley import aws
 from parley.config import settings
 from parley.dal.dynamo import aws_errors
-from parley.dal.entities import Task
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Task
 
 
 def group_for(task: Task) -> str:

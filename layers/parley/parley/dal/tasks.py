@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from parley.config import settings
 from parley.dal.dynamo import aws_errors, batch_write, ddb, from_item, query_all, to_attr, to_item, update_if
-from parley.dal.entities import Task
 from parley.ids import now_iso
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Task
 
 PENDING, RUNNING, SUCCESS, FAILURE = "PENDING", "RUNNING", "SUCCESS", "FAILURE"
 

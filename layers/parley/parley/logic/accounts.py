@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.auth import Principal, hash_token, hashes_match, new_token, parse_authorization
 from parley.dal.accounts import AccountRepository
 from parley.dal.data_sets import DataSetRepository
-from parley.dal.entities import Account
 from parley.errors import NotFound, Unprocessable
 from parley.logic.access import require_admin
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Account
 
 
 def view(item: Account) -> dict[str, Any]:

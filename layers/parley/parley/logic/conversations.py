@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.auth import Principal
 from parley.dal import idempotency, jobs
 from parley.dal.conversations import ConversationRepository, decode_cursor, encode_cursor
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
-from parley.dal.entities import Conversation, Message
 from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id, now_iso, user_message_id
 from parley.log import logger
 from parley.wire import size_of
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Conversation, Message
 
 _NO_ACCESS = "You do not have access to this data set."
 _MAX_IN_OPERANDS = 99  # DynamoDB allows 100 operands in an IN (...) condition

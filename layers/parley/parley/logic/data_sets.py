@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.auth import Principal
 from parley.dal import blobs, idempotency, jobs
 from parley.dal.data_sets import DataSetRepository, document_sk, product_sk
 from parley.dal.dynamo import TransactionCancelled
-from parley.dal.entities import DataSet
 from parley.dal.idempotency import IdempotencyKey
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.errors import Forbidden, NotFound, ServiceUnavailable
 from parley.ids import new_task_id
 from parley.log import logger
 from parley.logic.access import require_admin
+
+if TYPE_CHECKING:
+    from parley.dal.entities import DataSet
 
 PRODUCTS, DOCUMENTS = "products", "documents"
 DATA_SETS = "data sets"

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from parley.agent.contracts import Knowledge
 from parley.agent.knowledge import empty, unpack
 from parley.config import settings
 from parley.dal import blobs
-from parley.dal.entities import DataSet
+
+if TYPE_CHECKING:
+    from parley.dal.entities import DataSet
 
 _lock = threading.Lock()
 _cache: OrderedDict[int, tuple[int, int, Knowledge]] = OrderedDict()  # id -> (version, cost, knowledge)

@@ -8,13 +8,16 @@ time after that, it is marked FAILURE with `error.code = "timeout"` (and a `syst
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from parley.config import settings
 from parley.dal import jobs
-from parley.dal.entities import Task
 from parley.dal.tasks import FAILURE, TaskRepository
 from parley.log import logger
 from parley.logic.conversations import fail_answer
+
+if TYPE_CHECKING:
+    from parley.dal.entities import Task
 
 TIMEOUT_MESSAGE = "No answer could be produced in time; please send the question again."
 

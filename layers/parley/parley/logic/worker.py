@@ -16,7 +16,6 @@ from parley.dal import blobs
 from parley.dal.conversations import ConversationRepository
 from parley.dal.data_sets import DataSetRepository
 from parley.dal.dynamo import TransactionCancelled, transact
-from parley.dal.entities import DataSet, Message, Task
 from parley.dal.tasks import FAILURE, SUCCESS, TaskRepository
 from parley.engine import Answer, Source, Turn
 from parley.ids import now_iso
@@ -29,6 +28,7 @@ from parley.logic.streaming import AnswerStream
 if TYPE_CHECKING:
     from parley.agent.contracts import AnswerListener, Knowledge
     from parley.agent.planner import PlannerEngine
+    from parley.dal.entities import DataSet, Message, Task
     from parley.providers import LanguageModelEngine
 
 
