@@ -102,3 +102,31 @@ def test_no_function_imports_the_client_or_the_samples():
         blocked = gone + ([] if "AnswerLayer" in _own_layers(name) else [_module_name(p) for p in ANSWER_MODULES])
         done = _import(function, blocked)
         assert done.returncode == 0, f"{name}: {done.stderr[-1500:]}"
+
+
+# Runs in the child: the handler is imported, then the modules it loaded are printed.
+_LOADED_BY_IMPORT = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+importlib.import_module(sys.argv[2])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("name", sorted(n for n in STACK.functions() if n != "WorkerFunction"))
+def test_a_handler_imports_only_its_own_body_model_and_no_sdk(name):
+    """Cold start: a handler builds only its own request model (the models of other routes cost it milliseconds
+    of pydantic class building), and boto3 loads on the first AWS call, not at import."""
+    function = STACK.functions()[name]
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY_IMPORT, str(function.code_dir), function.handler.rsplit(".", 1)[0]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_base_env(), "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    body_models = {m for m in loaded if m.startswith("parley.models.") and m != "parley.models.base"}
+    assert len(body_models) <= 1, f"{name} imports the models of other routes: {sorted(body_models)}"
+    assert "boto3" not in loaded and "parley.dal.entities" not in loaded, name
