@@ -34,4 +34,4 @@ def install() -> None:
     engine = ScriptedStreamingEngine(
         int(os.environ["BENCH_STREAM_TOKENS"]), float(os.environ.get("BENCH_STREAM_TOKEN_MS", "10")) / 1000
     )
-    worker.engine_for = lambda data_set: engine
+    worker.engine_for = lambda data_set, not_after=None: engine

@@ -96,6 +96,16 @@ def run() -> dict[str, Any]:
     return out
 
 
+def _layer_ref(layer: Any) -> str | None:
+    """A layer entry's logical id; a conditional one (the X-Ray layer, `!If [TracingEnabled, ...]`) as the stack
+    deploys it by default, with tracing off."""
+    if isinstance(layer, dict) and "Fn::If" in layer:
+        return _layer_ref(layer["Fn::If"][2])
+    if isinstance(layer, dict):
+        return None if layer.get("Ref") == "AWS::NoValue" else layer.get("Ref")
+    return str(layer)
+
+
 def _packages(template_text: str, sizes: dict[str, Any]) -> dict[str, int]:
     """Each function's whole package as Lambda unpacks it: its code plus the layers it gets (Globals' + its own)."""
     import yaml
@@ -105,7 +115,7 @@ def _packages(template_text: str, sizes: dict[str, Any]) -> dict[str, int]:
     packages = {}
     for name, function in sizes["functions"].items():
         own = template["Resources"].get(name, {}).get("Properties", {}).get("Layers", [])
-        layers = {layer["Ref"] if isinstance(layer, dict) else str(layer) for layer in [*shared, *own]}
+        layers = {ref for layer in [*shared, *own] if (ref := _layer_ref(layer)) is not None}
         packages[name] = function["bytes"] + sum(sizes["layers"].get(layer, {}).get("bytes", 0) for layer in layers)
     return packages
 

@@ -97,6 +97,7 @@ def provider_for(name: str, endpoint: str, base_url: str, scenario: str) -> Any:
 
 
 def run(scenarios: list[str]) -> dict[str, Any]:
+    from parley import config
     from parley.agent.catalog import Catalog
     from parley.agent.contracts import Knowledge
     from parley.engine import Turn
@@ -104,7 +105,13 @@ def run(scenarios: list[str]) -> dict[str, Any]:
     from parley.retrieval import SearchIndex
     from parley_local.scripted_model import ScriptedModel
 
+    # The providers read the secrets backend through Settings, which wants the stack's resource names too;
+    # this bench touches no table or queue.
+    for name in config.REQUIRED:
+        os.environ.setdefault(name, "bench-unused")
     os.environ["PARLEY_SECRETS_BACKEND"] = "env"
+    os.environ["PROVIDER_HTTP_HOSTS"] = "127.0.0.1"  # the scripted model on loopback, allowed as `make dev` does
+    config.reset()
     os.environ["BENCH_KEY"] = "unused"
     rows: list[dict[str, Any]] = []
     overhead_ms: list[float] = []

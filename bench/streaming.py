@@ -107,6 +107,9 @@ def run_variant(name: str, env: dict[str, str], turns: int, warmup: int) -> dict
         measured = stream_turns(url, state["ws_url"], turns + warmup)[warmup:]
     finally:
         stop_stack(process)
+    failed = [t for t in measured if t["final"] != "message.completed" or t["first_delta_s"] is None]
+    if failed:
+        raise RuntimeError(f"{name}: {len(failed)} of {len(measured)} turns had no answer streamed: {failed[0]}")
     firsts = [t["first_delta_s"] for t in measured]
     completes = [t["completed_s"] for t in measured]
     return {

@@ -6,8 +6,8 @@ variables named by the data set's settings): a new setting is a field here."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 
 class ConfigurationError(RuntimeError):
@@ -34,8 +34,11 @@ def _float(name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from exc
 
 
-@dataclass(frozen=True)
-class Settings:
+# The stack's resource names: every function gets them (template.yaml's Globals), so none may be missing.
+REQUIRED = ("CONVERSATIONS_TABLE", "TASKS_TABLE", "DATA_SETS_TABLE", "ACCOUNTS_TABLE", "JOBS_QUEUE_URL", "INDEX_BUCKET")
+
+
+class Settings(NamedTuple):  # immutable; cheaper to define than a frozen dataclass (see parley.auth)
     conversations_table: str
     tasks_table: str
     data_sets_table: str
@@ -56,18 +59,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        missing = [
-            name
-            for name in (
-                "CONVERSATIONS_TABLE",
-                "TASKS_TABLE",
-                "DATA_SETS_TABLE",
-                "ACCOUNTS_TABLE",
-                "JOBS_QUEUE_URL",
-                "INDEX_BUCKET",
-            )
-            if not os.environ.get(name)
-        ]
+        missing = [name for name in REQUIRED if not os.environ.get(name)]
         if missing:
             raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
         return cls(

@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from parley.config import settings
 from parley.dal.dynamo import TransactionCancelled, aws_errors, ddb, error_code, to_attr, transact
@@ -32,8 +31,7 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass(frozen=True)
-class IdempotencyKey:
+class IdempotencyKey(NamedTuple):
     account_id: int
     key: str
     fingerprint: str  # the request it was first used with: method, path and body
