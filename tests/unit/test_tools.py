@@ -159,3 +159,14 @@ def test_values_in_different_units_of_one_attribute_compare_as_quantities():
     ]  # 2 lbs is 0.91 kg
     # a bare number is read in the attribute's usual unit (kg here)
     assert search(k, filters=[{"attribute": "weight", "op": "gte", "value": 1}])[1] == ["Weight 0"]
+
+
+def test_a_stock_filter_on_a_catalog_without_stock_data_says_so(shop, fiberup):
+    # FiberUP's plans record no stock: "none in stock" would be false, so the result says the data is silent
+    for wanted in (True, False):
+        total, _, result = search(fiberup, in_stock=wanted)
+        assert total == 0 and "records whether it is in stock" in result.content["note"]
+    # a catalog that records stock: no match is a plain zero, without the note
+    total, _, result = search(shop, in_stock=False, min_price=10**9)
+    assert total == 0 and "note" not in result.content
+    assert search(shop, in_stock=True)[0] > 0

@@ -154,7 +154,7 @@ class PlannerEngine:
             and not (reading.counts or reading.sort or reading.asks_existence or reading.lists_many)
         ):
             return self._about_the_one(reading, catalog, calls)
-        if reading.narrows or reading.sort or (reading.counts and reading.lists):
+        if reading.narrows or reading.sort or (reading.counts and reading.lists) or reading.counts_everything:
             return self._search(reading, catalog, calls)
         if reading.leftover or reading.attributes:
             return self._documents(reading, calls)
@@ -241,6 +241,9 @@ class PlannerEngine:
         )
         shown = [catalog.known_attribute(k).key for k in dict.fromkeys(shown)]
         what = _what(reading, catalog)
+        if not total and "note" in result.content:  # e.g. in stock, where no product records its stock
+            calls.sources.clear()
+            return f"I can't tell: {result.content['note']}"
         if not total:
             return (
                 f"No, there are no {what} that match." if reading.asks_existence else f"There are no {what} that match."
@@ -251,7 +254,7 @@ class PlannerEngine:
         if total == 1:
             what = what.replace("products", "product", 1)
         if reading.counts:
-            return f"There {'is' if total == 1 else 'are'} {total} {what}: {listing}."
+            return f"There {'is' if total == 1 else 'are'} {total} {what}{_flag_words(reading)}: {listing}."
         if reading.asks_existence:
             return f"Yes, {total} {what}: {listing}."
         return f"{total} {what} {'matches' if total == 1 else 'match'}: {listing}."
@@ -520,6 +523,14 @@ def _made_for(reading: Reading, catalog: Catalog) -> tuple[list[str], int] | Non
 def _what(reading: Reading, catalog: Catalog) -> str:
     noun = catalog.category_names.get(reading.category, "") if reading.category else ""
     return f"products in {noun}" if noun else "products"
+
+
+def _flag_words(reading: Reading) -> str:
+    """A count's condition in words (" on sale", " in stock"): a list shows it on each item, a bare number not."""
+    said = " on sale" if reading.on_sale else ""
+    if reading.in_stock is not None:
+        said += " in stock" if reading.in_stock else " out of stock"
+    return said
 
 
 def _superlative_text(reading: Reading, sort: tuple[str, str], catalog: Catalog, items: list[dict[str, Any]]) -> str:

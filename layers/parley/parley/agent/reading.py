@@ -148,6 +148,15 @@ class Reading:
         return self.has(_COUNT)
 
     @property
+    def counts_everything(self) -> bool:
+        """ "How many products do you sell?": a count that names nothing to narrow by, only the catalog itself."""
+        return (
+            self.counts
+            and not (self.narrows or self.products or self.leftover or self.attributes)
+            and all(term in QUESTION_WORDS or term in _COLLECTIVE for term in self.terms)
+        )
+
+    @property
     def compares(self) -> bool:
         return self.has(_COMPARE)
 
@@ -485,10 +494,19 @@ def _named_numeric(reading: Reading, catalog: Catalog, terms: list[str]) -> str 
 def _flags(reading: Reading) -> None:
     if reading.has(_ON_SALE):
         reading.on_sale = True
+        _explained(reading, _ON_SALE)
     if reading.has(_OUT_OF_STOCK):
         reading.in_stock = False
+        _explained(reading, _OUT_OF_STOCK)
     elif reading.has(_IN_STOCK) or reading.has(_ORDER_NOW) or reading.has(_RESTOCK):
         reading.in_stock = True
+        _explained(reading, _IN_STOCK)
+
+
+def _explained(reading: Reading, pattern: re.Pattern[str]) -> None:
+    """The words of a phrase the reading took as a flag ("sold out") are not left over as unknown content."""
+    said = {term for match in pattern.finditer(reading.question) for term in words(match.group(0))}
+    reading.used.update(number for number, term in enumerate(reading.terms) if term in said)
 
 
 def _superlative(reading: Reading, catalog: Catalog) -> None:

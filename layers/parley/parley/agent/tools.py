@@ -217,7 +217,11 @@ def run_search_products(knowledge: Knowledge, args: dict[str, Any]) -> ToolResul
     if query.sort and query.sort not in ("price", "relevance"):
         shown.append(query.sort)
     items = [summary(catalog, i, shown) for i in ids]
-    return ToolResult({"total": total, "items": items}, len(items), [product_source(catalog, i) for i in ids])
+    content: dict[str, Any] = {"total": total, "items": items}
+    if not total and query.in_stock is not None and not any(flag >= 0 for flag in catalog.in_stock):
+        # "none in stock" would be false: the data says nothing about stock
+        content["note"] = "no product in this catalog records whether it is in stock."
+    return ToolResult(content, len(items), [product_source(catalog, i) for i in ids])
 
 
 def find_product(catalog: Catalog, sku: str | None, name: str | None) -> tuple[int, int]:
@@ -276,7 +280,8 @@ def run_search_documents(knowledge: Knowledge, args: dict[str, Any]) -> ToolResu
 SEARCH_PRODUCTS = Tool(
     "search_products",
     "Find products: filter by text, category, attribute values, price, sale and stock; sort by "
-    "price or a numeric attribute. Returns the exact number of matches (total) and the items.",
+    "price or a numeric attribute. Returns the exact number of matches (total), the items, and a note when the "
+    "data cannot answer a filter (stock no product records).",
     SEARCH_PRODUCTS_SCHEMA,
     run_search_products,
 )
