@@ -40,6 +40,16 @@ def fresh_settings():
     config.reset()
 
 
+@pytest.fixture
+def stack_names(monkeypatch):
+    """The stack's resource names Settings requires, for a test that builds no stack (run alone, nothing else has
+    set them): names only, nothing is reached through them."""
+    for name in config.REQUIRED:
+        if not os.environ.get(name):
+            monkeypatch.setenv(name, "unused-here")
+    config.reset()
+
+
 @pytest.fixture(scope="session")
 def template_stack() -> Stack:
     return Stack()

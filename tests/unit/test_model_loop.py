@@ -95,8 +95,9 @@ def scripted():
 
 
 @pytest.fixture(autouse=True)
-def key(monkeypatch):
+def key(monkeypatch, stack_names):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
+    monkeypatch.setenv("PROVIDER_HTTP_HOSTS", "127.0.0.1")  # the scripted model on loopback
     config.reset()  # settings are read once per process
     monkeypatch.setenv("SCRIPTED_KEY", "sk-scripted")
 

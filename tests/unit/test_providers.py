@@ -107,7 +107,7 @@ class FakeOpenAI:
 
 
 @pytest.fixture
-def fake_openai(monkeypatch):
+def fake_openai(monkeypatch, stack_names):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
     config.reset()  # settings are read once per process
     monkeypatch.setenv("TEST_OPENAI_KEY", "sk-test-do-not-log-4711")
@@ -210,7 +210,7 @@ def test_retry_after_accepts_seconds_and_http_dates():
 # ------------------------------------------------------------------ API keys
 
 
-def test_env_backend_reads_the_named_variable_and_a_missing_one_is_a_clear_error(monkeypatch):
+def test_env_backend_reads_the_named_variable_and_a_missing_one_is_a_clear_error(monkeypatch, stack_names):
     monkeypatch.setenv("PARLEY_SECRETS_BACKEND", "env")
     config.reset()  # settings are read once per process
     monkeypatch.setenv("MY_KEY", "k-1")

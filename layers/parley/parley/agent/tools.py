@@ -280,8 +280,7 @@ def run_search_documents(knowledge: Knowledge, args: dict[str, Any]) -> ToolResu
 SEARCH_PRODUCTS = Tool(
     "search_products",
     "Find products: filter by text, category, attribute values, price, sale and stock; sort by "
-    "price or a numeric attribute. Returns the exact number of matches (total), the items, and a note when the "
-    "data cannot answer a filter (stock no product records).",
+    "price or a numeric attribute. Returns the exact number of matches (total) and the items.",
     SEARCH_PRODUCTS_SCHEMA,
     run_search_products,
 )
