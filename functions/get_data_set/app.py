@@ -2,7 +2,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley import tracing
-from parley.api import create_app, principal, responses
+from parley.api import DATA_SET_EXAMPLE, create_app, principal, responses
 from parley.api_params import DataSetId
 from parley.log import logger
 from parley.logic import data_sets
@@ -19,14 +19,7 @@ app = create_app()
         200,
         "The data set.",
         "DataSet",
-        {
-            "id": 1,
-            "name": "Sample shop",
-            "product_count": 120,
-            "document_count": 14,
-            "created_at": "2026-11-27T15:04:05Z",
-            "answer_settings": {"provider": "extractive"},
-        },
+        DATA_SET_EXAMPLE,
         (403, 404),
     ),
 )

@@ -2,7 +2,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from parley import tracing
-from parley.api import BODY_ERRORS, create_app, principal, responses
+from parley.api import BODY_ERRORS, DATA_SET_EXAMPLE, create_app, principal, responses
 from parley.api_params import DataSetId
 from parley.log import logger
 from parley.logic import data_sets
@@ -20,14 +20,7 @@ app = create_app()
         200,
         "The data set with its new settings.",
         "DataSet",
-        {
-            "id": 1,
-            "name": "Sample shop",
-            "product_count": 120,
-            "document_count": 14,
-            "created_at": "2026-11-27T15:04:05Z",
-            "answer_settings": {"provider": "extractive"},
-        },
+        DATA_SET_EXAMPLE,
         (403, 404, *BODY_ERRORS),
     ),
 )

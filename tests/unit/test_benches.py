@@ -6,14 +6,14 @@ make up a function's package, and that the streaming bench's scripted engine is 
 from __future__ import annotations
 
 from bench import _scripted_stream, deploy_size, model_loop
+from parley import config
 from parley_local.template import load_template
 
 
 def test_model_loop_bench_counts_the_calls_of_its_scenario(monkeypatch):
-    for name in ("CONVERSATIONS_TABLE", "TASKS_TABLE", "DATA_SETS_TABLE", "ACCOUNTS_TABLE", "JOBS_QUEUE_URL"):
-        monkeypatch.delenv(name, raising=False)  # the bench sets what it needs itself
-    for name in ("PARLEY_SECRETS_BACKEND", "PROVIDER_HTTP_HOSTS", "BENCH_KEY", "INDEX_BUCKET"):
-        monkeypatch.setenv(name, "placeholder")  # restored after the test: the bench overwrites them
+    for name in (*config.REQUIRED, "PARLEY_SECRETS_BACKEND", "PROVIDER_HTTP_HOSTS", "BENCH_KEY"):
+        monkeypatch.setenv(name, "recorded")  # so that the test's end restores what was there before
+        monkeypatch.delenv(name)  # the bench sets what it needs itself
     result = model_loop.run(["bad_argument"])
     assert {row["provider"] for row in result["rows"]} == {"openai", "bedrock"}
     # a bad argument answered as a tool error, the corrected call, then the answer: three model calls

@@ -66,6 +66,15 @@ _ERROR_EXAMPLES: dict[int, Any] = {
     503: "the job queue is unavailable, please retry",
 }
 BODY_ERRORS = (400, 413, 415, 422)
+# The data set the routes that return one show as their example (read, settings replaced, listed).
+DATA_SET_EXAMPLE: dict[str, Any] = {
+    "id": 1,
+    "name": "Sample shop",
+    "product_count": 120,
+    "document_count": 14,
+    "created_at": "2026-11-27T15:04:05Z",
+    "answer_settings": {"provider": "extractive"},
+}
 SCHEMA_REF = "#/components/schemas/"
 JSON_TYPE = content_types.APPLICATION_JSON
 
